@@ -1,0 +1,130 @@
+"""The whole adapter contract: what the hub asks of a source.
+
+An adapter serves the datasets of one source. The hub hands it plain descriptions of
+what to fetch (`PageQuery`, `Filter`) and gets rows back as tuples in the order of the
+requested fields. Adapters know nothing of GraphQL, policy or callers.
+
+Rules every adapter follows:
+- `fetch` returns at most `limit` rows, ordered by `order` (which always ends with the
+  dataset key), starting strictly after the row whose order values are `after`.
+  NULLs sort after every value when ascending and before every value when descending.
+- `like` is case-insensitive, with `%` and `_` as wildcards.
+- Failures raise `SourceError` (reason for the log, never shown to callers); the hub
+  applies each source's timeout around every call.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeAlias
+
+Op = Literal["eq", "neq", "in", "nin", "lt", "lte", "gt", "gte", "isNull", "like"]
+EQUALITY_OPS: frozenset[str] = frozenset({"eq", "in"})
+Row: TypeAlias = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Cmp:
+    """`field <op> value`; for `in`/`nin` the value is a tuple, for `isNull` a bool."""
+
+    field: str
+    op: Op
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    parts: tuple[Filter, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    parts: tuple[Filter, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    part: Filter
+
+
+Filter: TypeAlias = Cmp | And | Or | Not
+
+
+def filter_fields(f: Filter | None) -> set[str]:
+    """Every field a filter mentions."""
+    if f is None:
+        return set()
+    if isinstance(f, Cmp):
+        return {f.field}
+    if isinstance(f, Not):
+        return filter_fields(f.part)
+    return set().union(*(filter_fields(p) for p in f.parts))
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    field: str
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class Binding:
+    """How one dataset sits in its source.
+
+    Attributes:
+        name: `opd.dataset`, for messages.
+        key: the unique field.
+        types: field -> catalog type (`string`, `integer`, `float`, `decimal`,
+            `boolean`, `date`, `datetime`).
+        columns: field -> column name (sql, file) or dotted path (rest, graphql).
+        table: the table (sql), possibly schema-qualified.
+        options: adapter-specific dataset keys (rest: path, records, pagination).
+    """
+
+    name: str
+    key: str
+    types: Mapping[str, str]
+    columns: Mapping[str, str]
+    table: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PageQuery:
+    dataset: str  # `opd.dataset`
+    fields: tuple[str, ...]
+    where: Filter | None = None
+    order: tuple[Order, ...] = ()
+    after: tuple[Any, ...] | None = None
+    limit: int = 100
+
+
+class SourceError(Exception):
+    """A source failed; the message is for the log only."""
+
+
+class Adapter(ABC):
+    """One source. Create with `(name, config, bindings)`; see `adapters.create`."""
+
+    @abstractmethod
+    async def fetch(self, query: PageQuery) -> list[Row]:
+        """One page of rows, values in `query.fields` order."""
+
+    @abstractmethod
+    async def count(self, dataset: str, where: Filter | None) -> int:
+        """How many rows match `where`."""
+
+    @abstractmethod
+    async def lookup(
+        self, dataset: str, field: str, values: Sequence[Any], fields: tuple[str, ...]
+    ) -> list[Row]:
+        """All rows whose `field` is one of `values`, in key order, values in `fields` order."""
+
+    @abstractmethod
+    async def health(self) -> None:
+        """Return when the source answers; raise SourceError otherwise."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

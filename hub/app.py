@@ -1,0 +1,163 @@
+"""The Starlette application: routes, request limits, and the hub's life cycle.
+
+POST /graphql         GraphQL over JSON (GET serves GraphiQL to a browser)
+GET  /healthz         the process answers (200 even while a source is down)
+GET  /readyz          every source answers (503 naming those that do not)
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+from strawberry.http.ides import get_graphql_ide_html
+
+from hub.catalog import Catalog, load_catalog
+from hub.cursor import Cursors
+from hub.errors import BadUserInput, HubError
+from hub.gql.run import GraphQLService, RequestContext
+from hub.gql.schema import build_schema
+from hub.settings import Settings
+from hub.sources import Sources
+
+log = logging.getLogger("hub.app")
+
+
+@dataclass
+class Hub:
+    """Everything loaded at start-up: catalog, sources, schema."""
+
+    settings: Settings
+    catalog: Catalog
+    sources: Sources
+    graphql: GraphQLService
+    cursors: Cursors
+
+    @classmethod
+    def load(cls, settings: Settings) -> Hub:
+        catalog = load_catalog(settings.schema_dir)
+        schema = build_schema(catalog, settings.default_first)
+        return cls(settings, catalog, Sources(catalog), GraphQLService(schema, settings),
+                   Cursors(settings.cursor_secret))  # fmt: skip
+
+    async def close(self) -> None:
+        await self.sources.close()
+
+
+def json_response(body: Any, status: int = 200, request_id: str | None = None) -> Response:
+    headers = {"X-Request-Id": request_id} if request_id else None
+    return Response(orjson.dumps(body), status, headers, media_type="application/json")
+
+
+def error_response(error: HubError, request_id: str) -> Response:
+    ext = {**error.extensions, "code": error.code, "requestId": request_id}
+    return json_response(
+        {"errors": [{"message": error.message, "extensions": ext}]}, error.status, request_id
+    )
+
+
+class BodyTooLarge(HubError):
+    code = "BAD_USER_INPUT"
+    status = 413
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(f"request body is larger than {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLarge(f"request body is larger than {limit} bytes")
+    return bytes(body)
+
+
+def parse_payload(raw: bytes | dict[str, Any]) -> tuple[str, dict[str, Any] | None, str | None]:
+    try:
+        payload = orjson.loads(raw) if isinstance(raw, bytes) else raw
+    except orjson.JSONDecodeError:
+        raise BadUserInput("the body is not valid JSON") from None
+    if not isinstance(payload, dict):
+        raise BadUserInput('the body must be a JSON object: {"query": ..., "variables": {...}}')
+    query, variables, name = payload.get("query"), payload.get("variables"), payload.get("operationName")
+    if not isinstance(query, str) or not query.strip():
+        raise BadUserInput("`query` must be a non-empty string")
+    if variables is not None and not isinstance(variables, dict):
+        raise BadUserInput("`variables` must be a JSON object")
+    if name is not None and not isinstance(name, str):
+        raise BadUserInput("`operationName` must be a string")
+    return query, variables, name
+
+
+async def graphql_endpoint(request: Request) -> Response:
+    hub: Hub = request.app.state.hub
+    request_id = uuid.uuid4().hex[:16]
+    try:
+        if request.method == "GET":
+            if "text/html" in request.headers.get("accept", "") and "query" not in request.query_params:
+                return HTMLResponse(get_graphql_ide_html())
+            params = dict(request.query_params)
+            if "variables" in params:
+                try:
+                    params["variables"] = orjson.loads(params["variables"])
+                except orjson.JSONDecodeError:
+                    raise BadUserInput("`variables` is not valid JSON") from None
+            query, variables, name = parse_payload(params)
+        else:
+            query, variables, name = parse_payload(await read_body(request, hub.settings.max_body_bytes))
+    except HubError as e:
+        return error_response(e, request_id)
+    except ClientDisconnect:
+        return Response(status_code=400)
+    ctx = RequestContext(request_id, hub.sources, hub.cursors, hub.settings.max_first)
+    result = await hub.graphql.run(ctx, query, variables, name)
+    return json_response(result, 200, request_id)
+
+
+async def healthz(_request: Request) -> Response:
+    return json_response({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    hub: Hub = request.app.state.hub
+    sources = await hub.sources.health()
+    ready = all(state == "ok" for state in sources.values())
+    return json_response(
+        {"status": "ok" if ready else "unavailable", "sources": sources}, 200 if ready else 503
+    )
+
+
+def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Starlette:
+    """The ASGI app. Give `hub` to serve one already loaded (tests); else it loads at start-up."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.hub = hub or Hub.load(settings)
+        try:
+            yield
+        finally:
+            if hub is None:
+                await app.state.hub.close()
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql_endpoint, methods=["GET", "POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        lifespan=lifespan,
+    )
+    if hub is not None:
+        app.state.hub = hub
+    return app

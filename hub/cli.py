@@ -1,0 +1,153 @@
+"""The `hub` command: demo, serve, check.
+
+Settings come from `HUB_*` environment variables (see `hub.settings`); flags given
+here override them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+import adapters
+from hub.catalog import Catalog, CatalogError, Problem, json_schema, load_catalog
+from hub.settings import Settings
+
+app = typer.Typer(help="OPD Hub: a regency's data-exchange hub.", no_args_is_help=True, add_completion=False)
+err = Console(stderr=True)
+REPO = Path(__file__).resolve().parents[1]
+
+SchemaOpt = Annotated[Path | None, typer.Option("--schema", help="Catalog directory [env HUB_SCHEMA_DIR].")]
+PoliciesOpt = Annotated[
+    Path | None, typer.Option("--policies", help="Policy directory [env HUB_POLICIES_DIR].")
+]
+HostOpt = Annotated[str | None, typer.Option("--host", help="Address to listen on [env HUB_HOST].")]
+PortOpt = Annotated[int | None, typer.Option("--port", help="Port to listen on [env HUB_PORT].")]
+
+
+def settings_with(**overrides: Any) -> Settings:
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**given)
+
+
+def check_catalog(settings: Settings) -> Catalog:
+    """Load the catalog and check what it needs from this installation; exit 1 on problems."""
+    try:
+        catalog = load_catalog(settings.schema_dir)
+    except CatalogError as e:
+        report(e.problems)
+        raise typer.Exit(1) from None
+    kinds = adapters.available()
+    problems = [
+        Problem(
+            opd,
+            f"sources.{name}.adapter",
+            f"unknown adapter {spec.adapter!r} (available: {', '.join(kinds)})",
+        )
+        for opd, name, spec in catalog.sources()
+        if spec.adapter not in kinds
+    ]
+    if problems:
+        report(problems)
+        raise typer.Exit(1)
+    return catalog
+
+
+def report(problems: list[Problem]) -> None:
+    err.print(f"[bold red]The catalog has {len(problems)} problem(s):[/]")
+    for p in problems:
+        err.print(f"  [cyan]{p.file}[/]: [yellow]{p.path or '(top)'}[/]: {p.message}", highlight=False)
+
+
+@app.command()
+def check(schema: SchemaOpt = None) -> None:
+    """Validate the catalog: print every problem and exit 1, or a summary and exit 0."""
+    settings = settings_with(schema_dir=schema)
+    catalog = check_catalog(settings)
+    n_fields = sum(len(d.fields) for d in catalog.datasets.values())
+    n_sources = sum(1 for _ in catalog.sources())
+    print(
+        f"catalog OK: {len(catalog.files)} OPDs, {n_sources} sources, "
+        f"{len(catalog.datasets)} datasets, {n_fields} fields ({settings.schema_dir})"
+    )
+
+
+@app.command()
+def serve(
+    schema: SchemaOpt = None, policies: PoliciesOpt = None, host: HostOpt = None, port: PortOpt = None
+) -> None:
+    """Serve the catalog's GraphQL API."""
+    settings = settings_with(schema_dir=schema, policies_dir=policies, host=host, port=port)
+    check_catalog(settings)
+    _run(settings)
+
+
+def _run(settings: Settings) -> None:
+    import logging
+
+    import uvicorn
+
+    from hub.app import create_app
+
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    err.print(f"OPD Hub on [bold]http://{settings.host}:{settings.port}/graphql[/]")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+
+
+EXAMPLES = [
+    ("Residents of Meral born since 2000, youngest first",
+     '{ dukcapil { penduduk(where: {kecamatan: {eq: "Meral"}, tanggalLahir: {gte: "2000-01-01"}}, '
+     "orderBy: [{tanggalLahir: DESC}], first: 5) { totalCount nodes { nik nama tanggalLahir } } } }"),
+    ("Welfare recipients with their Dukcapil record (one batched lookup)",
+     "{ dinsos { penerimaBansos(first: 5) { nodes { nik program "
+     "penduduk { nama statusHidup kecamatan } } } } }"),
+    ("Budget lines with their standard unit price (SSH)",
+     "{ bpkad { belanja(first: 5, orderBy: [{jumlah: DESC}]) { nodes { uraian hargaSatuan "
+     "ssh { uraian harga } } } } }"),
+]  # fmt: skip
+
+
+@app.command()
+def demo(
+    host: HostOpt = None,
+    port: PortOpt = None,
+    data_dir: Annotated[Path, typer.Option(help="Where the demo's SQLite files live.")] = REPO
+    / "var"
+    / "demo",
+    residents: Annotated[int, typer.Option(help="Residents to generate (first run only).")] = 50_000,
+) -> None:
+    """Generate the demo regency once (Kabupaten Karimun, synthetic) and serve it."""
+    from hub.demo.generate import generate
+
+    data_dir = data_dir.resolve()
+    generate(data_dir, residents=residents)
+    os.environ["HUB_DEMO_DIR"] = str(data_dir)
+    settings = settings_with(schema_dir=REPO / "schema", policies_dir=REPO / "policies", host=host, port=port)
+    check_catalog(settings)
+    url = f"http://{settings.host}:{settings.port}/graphql"
+    err.print(f"\n[bold]Demo regency ready[/] (data in {data_dir}). Open {url} in a browser, or:\n")
+    for title, query in EXAMPLES:
+        err.print(f"[green]# {title}[/]", highlight=False)
+        body = json.dumps({"query": query})
+        err.print(
+            f"curl -s {url} -H 'Content-Type: application/json' -d '{body}'\n",
+            highlight=False,
+            soft_wrap=True,
+        )
+    _run(settings)
+
+
+@app.command("catalog-schema")
+def catalog_schema() -> None:
+    """Print the JSON Schema of a catalog file (kept in schema/catalog.schema.json)."""
+    sys.stdout.write(json.dumps(json_schema(), indent=2, sort_keys=True) + "\n")
+
+
+def main() -> None:
+    app()

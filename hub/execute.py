@@ -1,0 +1,78 @@
+"""Runs plans on the adapters: one page query, one count when asked, and one batched
+lookup per relationship per level (never one per row). Relationships of the same
+level run concurrently; each call is bounded by its source's timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.base import PageQuery, Row
+from hub.plan import NodePlan, ReadPlan, RelPlan
+from hub.sources import Sources
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    """`rows` hold the node's fields then one value per relationship: a row (or None)
+    for a single relationship, a list of rows for a many-relationship."""
+
+    rows: list[Row]
+    has_next: bool
+    total: int | None
+
+
+async def run_read(sources: Sources, plan: ReadPlan) -> ReadResult:
+    source = sources.of_dataset[plan.dataset]
+
+    async def page() -> list[Row]:
+        if not plan.want_rows:
+            return []
+        q = PageQuery(plan.dataset, plan.node.fields, plan.where, plan.order, plan.after, plan.first + 1)
+        return await sources.call(source, lambda a: a.fetch(q))
+
+    async def total() -> int | None:
+        if not plan.want_total:
+            return None
+        return await sources.call(source, lambda a: a.count(plan.dataset, plan.where))
+
+    rows, count = await asyncio.gather(page(), total())
+    has_next = len(rows) > plan.first
+    rows = rows[: plan.first]
+    if plan.node.relationships and rows:
+        rows = await attach(sources, plan.node, rows)
+    return ReadResult(rows, has_next, count)
+
+
+async def attach(sources: Sources, node: NodePlan, rows: list[Row]) -> list[Row]:
+    """Append each relationship's value to every row."""
+    resolved = await asyncio.gather(*(_resolve(sources, node, rel, rows) for rel in node.relationships))
+    return [row + tuple(values[i] for values in resolved) for i, row in enumerate(rows)]
+
+
+async def _resolve(sources: Sources, node: NodePlan, rel: RelPlan, rows: list[Row]) -> list[Any]:
+    own = node.index(rel.own_field)
+    keys = list(dict.fromkeys(r[own] for r in rows if r[own] is not None))
+    found: list[Row] = []
+    group_keys: list[Any] = []
+    if keys:
+        fields = rel.node.fields
+        extra = rel.target_field not in fields
+        wanted = (*fields, rel.target_field) if extra else fields
+        source = sources.of_dataset[rel.target]
+        found = await sources.call(source, lambda a: a.lookup(rel.target, rel.target_field, keys, wanted))
+        at = wanted.index(rel.target_field)
+        group_keys = [r[at] for r in found]
+        if extra:
+            found = [r[:-1] for r in found]
+        if rel.node.relationships and found:
+            found = await attach(sources, rel.node, found)
+    groups: dict[Any, list[Row]] = defaultdict(list)
+    for key, r in zip(group_keys, found, strict=True):
+        groups[key].append(r)
+    if rel.many:
+        return [groups.get(r[own], []) for r in rows]
+    return [(groups[r[own]][0] if r[own] in groups else None) for r in rows]

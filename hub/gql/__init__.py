@@ -1,0 +1,1 @@
+"""The GraphQL layer: translates between GraphQL and plans, nothing more."""

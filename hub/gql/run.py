@@ -1,0 +1,123 @@
+"""One GraphQL request: parse (cached), validate (cached, with limits), execute, and
+turn every error into a coded one (DESIGN §7)."""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from inspect import isawaitable
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    GraphQLSyntaxError,
+    execute,
+    parse,
+    specified_rules,
+    validate,
+)
+
+from hub.cursor import Cursors
+from hub.errors import HubError
+from hub.gql.executor import HubExecutor
+from hub.gql.limits import TOO_COMPLEX, limits_rule
+from hub.gql.schema import HubSchema
+from hub.settings import Settings
+from hub.sources import Sources
+
+log = logging.getLogger("hub.graphql")
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    request_id: str
+    sources: Sources
+    cursors: Cursors
+    max_first: int
+
+
+class _Lru(OrderedDict[str, Any]):
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def put(self, key: str, value: Any) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        if len(self) > self.size:
+            self.popitem(last=False)
+
+
+class GraphQLService:
+    """Runs requests against one schema; caches parsed and validated documents."""
+
+    def __init__(self, schema: HubSchema, settings: Settings) -> None:
+        self.schema = schema
+        self.settings = settings
+        self.rules = [*specified_rules, limits_rule(settings.max_depth, settings.max_aliases)]
+        self._documents = _Lru(1000)  # query text -> DocumentNode or list of errors
+
+    def document(self, query: str) -> DocumentNode | list[GraphQLError]:
+        cached = self._documents.get(query)
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        result: DocumentNode | list[GraphQLError]
+        try:
+            document = parse(query, max_lexical_tokens=self.settings.max_tokens)
+            errors = validate(self.schema.schema, document, self.rules)
+            result = errors if errors else document
+        except GraphQLSyntaxError as e:
+            if "tokens" in e.message and "more than" in e.message:
+                e.extensions = TOO_COMPLEX
+            result = [e]
+        self._documents.put(query, result)
+        return result
+
+    async def run(
+        self,
+        ctx: RequestContext,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+    ) -> dict[str, Any]:
+        document = self.document(query)
+        if isinstance(document, list):
+            return {"errors": [format_error(e, ctx.request_id) for e in document]}
+        outcome = execute(
+            self.schema.schema,
+            document,
+            context_value=ctx,
+            variable_values=variables,
+            operation_name=operation_name,
+            executor_class=HubExecutor,
+        )
+        result = await outcome if isawaitable(outcome) else outcome
+        out: dict[str, Any] = {}
+        if result.errors:
+            out["errors"] = [format_error(e, ctx.request_id) for e in result.errors]
+        if result.data is not None or not result.errors:
+            out["data"] = result.data
+        return out
+
+
+def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
+    original = error.original_error
+    extensions: dict[str, Any]
+    if isinstance(original, HubError):
+        message, extensions = original.message, {**original.extensions, "code": original.code}
+    elif original is None or isinstance(original, GraphQLError):
+        message = error.message
+        extensions = {"code": (error.extensions or {}).get("code", "BAD_USER_INPUT")}
+    else:
+        log.error("request %s: internal error at %s", request_id, error.path, exc_info=original)
+        message = f"Internal error; quote request id {request_id} to the hub's operators."
+        extensions = {"code": "INTERNAL"}
+    extensions["requestId"] = request_id
+    out: dict[str, Any] = {"message": message, "extensions": extensions}
+    if error.locations:
+        out["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
+    if error.path:
+        out["path"] = error.path
+    return out

@@ -1,0 +1,165 @@
+"""Write plan results as the GraphQL answer, directly as JSON-ready dicts.
+
+A shape is compiled once per request from the selection: for every response key,
+where its value sits in the row and how to write it. Writing a page is then one
+pass over the rows, with no per-value trip through graphql-core's executor (which
+costs about 5 µs a value; see DESIGN §2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from adapters.base import Row
+from hub.cursor import Cursors
+from hub.gql.scalars import OUTPUT
+from hub.gql.selection import Selected, collect
+from hub.plan import NodePlan, ReadPlan
+
+if TYPE_CHECKING:
+    from hub.execute import ReadResult
+    from hub.gql.types import DatasetTypes
+
+SCALAR, ONE, MANY, CONSTANT = range(4)
+
+
+@dataclass(frozen=True)
+class NodeShape:
+    entries: tuple[tuple[str, int, int, Any], ...]  # (response key, kind, row index, payload)
+
+
+def node_shape(
+    types: Mapping[str, DatasetTypes],
+    t: DatasetTypes,
+    sel: Mapping[str, Selected],
+    plan: NodePlan,
+    fragments: Mapping[str, Any],
+    variables: Any,
+) -> NodeShape:
+    width = len(plan.fields)
+    rel_at = {r.name: (width + i, r) for i, r in enumerate(plan.relationships)}
+    entries: list[tuple[str, int, int, Any]] = []
+    for key, s in sel.items():
+        if s.name == "__typename":
+            entries.append((key, CONSTANT, -1, t.node.name))
+        elif s.name in t.fields:
+            field = t.fields[s.name]
+            entries.append((key, SCALAR, plan.index(field), OUTPUT[t.dataset.fields[field].type]))
+        else:
+            at, rel = rel_at[key]
+            target = types[rel.target]
+            sub = node_shape(
+                types, target, collect(s.nodes, fragments, variables), rel.node, fragments, variables
+            )
+            entries.append((key, MANY if rel.many else ONE, at, sub))
+    return NodeShape(tuple(entries))
+
+
+def write_node(shape: NodeShape, row: Row) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, kind, at, payload in shape.entries:
+        if kind == SCALAR:
+            v = row[at]
+            out[key] = v if payload is None or v is None else payload(v)
+        elif kind == CONSTANT:
+            out[key] = payload
+        elif kind == ONE:
+            v = row[at]
+            out[key] = None if v is None else write_node(payload, v)
+        else:
+            out[key] = [write_node(payload, r) for r in row[at]]
+    return out
+
+
+Writer = Callable[["ReadResult", Callable[[Row], str]], Any]
+
+
+@dataclass(frozen=True)
+class ConnectionShape:
+    entries: tuple[tuple[str, Writer], ...]
+    cursor_of: Callable[[Row], str]
+
+    def write(self, result: ReadResult) -> dict[str, Any]:
+        return {key: writer(result, self.cursor_of) for key, writer in self.entries}
+
+
+def shape_connection(
+    types: Mapping[str, DatasetTypes],
+    t: DatasetTypes,
+    sel: Mapping[str, Selected],
+    node: NodePlan,
+    fragments: Mapping[str, Any],
+    variables: Any,
+    cursors: Cursors,
+    plan: ReadPlan,
+) -> ConnectionShape:
+    def shape_of(s: Selected) -> NodeShape:
+        return node_shape(types, t, collect(s.nodes, fragments, variables), node, fragments, variables)
+
+    entries: list[tuple[str, Writer]] = []
+    for key, s in sel.items():
+        if s.name == "nodes":
+            entries.append((key, _nodes(shape_of(s))))
+        elif s.name == "edges":
+            parts = [(k, e.name, shape_of(e) if e.name == "node" else None)
+                     for k, e in collect(s.nodes, fragments, variables).items()]  # fmt: skip
+            entries.append((key, _edges(parts, t.connection.name[: -len("Connection")] + "Edge")))
+        elif s.name == "pageInfo":
+            entries.append((key, _page_info(list(collect(s.nodes, fragments, variables).items()))))
+        elif s.name == "totalCount":
+            entries.append((key, lambda r, _c: r.total))
+        elif s.name == "__typename":
+            entries.append((key, _constant(t.connection.name)))
+    order_at = (
+        [node.fields.index(o.field) for o in plan.order]
+        if all(o.field in node.fields for o in plan.order)
+        else []
+    )
+
+    def cursor_of(row: Row) -> str:
+        return cursors.encode(plan.dataset, plan.order, [row[i] for i in order_at])
+
+    return ConnectionShape(tuple(entries), cursor_of)
+
+
+def _constant(value: Any) -> Writer:
+    return lambda _r, _c: value
+
+
+def _nodes(shape: NodeShape) -> Writer:
+    return lambda r, _c: [write_node(shape, row) for row in r.rows]
+
+
+def _edges(parts: list[tuple[str, str, NodeShape | None]], typename: str) -> Writer:
+    def write(r: ReadResult, cursor_of: Callable[[Row], str]) -> list[dict[str, Any]]:
+        out = []
+        for row in r.rows:
+            edge: dict[str, Any] = {}
+            for key, name, shape in parts:
+                if shape is not None:
+                    edge[key] = write_node(shape, row)
+                elif name == "cursor":
+                    edge[key] = cursor_of(row)
+                else:
+                    edge[key] = typename
+            out.append(edge)
+        return out
+
+    return write
+
+
+def _page_info(parts: list[tuple[str, Selected]]) -> Writer:
+    def write(r: ReadResult, cursor_of: Callable[[Row], str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, s in parts:
+            if s.name == "hasNextPage":
+                out[key] = r.has_next
+            elif s.name == "endCursor":
+                out[key] = cursor_of(r.rows[-1]) if r.rows else None
+            else:
+                out[key] = "PageInfo"
+        return out
+
+    return write

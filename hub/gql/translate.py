@@ -1,0 +1,145 @@
+"""GraphQL arguments and selections -> plans (and the shapes that turn results back).
+
+`read_plan` is the whole translation of one dataset field: `where` becomes a
+`Filter`, `orderBy` an order ending with the key, `after` decoded keyset values, and
+the selection a `NodePlan` plus the `ConnectionShape` that writes the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.base import And, Cmp, Filter, Not, Op, Or, Order
+from hub.cursor import Cursors
+from hub.errors import BadUserInput
+from hub.gql.selection import Selected, collect
+from hub.gql.shape import ConnectionShape, NodeShape, shape_connection
+from hub.gql.types import DatasetTypes
+from hub.plan import NodePlan, ReadPlan, RelPlan
+
+_OPS: dict[str, Op] = {
+    "eq": "eq", "neq": "neq", "in": "in", "nin": "nin", "lt": "lt", "lte": "lte",
+    "gt": "gt", "gte": "gte", "isNull": "isNull", "like": "like",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Query:
+    """What the resolver needs from graphql-core's info, and nothing else."""
+
+    fragments: Mapping[str, Any]
+    variables: Any
+    max_first: int
+
+
+def to_filter(t: DatasetTypes, where: Mapping[str, Any] | None) -> Filter | None:
+    if not where:
+        return None
+    parts: list[Filter] = []
+    for key, value in where.items():
+        if value is None:
+            raise BadUserInput(f"`{key}: null` in where: leave the field out instead")
+        if key in ("and", "or"):
+            subs = [f for f in (to_filter(t, w) for w in value) if f is not None]
+            if key == "and":
+                parts.extend(subs)
+            else:
+                parts.append(Or(tuple(subs)))
+        elif key == "not":
+            sub = to_filter(t, value)
+            if sub is not None:
+                parts.append(Not(sub))
+        else:
+            field = t.fields[key]
+            for op, operand in value.items():
+                if operand is None:
+                    raise BadUserInput(f"`{key}: {{{op}: null}}`: use `isNull: true` to ask for nulls")
+                parts.append(Cmp(field, _OPS[op], tuple(operand) if op in ("in", "nin") else operand))
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else And(tuple(parts))
+
+
+def to_order(t: DatasetTypes, order_by: list[Mapping[str, str]] | None) -> tuple[Order, ...]:
+    key = t.dataset.key
+    order: list[Order] = []
+    for item in order_by or ():
+        if len(item) != 1:
+            raise BadUserInput(
+                "each orderBy object names exactly one field, e.g. [{kecamatan: ASC}, {nama: DESC}]"
+            )
+        ((name, direction),) = item.items()
+        field = t.fields[name]
+        if any(o.field == field for o in order):
+            raise BadUserInput(f"orderBy names {name!r} twice")
+        order.append(Order(field, direction == "DESC"))
+        if field == key:
+            return tuple(order)  # the key is unique: nothing after it changes the order
+    order.append(Order(key))
+    return tuple(order)
+
+
+def plan_node(
+    types: Mapping[str, DatasetTypes], t: DatasetTypes, sel: dict[str, Selected], q: Query
+) -> NodePlan:
+    """The union of everything selected on a node, wherever it was selected."""
+    fields: dict[str, None] = {}
+    rels: list[RelPlan] = []
+    for key, s in sel.items():
+        if s.name in t.fields:
+            fields[t.fields[s.name]] = None
+        elif s.name in t.relationships:
+            _, spec = t.relationships[s.name]
+            ((own, theirs),) = spec.join.items()
+            fields[own] = None
+            target = types[spec.to]
+            sub = plan_node(types, target, collect(s.nodes, q.fragments, q.variables), q)
+            rels.append(RelPlan(key, spec.to, own, theirs, spec.many, sub))
+    return NodePlan(tuple(fields), tuple(rels))
+
+
+def read_plan(
+    types: Mapping[str, DatasetTypes],
+    t: DatasetTypes,
+    sel: dict[str, Selected],
+    args: Mapping[str, Any],
+    q: Query,
+    cursors: Cursors,
+) -> tuple[ReadPlan, ConnectionShape]:
+    first = args.get("first")
+    if first is None or first < 0 or first > q.max_first:
+        raise BadUserInput(f"`first` must be between 0 and {q.max_first}")
+    where = to_filter(t, args.get("where"))
+    order = to_order(t, args.get("orderBy"))
+    ds = t.dataset
+    after = None
+    if args.get("after") is not None:
+        types_ = [ds.fields[o.field].type for o in order]
+        after = cursors.decode(args["after"], ds.qualified, order, types_)
+
+    node_sels = _node_selections(sel, q)
+    merged = collect([n for s in node_sels for n in s.nodes], q.fragments, q.variables)
+    node = plan_node(types, t, merged, q)
+    wants_cursor = any(s.name in ("edges", "pageInfo") for s in sel.values())
+    if wants_cursor:  # cursors need the order values of every row
+        extra = tuple(o.field for o in order if o.field not in node.fields)
+        node = NodePlan(node.fields + extra, node.relationships)
+    want_rows = any(s.name in ("nodes", "edges", "pageInfo") for s in sel.values())
+    want_total = any(s.name == "totalCount" for s in sel.values())
+    plan = ReadPlan(ds.qualified, node, where, order, after, first, want_rows, want_total)
+    shape = shape_connection(types, t, sel, node, q.fragments, q.variables, cursors, plan)
+    return plan, shape
+
+
+def _node_selections(sel: dict[str, Selected], q: Query) -> list[Selected]:
+    """Every `nodes` and `edges { node }` selection of a connection."""
+    out = [s for s in sel.values() if s.name == "nodes"]
+    for s in sel.values():
+        if s.name == "edges":
+            out += [e for e in collect(s.nodes, q.fragments, q.variables).values() if e.name == "node"]
+    return out
+
+
+__all__ = ["NodeShape", "Query", "plan_node", "read_plan", "to_filter", "to_order"]

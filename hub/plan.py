@@ -1,0 +1,49 @@
+"""What a request will do, decided before anything runs.
+
+The GraphQL layer translates a dataset field's selection and arguments into a
+`ReadPlan`; the executor runs it on the adapters. A plan names fields by their
+catalog names and carries everything needed to run it, so the policy step can see
+every (object, action) pair up front.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.base import Filter, Order
+
+
+@dataclass(frozen=True)
+class RelPlan:
+    """Rows of `target` whose `target_field` equals the node's `own_field`."""
+
+    name: str
+    target: str  # `opd.dataset`
+    own_field: str
+    target_field: str
+    many: bool
+    node: NodePlan
+
+
+@dataclass(frozen=True)
+class NodePlan:
+    """Per row: the scalar fields to fetch, then one value per relationship (in order)."""
+
+    fields: tuple[str, ...]
+    relationships: tuple[RelPlan, ...] = ()
+
+    def index(self, field: str) -> int:
+        return self.fields.index(field)
+
+
+@dataclass(frozen=True)
+class ReadPlan:
+    dataset: str  # `opd.dataset`
+    node: NodePlan
+    where: Filter | None
+    order: tuple[Order, ...]  # ends with the key, ascending
+    after: tuple[Any, ...] | None
+    first: int
+    want_rows: bool
+    want_total: bool

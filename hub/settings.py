@@ -1,0 +1,32 @@
+"""Settings from `HUB_*` environment variables; CLI flags override them.
+
+Every setting is documented here and in README.md (a test checks that).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HUB_", frozen=True, extra="ignore")
+
+    schema_dir: Path = Field(Path("schema"), description="Directory of catalog YAML files.")
+    policies_dir: Path = Field(Path("policies"), description="Directory of model.conf and policy.csv.")
+    host: str = Field("127.0.0.1", description="Address to listen on.")
+    port: int = Field(8000, ge=0, le=65535, description="Port to listen on.")
+    default_first: int = Field(100, ge=1, description="Page size when `first` is not given.")
+    max_first: int = Field(1000, ge=1, description="Largest `first` a caller may ask for.")
+    max_depth: int = Field(15, ge=2, description="Deepest field nesting a query may have.")
+    max_aliases: int = Field(100, ge=1, description="Most aliased fields in one query.")
+    max_tokens: int = Field(5000, ge=100, description="Most lexical tokens in one query.")
+    max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest request body (HTTP 413 above).")
+    cursor_secret: str = Field(
+        "",
+        description="Key that signs pagination cursors; set it when several hub processes "
+        "serve one API, else each process draws a random one at start.",
+    )
+    log_level: str = Field("INFO", description="Python logging level.")
