@@ -8,6 +8,8 @@ Rules every adapter follows:
 - `fetch` returns at most `limit` rows, ordered by `order` (which always ends with the
   dataset key), starting strictly after the row whose order values are `after`.
   NULLs sort after every value when ascending and before every value when descending.
+- Comparisons never match NULL, except `neq`/`nin` (a NULL differs from any value)
+  and `isNull`; `Not` is two-valued: it holds where its part does not hold.
 - `like` is case-insensitive, with `%` and `_` as wildcards.
 - Failures raise `SourceError` (reason for the log, never shown to callers); the hub
   applies each source's timeout around every call.

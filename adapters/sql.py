@@ -63,7 +63,7 @@ class _Table:
         if isinstance(f, Or):
             return sa.or_(sa.false(), *(self.where(p) for p in f.parts))
         if isinstance(f, Not):
-            return sa.not_(self.where(f.part))
+            return self.where(f.part).is_not(sa.true())  # two-valued: NULL counts as false
         raise TypeError(f"not a filter: {f!r}")
 
     def order_by(self, order: Sequence[Order]) -> list[ColumnElement[Any]]:
@@ -85,6 +85,8 @@ class _Table:
             c = self.col[o.field]
             beyond: ColumnElement[bool]
             same: ColumnElement[bool]
+            if v is not None:
+                v = sa.literal(v, c.type)  # booleans too: `c > true` needs a bound value
             if v is None:
                 beyond = sa.false() if not o.descending else c.is_not(None)
                 same = c.is_(None)

@@ -106,8 +106,12 @@ def _iso(v: Any) -> Any:
     return None if v is None else v.isoformat()
 
 
-def _text(v: Any) -> Any:
-    return None if v is None else str(v)
+def decimal_text(v: Any) -> Any:
+    """Canonical text of a decimal, the same whatever scale the source reports."""
+    if v is None:
+        return None
+    text = format(v, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _float(v: Any) -> Any:
@@ -127,7 +131,7 @@ OUTPUT: dict[str, Callable[[Any], Any] | None] = {
     "string": None,
     "integer": _int,
     "float": _float,
-    "decimal": _text,
+    "decimal": decimal_text,
     "boolean": _bool,
     "date": _iso,
     "datetime": _iso,

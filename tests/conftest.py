@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+
+from tests.support.databases import BACKENDS
+from tests.support.regency import Regency, start_regency
+
+
+@pytest_asyncio.fixture(scope="session", params=BACKENDS)
+async def regency(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Regency]:
+    """The test regency on each backend: SQLite, PostgreSQL and MariaDB."""
+    r = await start_regency(request.param, tmp_path_factory.mktemp(request.param))
+    yield r
+    await r.close()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def sqlite_regency(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Regency]:
+    """The test regency on SQLite alone, for behaviour that does not depend on the backend."""
+    r = await start_regency("sqlite", tmp_path_factory.mktemp("sqlite-only"))
+    yield r
+    await r.close()

@@ -1,0 +1,202 @@
+"""A small regency for tests: residents in one database, welfare recipients in another.
+
+The rows are generated deterministically with NULLs, ties, mixed case, large
+integers and decimals, so that filters, ordering and pagination meet the awkward
+cases. `Regency` serves them through a real hub (the ASGI app over httpx) and
+keeps the rows in Python as the oracle tests compare against.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from hub.app import Hub, create_app
+from hub.settings import Settings
+from tests.support.databases import ScratchDatabase
+
+KECAMATAN = ["Meral", "Karimun", "Tebing", "Kundur", "Moro"]
+NAMES = [
+    "Siti Aminah",
+    "budi santoso",
+    "Ahmad Yani",
+    "Tan Mei Ling",
+    "Rudi Hartono",
+    "ani",
+    "Ani",
+    "Zulkifli",
+]
+
+metadata = sa.MetaData()
+PENDUDUK = sa.Table(
+    "penduduk",
+    metadata,
+    sa.Column("nik", sa.String(16), primary_key=True),
+    sa.Column("nama", sa.String(100)),
+    sa.Column("kecamatan", sa.String(50)),
+    sa.Column("tanggal_lahir", sa.Date),
+    sa.Column("is_alive", sa.Boolean),
+    sa.Column("tinggi", sa.Float),
+    sa.Column("saldo", sa.Numeric(14, 2)),
+    sa.Column("anak", sa.Integer),
+)
+PENERIMA = sa.Table(
+    "penerima_bansos",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("nik", sa.String(16)),
+    sa.Column("program", sa.String(20)),
+    sa.Column("nominal", sa.BigInteger),
+    sa.Column("tahun", sa.Integer),
+)
+
+
+def make_rows(residents: int = 400, seed: int = 7) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    rnd = random.Random(seed)
+    people = []
+    for i in range(residents):
+        born = dt.date(1940, 1, 1) + dt.timedelta(days=rnd.randrange(0, 30_000))
+        people.append(
+            {
+                "nik": f"2102{i:012d}",
+                "nama": rnd.choice(NAMES),
+                "kecamatan": None if i % 17 == 0 else rnd.choice(KECAMATAN),
+                "tanggal_lahir": None if i % 23 == 0 else born,
+                "is_alive": i % 11 != 0,
+                "tinggi": round(rnd.uniform(140, 190), 1),
+                "saldo": Decimal(rnd.randrange(0, 10_000_000)) / 100,
+                "anak": None if i % 5 == 0 else rnd.randrange(0, 6),
+            }
+        )
+    recipients = []
+    for i in range(residents * 3 // 4):
+        nik = f"9999{i:012d}" if i % 10 == 0 else people[rnd.randrange(residents)]["nik"]
+        recipients.append(
+            {
+                "id": i + 1,
+                "nik": nik,
+                "program": rnd.choice(["PKH", "BPNT", "BLT-DD"]),
+                "nominal": rnd.choice([300_000, 600_000, 3_000_000_000 + i]),
+                "tahun": rnd.choice([2024, 2025]),
+            }
+        )
+    return people, recipients
+
+
+CATALOG = """
+opd: {{id: dukcapil, name: Dinas Kependudukan dan Pencatatan Sipil}}
+sources:
+  main: {{adapter: sql, url: "{url}", timeout: {timeout}}}
+datasets:
+  penduduk:
+    source: main
+    key: nik
+    fields:
+      nik: {{type: string, classification: confidential}}
+      nama: {{type: string, classification: confidential}}
+      kecamatan: {{type: string, classification: public}}
+      tanggal_lahir: {{type: date, classification: internal}}
+      status_hidup: {{type: boolean, classification: internal, column: is_alive}}
+      tinggi: {{type: float, classification: internal}}
+      saldo: {{type: decimal, classification: confidential}}
+      anak: {{type: integer, classification: internal}}
+    relationships:
+      penerima_bansos: {{to: dinsos.penerima_bansos, join: {{nik: nik}}, many: true}}
+---
+opd: {{id: dinsos, name: Dinas Sosial}}
+sources:
+  main: {{adapter: sql, url: "{url2}", timeout: {timeout}}}
+datasets:
+  penerima_bansos:
+    source: main
+    key: id
+    fields:
+      id: {{type: integer, classification: internal}}
+      nik: {{type: string, classification: confidential}}
+      program: {{type: string, classification: public}}
+      nominal: {{type: integer, classification: internal}}
+      tahun: {{type: integer, classification: public}}
+    relationships:
+      penduduk: {{to: dukcapil.penduduk, join: {{nik: nik}}}}
+"""
+
+
+def write_catalog(directory: Path, url: str, url2: str, timeout: float = 5) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    first, second = CATALOG.format(url=url, url2=url2, timeout=timeout).split("---")
+    (directory / "dukcapil.yaml").write_text(first)
+    (directory / "dinsos.yaml").write_text(second)
+
+
+async def load(url: str, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda c: table.create(c))
+            await conn.execute(table.insert(), rows)
+    finally:
+        await engine.dispose()
+
+
+@dataclass
+class Regency:
+    kind: str
+    hub: Hub
+    client: httpx.AsyncClient
+    people: list[dict[str, Any]]
+    recipients: list[dict[str, Any]]
+    databases: list[ScratchDatabase] = field(default_factory=list)
+
+    async def gql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        r = await self.client.post("/graphql", json={"query": query, "variables": variables})
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+    async def data(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = await self.gql(query, variables)
+        assert "errors" not in body, body["errors"]
+        data: dict[str, Any] = body["data"]
+        return data
+
+    def engine(self, dataset: str) -> AsyncEngine:
+        adapter = self.hub.sources.of_dataset[dataset].adapter
+        engine: AsyncEngine = adapter.engine  # type: ignore[attr-defined]
+        return engine
+
+    def count_statements(self, dataset: str) -> Counter[str]:
+        """Count the statements the dataset's source receives from now on."""
+        counter: Counter[str] = Counter()
+
+        def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            counter[statement.split()[0].upper()] += 1
+
+        sa.event.listen(self.engine(dataset).sync_engine, "before_cursor_execute", before)
+        return counter
+
+    async def close(self) -> None:
+        await self.client.aclose()
+        await self.hub.close()
+        for db in self.databases:
+            await db.drop()
+
+
+async def start_regency(kind: str, tmp: Path, **settings: Any) -> Regency:
+    people, recipients = make_rows()
+    a = await ScratchDatabase(kind, tmp).create()
+    b = await ScratchDatabase(kind, tmp).create()
+    await load(a.url, PENDUDUK, people)
+    await load(b.url, PENERIMA, recipients)
+    write_catalog(tmp / "schema", a.url, b.url)
+    hub = Hub.load(Settings(schema_dir=tmp / "schema", **settings))
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(hub=hub)), base_url="http://hub")
+    return Regency(kind, hub, client, people, recipients, [a, b])

@@ -1,0 +1,102 @@
+"""One failing source nulls only its own fields; the others answer, and promptly."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hub.app import Hub, create_app
+from hub.settings import Settings
+from tests.support.databases import ScratchDatabase
+from tests.support.regency import PENDUDUK, load, make_rows, write_catalog
+
+QUERY = "{ dukcapil { penduduk(first: 2) { nodes { nik } } } dinsos { penerimaBansos(first: 2) { nodes { id } } } }"
+
+
+def closed_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port: int = s.getsockname()[1]
+    s.close()
+    return port
+
+
+async def hub_with_dinsos_at(tmp: Path, url: str, timeout: float) -> tuple[Hub, httpx.AsyncClient]:
+    db = await ScratchDatabase("sqlite", tmp).create()
+    await load(db.url, PENDUDUK, make_rows(50)[0])
+    write_catalog(tmp / "schema", db.url, url, timeout=timeout)
+    hub = Hub.load(Settings(schema_dir=tmp / "schema"))
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(hub=hub)), base_url="http://hub")
+    return hub, client
+
+
+@pytest.fixture
+async def silent_server() -> AsyncIterator[int]:
+    """Accepts connections and never says a word."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def accept(_r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        held.append(w)
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    yield server.sockets[0].getsockname()[1]
+    for w in held:
+        w.close()
+    server.close()
+
+
+async def test_dead_source_gives_source_unavailable_and_the_rest_answers(tmp_path: Path) -> None:
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:{closed_port()}/nothing"
+    hub, client = await hub_with_dinsos_at(tmp_path, url, timeout=5)
+    try:
+        r = await client.post("/graphql", json={"query": QUERY})
+        body = r.json()
+        assert r.status_code == 200
+        assert len(body["data"]["dukcapil"]["penduduk"]["nodes"]) == 2
+        assert body["data"]["dinsos"]["penerimaBansos"] is None
+        (error,) = body["errors"]
+        assert error["extensions"]["code"] == "SOURCE_UNAVAILABLE"
+        assert error["path"] == ["dinsos", "penerimaBansos"]
+        assert "127.0.0.1" not in r.text and "asyncpg" not in r.text
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["sources"] == {"dukcapil.main": "ok", "dinsos.main": "source_unavailable"}
+        assert (await client.get("/healthz")).status_code == 200
+    finally:
+        await client.aclose()
+        await hub.close()
+
+
+async def test_hanging_source_times_out_without_delaying_others(tmp_path: Path, silent_server: int) -> None:
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:{silent_server}/nothing"
+    hub, client = await hub_with_dinsos_at(tmp_path, url, timeout=1)
+    try:
+        started = time.monotonic()
+        r = await client.post("/graphql", json={"query": QUERY})
+        elapsed = time.monotonic() - started
+        body = r.json()
+        assert body["data"]["dukcapil"]["penduduk"]["nodes"]
+        assert body["data"]["dinsos"]["penerimaBansos"] is None
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["SOURCE_TIMEOUT"]
+        assert 0.9 <= elapsed < 2.0, elapsed
+
+        # Two fields on the hanging source run concurrently: both time out within one timeout.
+        started = time.monotonic()
+        r = await client.post(
+            "/graphql",
+            json={
+                "query": "{ dinsos { a: penerimaBansos { nodes { id } } b: penerimaBansos { totalCount } } }"
+            },
+        )
+        elapsed = time.monotonic() - started
+        assert [e["extensions"]["code"] for e in r.json()["errors"]] == ["SOURCE_TIMEOUT"] * 2
+        assert elapsed < 2.0, elapsed
+    finally:
+        await client.aclose()
+        await hub.close()
