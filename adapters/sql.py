@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -131,6 +131,16 @@ def _compare(c: sa.ColumnClause[Any], f: Cmp) -> ColumnElement[bool]:
     raise ValueError(f"unknown operator {f.op!r}")
 
 
+def _reason(e: BaseException) -> str:
+    """Why a call failed, for the log: never a bound value, so no driver message text
+    for statement errors (drivers quote offending values), only their class and code."""
+    if isinstance(e, DBAPIError) and not e.connection_invalidated and e.orig is not None:
+        code = getattr(e.orig, "sqlstate", None) or getattr(e.orig, "args", [None])[0]
+        return f"{type(e.orig).__name__} (code {code}) in: {e.statement}"
+    cause = e.orig if isinstance(e, DBAPIError) and e.orig is not None else e
+    return f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}"
+
+
 class SqlAdapter(Adapter):
     """Config keys: `url` (SQLAlchemy async URL), `pool_size`."""
 
@@ -142,7 +152,7 @@ class SqlAdapter(Adapter):
         kwargs: dict[str, Any] = {}
         if not str(url).startswith("sqlite"):
             kwargs = {"pool_size": int(config.get("pool_size", 5)), "pool_pre_ping": True}
-        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        self.engine: AsyncEngine = create_async_engine(url, hide_parameters=True, **kwargs)
         self.tables = {b.name: _Table(b) for b in bindings}
 
     async def _all(self, stmt: sa.Executable) -> list[Row]:
@@ -151,7 +161,7 @@ class SqlAdapter(Adapter):
                 result = await conn.execute(stmt)
                 return [tuple(r) for r in result.all()]
         except (SQLAlchemyError, OSError) as e:
-            raise SourceError(f"{self.name}: {type(e).__name__}: {e}") from e
+            raise SourceError(f"{self.name}: {_reason(e)}") from e
 
     async def fetch(self, query: PageQuery) -> list[Row]:
         t = self.tables[query.dataset]

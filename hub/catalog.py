@@ -157,6 +157,7 @@ class Dataset:
 @dataclass(frozen=True)
 class Catalog:
     files: Mapping[str, CatalogFile]  # opd id -> file content
+    paths: Mapping[str, str]  # opd id -> the file it came from
     datasets: Mapping[str, Dataset]  # "opd.dataset" -> Dataset
 
     def dataset(self, qualified: str) -> Dataset:
@@ -370,7 +371,11 @@ def load_catalog(directory: Path, env: Mapping[str, str] | None = None) -> Catal
         for opd, (_, f) in files.items()
         for ds_name, ds in f.datasets.items()
     }
-    return Catalog(files={opd: f for opd, (_, f) in files.items()}, datasets=datasets)
+    return Catalog(
+        files={opd: f for opd, (_, f) in files.items()},
+        paths={opd: path for opd, (path, _) in files.items()},
+        datasets=datasets,
+    )
 
 
 def json_schema() -> dict[str, Any]:

@@ -15,9 +15,9 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-import adapters
 from hub.catalog import Catalog, CatalogError, Problem, json_schema, load_catalog
 from hub.settings import Settings
+from hub.sources import check_adapters
 
 app = typer.Typer(help="OPD Hub: a regency's data-exchange hub.", no_args_is_help=True, add_completion=False)
 err = Console(stderr=True)
@@ -43,16 +43,7 @@ def check_catalog(settings: Settings) -> Catalog:
     except CatalogError as e:
         report(e.problems)
         raise typer.Exit(1) from None
-    kinds = adapters.available()
-    problems = [
-        Problem(
-            opd,
-            f"sources.{name}.adapter",
-            f"unknown adapter {spec.adapter!r} (available: {', '.join(kinds)})",
-        )
-        for opd, name, spec in catalog.sources()
-        if spec.adapter not in kinds
-    ]
+    problems = check_adapters(catalog)
     if problems:
         report(problems)
         raise typer.Exit(1)

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import adapters
 from adapters.base import Adapter, Binding, SourceError
-from hub.catalog import Catalog, Dataset
+from hub.catalog import Catalog, CatalogError, Dataset, Problem
 from hub.errors import SourceTimeout, SourceUnavailable
 
 log = logging.getLogger("hub.sources")
@@ -41,8 +41,22 @@ class Source:
     timeout: float
 
 
+def check_adapters(catalog: Catalog) -> list[Problem]:
+    """Sources whose adapter kind this installation does not have."""
+    kinds = adapters.available()
+    return [
+        Problem(catalog.paths[opd], f"sources.{name}.adapter",
+                f"unknown adapter {spec.adapter!r} (available: {', '.join(sorted(kinds))})")
+        for opd, name, spec in catalog.sources()
+        if spec.adapter not in kinds
+    ]  # fmt: skip
+
+
 class Sources:
     def __init__(self, catalog: Catalog) -> None:
+        problems = check_adapters(catalog)
+        if problems:
+            raise CatalogError(problems)
         self.by_id: dict[str, Source] = {}
         self.of_dataset: dict[str, Source] = {}
         for opd, name, spec in catalog.sources():
