@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
@@ -22,14 +23,18 @@ from starlette.routing import Route
 from strawberry.http.ides import get_graphql_ide_html
 
 from hub.catalog import Catalog, load_catalog
+from hub.clients import authenticate
 from hub.cursor import Cursors
-from hub.errors import BadUserInput, HubError
+from hub.errors import BadUserInput, HubError, Unauthenticated
 from hub.gql.run import GraphQLService, RequestContext
 from hub.gql.schema import build_schema
+from hub.policy import Policy
 from hub.settings import Settings
 from hub.sources import Sources
+from hub.store import migrate_async, store_engine
 
 log = logging.getLogger("hub.app")
+PUBLIC = "public"
 
 
 @dataclass
@@ -41,16 +46,24 @@ class Hub:
     sources: Sources
     graphql: GraphQLService
     cursors: Cursors
+    policy: Policy
+    store: AsyncEngine
 
     @classmethod
-    def load(cls, settings: Settings) -> Hub:
+    async def start(cls, settings: Settings) -> Hub:
+        """Load catalog and policy (failing on any problem), migrate the store, open sources."""
         catalog = load_catalog(settings.schema_dir)
+        policy = Policy(settings.policies_dir, catalog)
         schema = build_schema(catalog, settings.default_first)
-        return cls(settings, catalog, Sources(catalog), GraphQLService(schema, settings),
-                   Cursors(settings.cursor_secret))  # fmt: skip
+        await migrate_async(settings.database_url)
+        return cls(
+            settings, catalog, Sources(catalog), GraphQLService(schema, settings),
+            Cursors(settings.cursor_secret), policy, store_engine(settings.database_url),
+        )  # fmt: skip
 
     async def close(self) -> None:
         await self.sources.close()
+        await self.store.dispose()
 
 
 def json_response(body: Any, status: int = 200, request_id: str | None = None) -> Response:
@@ -99,29 +112,51 @@ def parse_payload(raw: bytes | dict[str, Any]) -> tuple[str, dict[str, Any] | No
     return query, variables, name
 
 
-async def graphql_endpoint(request: Request) -> Response:
+async def caller(hub: Hub, request: Request) -> str:
+    """The subject behind the request's API key; UNAUTHENTICATED without a valid one."""
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not key:
+        raise Unauthenticated("send an API key: `Authorization: Bearer <key>` (or use /public/graphql)")
+    found = await authenticate(hub.store, key.strip())
+    if found is None:
+        raise Unauthenticated("the API key is unknown, revoked or expired")
+    return found.subject
+
+
+async def read_request(request: Request, limit: int) -> tuple[str, dict[str, Any] | None, str | None]:
+    """The GraphQL payload of a POST body (JSON) or of GET query parameters."""
+    if request.method == "GET":
+        params: dict[str, Any] = dict(request.query_params)
+        if "variables" in params:
+            try:
+                params["variables"] = orjson.loads(params["variables"])
+            except orjson.JSONDecodeError:
+                raise BadUserInput("`variables` is not valid JSON") from None
+        return parse_payload(params)
+    return parse_payload(await read_body(request, limit))
+
+
+async def serve_graphql(request: Request, service: GraphQLService, public: bool) -> Response:
+    """limits -> auth -> GraphQL (parse, validate, plan, policy, execute) -> JSON."""
     hub: Hub = request.app.state.hub
     request_id = uuid.uuid4().hex[:16]
+    wants_ide = "query" not in request.query_params and "text/html" in request.headers.get("accept", "")
+    if request.method == "GET" and wants_ide:
+        return HTMLResponse(get_graphql_ide_html())
     try:
-        if request.method == "GET":
-            if "text/html" in request.headers.get("accept", "") and "query" not in request.query_params:
-                return HTMLResponse(get_graphql_ide_html())
-            params = dict(request.query_params)
-            if "variables" in params:
-                try:
-                    params["variables"] = orjson.loads(params["variables"])
-                except orjson.JSONDecodeError:
-                    raise BadUserInput("`variables` is not valid JSON") from None
-            query, variables, name = parse_payload(params)
-        else:
-            query, variables, name = parse_payload(await read_body(request, hub.settings.max_body_bytes))
+        query, variables, name = await read_request(request, hub.settings.max_body_bytes)
+        subject = PUBLIC if public else await caller(hub, request)
     except HubError as e:
         return error_response(e, request_id)
     except ClientDisconnect:
         return Response(status_code=400)
-    ctx = RequestContext(request_id, hub.sources, hub.cursors, hub.settings.max_first)
-    result = await hub.graphql.run(ctx, query, variables, name)
+    ctx = RequestContext(request_id, hub.sources, hub.cursors, hub.settings.max_first, subject, hub.policy)
+    result = await service.run(ctx, query, variables, name)
     return json_response(result, 200, request_id)
+
+
+async def graphql_endpoint(request: Request) -> Response:
+    return await serve_graphql(request, request.app.state.hub.graphql, public=False)
 
 
 async def healthz(_request: Request) -> Response:
@@ -143,7 +178,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Star
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.hub = hub or Hub.load(settings)
+        app.state.hub = hub or await Hub.start(settings)
         try:
             yield
         finally:

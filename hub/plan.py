@@ -28,10 +28,15 @@ class RelPlan:
 
 @dataclass(frozen=True)
 class NodePlan:
-    """Per row: the scalar fields to fetch, then one value per relationship (in order)."""
+    """Per row: the scalar fields to fetch, then one value per relationship (in order).
+
+    `output` are the fields the caller selected; the others are fetched only for the
+    hub's own use (join keys, cursor positions) and never returned.
+    """
 
     fields: tuple[str, ...]
     relationships: tuple[RelPlan, ...] = ()
+    output: frozenset[str] = frozenset()
 
     def index(self, field: str) -> int:
         return self.fields.index(field)
@@ -43,6 +48,7 @@ class ReadPlan:
     node: NodePlan
     where: Filter | None
     order: tuple[Order, ...]  # ends with the key, ascending
+    sort: tuple[str, ...]  # the fields the caller asked to sort by
     after: tuple[Any, ...] | None
     first: int
     want_rows: bool

@@ -29,4 +29,8 @@ class Settings(BaseSettings):
         description="Key that signs pagination cursors; set it when several hub processes "
         "serve one API, else each process draws a random one at start.",
     )
+    database_url: str = Field(
+        "sqlite+aiosqlite:///var/hub.db",
+        description="The hub's own store (API clients, audit log); PostgreSQL when processes share it.",
+    )
     log_level: str = Field("INFO", description="Python logging level.")

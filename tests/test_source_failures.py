@@ -11,10 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hub.app import Hub, create_app
-from hub.settings import Settings
+from hub.app import Hub
 from tests.support.databases import ScratchDatabase
-from tests.support.regency import PENDUDUK, load, make_rows, write_catalog
+from tests.support.regency import PENDUDUK, load, make_rows, start_hub, write_catalog
 
 QUERY = "{ dukcapil { penduduk(first: 2) { nodes { nik } } } dinsos { penerimaBansos(first: 2) { nodes { id } } } }"
 
@@ -31,9 +30,7 @@ async def hub_with_dinsos_at(tmp: Path, url: str, timeout: float) -> tuple[Hub, 
     db = await ScratchDatabase("sqlite", tmp).create()
     await load(db.url, PENDUDUK, make_rows(50)[0])
     write_catalog(tmp / "schema", db.url, url, timeout=timeout)
-    hub = Hub.load(Settings(schema_dir=tmp / "schema"))
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(hub=hub)), base_url="http://hub")
-    return hub, client
+    return await start_hub(tmp)
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from hub.errors import HubError
 from hub.gql.executor import HubExecutor
 from hub.gql.limits import TOO_COMPLEX, limits_rule
 from hub.gql.schema import HubSchema
+from hub.policy import Policy
 from hub.settings import Settings
 from hub.sources import Sources
 
@@ -36,6 +37,8 @@ class RequestContext:
     sources: Sources
     cursors: Cursors
     max_first: int
+    subject: str
+    policy: Policy
 
 
 class _Lru(OrderedDict[str, Any]):

@@ -11,14 +11,18 @@ from typing import Any, Protocol
 
 from graphql import GraphQLField, GraphQLNonNull, GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema
 
+from hub.access import pairs, restrict
 from hub.catalog import Catalog
 from hub.cursor import Cursors
+from hub.errors import Forbidden
 from hub.execute import run_read
 from hub.gql.catalog_types import build_listing, catalog_type
 from hub.gql.executor import Precompleted
 from hub.gql.selection import collect
+from hub.gql.shape import shape_connection
 from hub.gql.translate import Query, read_plan
 from hub.gql.types import DatasetTypes, Resolver, build_dataset_types, build_namespaces
+from hub.policy import Policy
 from hub.sources import Sources
 
 
@@ -31,6 +35,10 @@ class Context(Protocol):
     def cursors(self) -> Cursors: ...
     @property
     def max_first(self) -> int: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def policy(self) -> Policy: ...
 
 
 @dataclass(frozen=True)
@@ -47,9 +55,12 @@ def build_schema(catalog: Catalog, default_first: int = 100) -> HubSchema:
             ctx: Context = info.context
             q = Query(info.fragments, info.variable_values, ctx.max_first)
             sel = collect(info.field_nodes, q.fragments, q.variables)
-            plan, shape = read_plan(types, t, sel, args, q, ctx.cursors)
+            plan = read_plan(types, t, sel, args, q, ctx.cursors)
+            plan = restrict(plan, ctx.policy.decide(ctx.subject, pairs(plan)))
+            shape = shape_connection(types, t, sel, q.fragments, q.variables, ctx.cursors, plan)
             result = await run_read(ctx.sources, plan)
-            return Precompleted(shape.write(result))
+            denied = [(d.path, Forbidden(d.message), d.nodes) for d in shape.denied]
+            return Precompleted(shape.write(result), denied)
 
         return resolve
 

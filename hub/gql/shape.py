@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from graphql import FieldNode
+
 from adapters.base import Row
 from hub.cursor import Cursors
 from hub.gql.scalars import OUTPUT
@@ -26,6 +28,18 @@ SCALAR, ONE, MANY, CONSTANT = range(4)
 
 
 @dataclass(frozen=True)
+class Denied:
+    """A selected field the caller may not have: written as null, reported once.
+
+    `path` leads from the dataset field to the field with list indices left out:
+    the error applies to that field in every row."""
+
+    path: tuple[str, ...]
+    nodes: list[FieldNode]
+    message: str
+
+
+@dataclass(frozen=True)
 class NodeShape:
     entries: tuple[tuple[str, int, int, Any], ...]  # (response key, kind, row index, payload)
 
@@ -37,6 +51,8 @@ def node_shape(
     plan: NodePlan,
     fragments: Mapping[str, Any],
     variables: Any,
+    path: tuple[str, ...],
+    denied: list[Denied],
 ) -> NodeShape:
     width = len(plan.fields)
     rel_at = {r.name: (width + i, r) for i, r in enumerate(plan.relationships)}
@@ -44,16 +60,19 @@ def node_shape(
     for key, s in sel.items():
         if s.name == "__typename":
             entries.append((key, CONSTANT, -1, t.node.name))
-        elif s.name in t.fields:
+        elif s.name in t.fields and t.fields[s.name] in plan.output:
             field = t.fields[s.name]
             entries.append((key, SCALAR, plan.index(field), OUTPUT[t.dataset.fields[field].type]))
-        else:
+        elif key in rel_at:
             at, rel = rel_at[key]
             target = types[rel.target]
-            sub = node_shape(
-                types, target, collect(s.nodes, fragments, variables), rel.node, fragments, variables
-            )
+            sub_sel = collect(s.nodes, fragments, variables)
+            sub = node_shape(types, target, sub_sel, rel.node, fragments, variables, (*path, key), denied)
             entries.append((key, MANY if rel.many else ONE, at, sub))
+        else:
+            entries.append((key, CONSTANT, -1, None))
+            what = f"{t.dataset.qualified}.{t.fields.get(s.name) or t.relationships[s.name][0]}"
+            denied.append(Denied((*path, key), s.nodes, f"you may not read {what}"))
     return NodeShape(tuple(entries))
 
 
@@ -80,6 +99,7 @@ Writer = Callable[["ReadResult", Callable[[Row], str]], Any]
 class ConnectionShape:
     entries: tuple[tuple[str, Writer], ...]
     cursor_of: Callable[[Row], str]
+    denied: tuple[Denied, ...]
 
     def write(self, result: ReadResult) -> dict[str, Any]:
         return {key: writer(result, self.cursor_of) for key, writer in self.entries}
@@ -89,21 +109,24 @@ def shape_connection(
     types: Mapping[str, DatasetTypes],
     t: DatasetTypes,
     sel: Mapping[str, Selected],
-    node: NodePlan,
     fragments: Mapping[str, Any],
     variables: Any,
     cursors: Cursors,
     plan: ReadPlan,
 ) -> ConnectionShape:
-    def shape_of(s: Selected) -> NodeShape:
-        return node_shape(types, t, collect(s.nodes, fragments, variables), node, fragments, variables)
+    node = plan.node
+    denied: list[Denied] = []
+
+    def shape_of(s: Selected, path: tuple[str, ...]) -> NodeShape:
+        sub = collect(s.nodes, fragments, variables)
+        return node_shape(types, t, sub, node, fragments, variables, path, denied)
 
     entries: list[tuple[str, Writer]] = []
     for key, s in sel.items():
         if s.name == "nodes":
-            entries.append((key, _nodes(shape_of(s))))
+            entries.append((key, _nodes(shape_of(s, (key,)))))
         elif s.name == "edges":
-            parts = [(k, e.name, shape_of(e) if e.name == "node" else None)
+            parts = [(k, e.name, shape_of(e, (key, k)) if e.name == "node" else None)
                      for k, e in collect(s.nodes, fragments, variables).items()]  # fmt: skip
             entries.append((key, _edges(parts, t.connection.name[: -len("Connection")] + "Edge")))
         elif s.name == "pageInfo":
@@ -121,7 +144,7 @@ def shape_connection(
     def cursor_of(row: Row) -> str:
         return cursors.encode(plan.dataset, plan.order, [row[i] for i in order_at])
 
-    return ConnectionShape(tuple(entries), cursor_of)
+    return ConnectionShape(tuple(entries), cursor_of, tuple(denied))
 
 
 def _constant(value: Any) -> Writer:

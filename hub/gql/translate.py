@@ -15,7 +15,6 @@ from adapters.base import And, Cmp, Filter, Not, Op, Or, Order
 from hub.cursor import Cursors
 from hub.errors import BadUserInput
 from hub.gql.selection import Selected, collect
-from hub.gql.shape import ConnectionShape, NodeShape, shape_connection
 from hub.gql.types import DatasetTypes
 from hub.plan import NodePlan, ReadPlan, RelPlan
 
@@ -86,10 +85,12 @@ def plan_node(
 ) -> NodePlan:
     """The union of everything selected on a node, wherever it was selected."""
     fields: dict[str, None] = {}
+    output: set[str] = set()
     rels: list[RelPlan] = []
     for key, s in sel.items():
         if s.name in t.fields:
             fields[t.fields[s.name]] = None
+            output.add(t.fields[s.name])
         elif s.name in t.relationships:
             _, spec = t.relationships[s.name]
             ((own, theirs),) = spec.join.items()
@@ -97,7 +98,7 @@ def plan_node(
             target = types[spec.to]
             sub = plan_node(types, target, collect(s.nodes, q.fragments, q.variables), q)
             rels.append(RelPlan(key, spec.to, own, theirs, spec.many, sub))
-    return NodePlan(tuple(fields), tuple(rels))
+    return NodePlan(tuple(fields), tuple(rels), frozenset(output))
 
 
 def read_plan(
@@ -107,7 +108,8 @@ def read_plan(
     args: Mapping[str, Any],
     q: Query,
     cursors: Cursors,
-) -> tuple[ReadPlan, ConnectionShape]:
+) -> ReadPlan:
+    """The plan of one dataset field, with everything the caller asked for."""
     first = args.get("first")
     if first is None or first < 0 or first > q.max_first:
         raise BadUserInput(f"`first` must be between 0 and {q.max_first}")
@@ -125,12 +127,11 @@ def read_plan(
     wants_cursor = any(s.name in ("edges", "pageInfo") for s in sel.values())
     if wants_cursor:  # cursors need the order values of every row
         extra = tuple(o.field for o in order if o.field not in node.fields)
-        node = NodePlan(node.fields + extra, node.relationships)
+        node = NodePlan(node.fields + extra, node.relationships, node.output)
     want_rows = any(s.name in ("nodes", "edges", "pageInfo") for s in sel.values())
     want_total = any(s.name == "totalCount" for s in sel.values())
-    plan = ReadPlan(ds.qualified, node, where, order, after, first, want_rows, want_total)
-    shape = shape_connection(types, t, sel, node, q.fragments, q.variables, cursors, plan)
-    return plan, shape
+    sort = tuple(t.fields[name] for item in args.get("orderBy") or () for name in item)
+    return ReadPlan(ds.qualified, node, where, order, sort, after, first, want_rows, want_total)
 
 
 def _node_selections(sel: dict[str, Selected], q: Query) -> list[Selected]:
@@ -142,4 +143,3 @@ def _node_selections(sel: dict[str, Selected], q: Query) -> list[Selected]:
     return out
 
 
-__all__ = ["NodeShape", "Query", "plan_node", "read_plan", "to_filter", "to_order"]

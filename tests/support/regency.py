@@ -20,6 +20,7 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from hub import clients
 from hub.app import Hub, create_app
 from hub.settings import Settings
 from tests.support.databases import ScratchDatabase
@@ -130,6 +131,36 @@ datasets:
 """
 
 
+MODEL = Path(__file__).resolve().parents[2] / "policies" / "model.conf"
+EVERYTHING = "p, user:tester, *, *, allow\n"
+
+
+def write_policies(directory: Path, rules: str = EVERYTHING) -> Path:
+    """The project's Casbin model with `rules` as policy.csv."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "model.conf").write_text(MODEL.read_text())
+    (directory / "policy.csv").write_text(rules)
+    return directory
+
+
+async def start_hub(tmp: Path, subject: str = "user:tester", **settings: Any) -> tuple[Hub, httpx.AsyncClient]:
+    """A hub on the catalog in `tmp/schema`, with a store in `tmp` and a client holding
+    a key for `subject` (policies from `tmp/policies` unless given)."""
+    settings.setdefault("policies_dir", tmp / "policies")
+    if not (tmp / "policies").exists():
+        write_policies(tmp / "policies")
+    hub = await Hub.start(
+        Settings(schema_dir=tmp / "schema", database_url=f"sqlite+aiosqlite:///{tmp / 'hub.db'}", **settings)
+    )
+    issued = await clients.create(hub.store, subject)
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(hub=hub)),
+        base_url="http://hub",
+        headers={"Authorization": f"Bearer {issued.key}"},
+    )
+    return hub, client
+
+
 def write_catalog(directory: Path, url: str, url2: str, timeout: float = 5) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     first, second = CATALOG.format(url=url, url2=url2, timeout=timeout).split("---")
@@ -197,6 +228,5 @@ async def start_regency(kind: str, tmp: Path, **settings: Any) -> Regency:
     await load(a.url, PENDUDUK, people)
     await load(b.url, PENERIMA, recipients)
     write_catalog(tmp / "schema", a.url, b.url)
-    hub = Hub.load(Settings(schema_dir=tmp / "schema", **settings))
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(hub=hub)), base_url="http://hub")
+    hub, client = await start_hub(tmp, **settings)
     return Regency(kind, hub, client, people, recipients, [a, b])

@@ -1,0 +1,77 @@
+"""What a plan asks of the policy, and the plan that the decisions leave.
+
+`pairs(plan)` lists every (object, action) a read plan touches:
+- a returned field needs `read`;
+- a filter needs `match` when it only uses `eq`/`in`, else `read`;
+- a sort needs `read`;
+- a relationship needs `match` on both join fields.
+`restrict(plan, allowed)` raises FORBIDDEN when a filter or sort is not allowed (a
+filter is a question about the value), and otherwise drops the returned fields and
+relationships the caller may not have; the GraphQL layer writes those as null with
+a FORBIDDEN error each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+from adapters.base import EQUALITY_OPS, And, Cmp, Filter, Not, Or
+from hub.errors import Forbidden
+from hub.plan import NodePlan, ReadPlan
+from hub.policy import Pair
+
+
+def _cmps(f: Filter | None) -> list[Cmp]:
+    if f is None:
+        return []
+    if isinstance(f, Cmp):
+        return [f]
+    if isinstance(f, Not):
+        return _cmps(f.part)
+    assert isinstance(f, And | Or)
+    return [c for p in f.parts for c in _cmps(p)]
+
+
+def filter_pairs(dataset: str, where: Filter | None) -> set[Pair]:
+    return {(f"{dataset}.{c.field}", "match" if c.op in EQUALITY_OPS else "read") for c in _cmps(where)}
+
+
+def node_pairs(dataset: str, node: NodePlan) -> set[Pair]:
+    out = {(f"{dataset}.{f}", "read") for f in node.output}
+    for rel in node.relationships:
+        out |= {(f"{dataset}.{rel.own_field}", "match"), (f"{rel.target}.{rel.target_field}", "match")}
+        out |= node_pairs(rel.target, rel.node)
+    return out
+
+
+def pairs(plan: ReadPlan) -> set[Pair]:
+    sort = {(f"{plan.dataset}.{f}", "read") for f in plan.sort}
+    return filter_pairs(plan.dataset, plan.where) | sort | node_pairs(plan.dataset, plan.node)
+
+
+def check_filter(dataset: str, where: Filter | None, allowed: Mapping[Pair, bool]) -> None:
+    for obj, action in sorted(filter_pairs(dataset, where)):
+        if not allowed.get((obj, action)):
+            how = "compare" if action == "match" else "filter on"
+            raise Forbidden(f"you may not {how} {obj}", object=obj, action=action)
+
+
+def restrict_node(dataset: str, node: NodePlan, allowed: Mapping[Pair, bool]) -> NodePlan:
+    output = frozenset(f for f in node.output if allowed.get((f"{dataset}.{f}", "read")))
+    rels = tuple(
+        replace(rel, node=restrict_node(rel.target, rel.node, allowed))
+        for rel in node.relationships
+        if allowed.get((f"{dataset}.{rel.own_field}", "match"))
+        and allowed.get((f"{rel.target}.{rel.target_field}", "match"))
+    )
+    return NodePlan(node.fields, rels, output)
+
+
+def restrict(plan: ReadPlan, allowed: Mapping[Pair, bool]) -> ReadPlan:
+    check_filter(plan.dataset, plan.where, allowed)
+    for field in plan.sort:
+        obj = f"{plan.dataset}.{field}"
+        if not allowed.get((obj, "read")):
+            raise Forbidden(f"you may not sort by {obj}", object=obj, action="read")
+    return replace(plan, node=restrict_node(plan.dataset, plan.node, allowed))

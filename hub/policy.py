@@ -1,0 +1,204 @@
+"""Who may do what with which field: Casbin decides, the hub caches (DESIGN §5).
+
+How rules resolve (also written in `policies/model.conf`):
+
+1. A request is (subject, object, action): `opd:dinsos`, `dukcapil.penduduk.nik`, `match`.
+2. A rule matches when its subject is the caller, one of the caller's roles (`g`)
+   or `*`; its object is the field, a `prefix*` of it, or the field's classification
+   group (`class:confidential`, generated from the catalog as `g2`); and its action
+   is the action or `*`.
+3. Allowed when some `allow` rule matches and no `deny` rule does. No rule: denied.
+4. Every OPD may do everything with its own datasets: the hub adds
+   `p, opd:<id>, <id>.*, *, allow` for each OPD in the catalog.
+5. `read` implies `match` and `aggregate` (who may see a value may compare and count
+   it) unless a `deny` rule names that action.
+
+Decisions are made lazily, once per (subject, object, action) and policy version,
+by Casbin's own `enforce()`, then served from a cache. The policy files are checked
+for changes at most every `check_interval` seconds; a file that does not parse is
+reported in the log and the last good policy stays in force.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import casbin
+
+from hub.catalog import Catalog
+
+log = logging.getLogger("hub.policy")
+ACTIONS = ("read", "match", "aggregate")
+Pair = tuple[str, str]  # (object, action)
+
+
+@dataclass(frozen=True)
+class PolicyProblem:
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+class PolicyError(Exception):
+    def __init__(self, problems: list[PolicyProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(map(str, problems)))
+
+
+@dataclass(frozen=True)
+class Rules:
+    p: list[list[str]]
+    g: list[list[str]]
+    g2: list[list[str]]
+
+
+def read_rules(path: Path) -> Rules:
+    """Parse `policy.csv`; raise PolicyError naming each bad line."""
+    problems: list[PolicyProblem] = []
+    rules = Rules([], [], [])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise PolicyError([PolicyProblem(str(path), 0, f"cannot read: {e.strerror}")]) from None
+    for number, row in enumerate(csv.reader(text.splitlines(), skipinitialspace=True), start=1):
+        row = [c.strip() for c in row]
+        if not row or not row[0] or row[0].startswith("#"):
+            continue
+        kind, values = row[0], row[1:]
+        if kind == "p":
+            if len(values) != 4:
+                problems.append(
+                    PolicyProblem(str(path), number, "a p rule is `p, subject, object, action, allow|deny`")
+                )
+            elif values[3] not in ("allow", "deny"):
+                problems.append(
+                    PolicyProblem(str(path), number, f"effect must be allow or deny, not {values[3]!r}")
+                )
+            elif values[2] not in (*ACTIONS, "*"):
+                problems.append(
+                    PolicyProblem(
+                        str(path), number, f"action must be read, match, aggregate or *, not {values[2]!r}"
+                    )
+                )
+            else:
+                rules.p.append(values)
+        elif kind in ("g", "g2"):
+            if len(values) != 2 or not all(values):
+                problems.append(PolicyProblem(str(path), number, f"a {kind} line is `{kind}, member, group`"))
+            else:
+                (rules.g if kind == "g" else rules.g2).append(values)
+        else:
+            problems.append(PolicyProblem(str(path), number, f"unknown rule type {kind!r} (p, g or g2)"))
+    if problems:
+        raise PolicyError(problems)
+    return rules
+
+
+def generated_rules(catalog: Catalog) -> Rules:
+    """What the catalog implies: classification groups and the owner rule."""
+    g2 = [[f"{ds.qualified}.{name}", f"class:{spec.classification}"] for ds in catalog.datasets.values()
+          for name, spec in ds.fields.items()]  # fmt: skip
+    owners = [[f"opd:{opd}", f"{opd}.*", "*", "allow"] for opd in catalog.files]
+    return Rules(owners, [], g2)
+
+
+def build_enforcer(model: Path, rules: Rules, catalog: Catalog) -> casbin.Enforcer:
+    try:
+        enforcer = casbin.Enforcer(str(model))
+    except Exception as e:  # casbin raises plain Exceptions for a bad model
+        raise PolicyError([PolicyProblem(str(model), 0, f"not a valid Casbin model: {e}")]) from None
+    extra = generated_rules(catalog)
+    enforcer.enable_auto_build_role_links(False)
+    if rules.p or extra.p:
+        enforcer.add_named_policies("p", rules.p + extra.p)
+    if rules.g:
+        enforcer.add_named_grouping_policies("g", rules.g)
+    if rules.g2 or extra.g2:
+        enforcer.add_named_grouping_policies("g2", rules.g2 + extra.g2)
+    enforcer.build_role_links()
+    return enforcer
+
+
+@dataclass
+class _State:
+    enforcer: casbin.Enforcer
+    version: int
+    stamp: tuple[float, ...]
+    cache: dict[tuple[str, str, str], tuple[bool, list[str] | None]] = field(default_factory=dict)
+
+
+class Policy:
+    """The policy in force, reloaded when its files change."""
+
+    def __init__(self, directory: Path, catalog: Catalog, check_interval: float = 0.5) -> None:
+        self.model = directory / "model.conf"
+        self.csv = directory / "policy.csv"
+        self.catalog = catalog
+        self.check_interval = check_interval
+        self._lock = threading.Lock()
+        self._checked = time.monotonic()
+        self._state = self._load(version=1)  # raises PolicyError: fail at start-up
+
+    def _stamp(self) -> tuple[float, ...]:
+        return tuple(p.stat().st_mtime_ns if p.exists() else -1 for p in (self.model, self.csv))
+
+    def _load(self, version: int) -> _State:
+        stamp = self._stamp()
+        enforcer = build_enforcer(self.model, read_rules(self.csv), self.catalog)
+        return _State(enforcer, version, stamp)
+
+    @property
+    def version(self) -> int:
+        return self._state.version
+
+    def refresh(self, force: bool = False) -> None:
+        """Reload if a policy file changed (checked at most every `check_interval` s)."""
+        now = time.monotonic()
+        if not force and now - self._checked < self.check_interval:
+            return
+        self._checked = now
+        if self._stamp() == self._state.stamp:
+            return
+        with self._lock:
+            try:
+                self._state = self._load(self._state.version + 1)
+                log.info("policy reloaded (version %d)", self._state.version)
+            except PolicyError as e:
+                self._state.stamp = self._stamp()  # report once per change, not per request
+                log.error("policy files have problems; the last good policy stays in force:\n%s", e)
+
+    def explain(self, subject: str, obj: str, action: str) -> tuple[bool, list[str] | None]:
+        """Casbin's decision for exactly this triple and the rule that made it (None: no
+        rule matched). Cached per policy version."""
+        state = self._state
+        key = (subject, obj, action)
+        hit = state.cache.get(key)
+        if hit is None:
+            allowed, rule = state.enforcer.enforce_ex(subject, obj, action)
+            hit = state.cache[key] = (bool(allowed), list(rule) or None)
+        return hit
+
+    def enforce(self, subject: str, obj: str, action: str) -> bool:
+        return self.explain(subject, obj, action)[0]
+
+    def allows(self, subject: str, obj: str, action: str) -> bool:
+        """The hub's decision: Casbin's, with `read` implying `match` and `aggregate`
+        unless a deny rule names that action."""
+        allowed, rule = self.explain(subject, obj, action)
+        if allowed or action == "read" or (rule is not None and rule[3] == "deny"):
+            return allowed
+        return self.enforce(subject, obj, "read")
+
+    def decide(self, subject: str, pairs: Iterable[Pair]) -> dict[Pair, bool]:
+        """One batch of decisions for a request."""
+        self.refresh()
+        return {(obj, act): self.allows(subject, obj, act) for obj, act in pairs}
