@@ -103,6 +103,19 @@ class PageQuery:
     limit: int = 100
 
 
+Measure = Literal["sum", "avg", "min", "max"]
+
+
+@dataclass(frozen=True)
+class AggregateQuery:
+    """Rows of (*group values, count, *measure values), one per group, in group order."""
+
+    dataset: str
+    group_by: tuple[str, ...]
+    where: Filter | None = None
+    measures: tuple[tuple[Measure, str], ...] = ()
+
+
 class SourceError(Exception):
     """A source failed; the message is for the log only."""
 
@@ -123,6 +136,10 @@ class Adapter(ABC):
         self, dataset: str, field: str, values: Sequence[Any], fields: tuple[str, ...]
     ) -> list[Row]:
         """All rows whose `field` is one of `values`, in key order, values in `fields` order."""
+
+    @abstractmethod
+    async def aggregate(self, query: AggregateQuery) -> list[Row]:
+        """Group, count and measure; groups ordered by their values (NULLs last)."""
 
     @abstractmethod
     async def health(self) -> None:

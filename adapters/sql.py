@@ -16,6 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from adapters.base import (
     Adapter,
+    AggregateQuery,
     And,
     Binding,
     Cmp,
@@ -98,6 +99,9 @@ class _Table:
             alternatives.append(sa.and_(*equal, beyond) if equal else beyond)
             equal.append(same)
         return sa.or_(*alternatives)
+
+
+_MEASURES: dict[str, Any] = {"sum": sa.func.sum, "avg": sa.func.avg, "min": sa.func.min, "max": sa.func.max}
 
 
 def _compare(c: sa.ColumnClause[Any], f: Cmp) -> ColumnElement[bool]:
@@ -195,6 +199,17 @@ class SqlAdapter(Adapter):
             .where(t.col[field].in_(list(values)))
             .order_by(t.col[t.key])
         )
+        return await self._all(stmt)
+
+    async def aggregate(self, query: AggregateQuery) -> list[Row]:
+        t = self.tables[query.dataset]
+        groups = [t.col[f] for f in query.group_by]
+        measures = [_MEASURES[fn](t.col[f]) for fn, f in query.measures]
+        stmt = sa.select(*groups, sa.func.count(), *measures).select_from(t.table)
+        if query.where is not None:
+            stmt = stmt.where(t.where(query.where))
+        if groups:
+            stmt = stmt.group_by(*groups).order_by(*t.order_by([Order(f) for f in query.group_by]))
         return await self._all(stmt)
 
     async def health(self) -> None:

@@ -13,12 +13,12 @@ a FORBIDDEN error each.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from adapters.base import EQUALITY_OPS, And, Cmp, Filter, Not, Or
 from hub.errors import Forbidden
-from hub.plan import NodePlan, ReadPlan
+from hub.plan import AggregatePlan, MatchPlan, NodePlan, ReadPlan
 from hub.policy import Pair
 
 
@@ -75,3 +75,40 @@ def restrict(plan: ReadPlan, allowed: Mapping[Pair, bool]) -> ReadPlan:
         if not allowed.get((obj, "read")):
             raise Forbidden(f"you may not sort by {obj}", object=obj, action="read")
     return replace(plan, node=restrict_node(plan.dataset, plan.node, allowed))
+
+
+def match_pairs(plan: MatchPlan) -> set[Pair]:
+    """A match compares the key and every given field: `match` on each."""
+    return {(f"{plan.dataset}.{f}", "match") for f in (plan.key, *plan.fields)}
+
+
+def check_match(plan: MatchPlan, allowed: Mapping[Pair, bool]) -> None:
+    for obj, action in sorted(match_pairs(plan)):
+        if not allowed.get((obj, action)):
+            raise Forbidden(f"you may not match on {obj}", object=obj, action=action)
+
+
+def _aggregate_used(plan: AggregatePlan) -> set[str]:
+    return {*plan.group_by, *(c.field for c in _cmps(plan.where)), *(f for _, f in plan.measures)}
+
+
+def aggregate_pairs(plan: AggregatePlan, fields: Iterable[str]) -> set[Pair]:
+    """`aggregate` on every field the question uses (or, for a bare count, on some
+    field of the dataset), and `read` on them to know whether suppression applies."""
+    used = _aggregate_used(plan) or set(fields)
+    return {(f"{plan.dataset}.{f}", a) for f in used for a in ("aggregate", "read")}
+
+
+def check_aggregate(plan: AggregatePlan, fields: Iterable[str], allowed: Mapping[Pair, bool]) -> bool:
+    """Raise FORBIDDEN if the question is not allowed; True when the caller may read
+    everything it uses (small groups are then not suppressed)."""
+    used = _aggregate_used(plan)
+    if not used:
+        if not any(allowed.get((f"{plan.dataset}.{f}", "aggregate")) for f in fields):
+            raise Forbidden(f"you may not count {plan.dataset}", object=plan.dataset, action="aggregate")
+        return all(allowed.get((f"{plan.dataset}.{f}", "read")) for f in fields)
+    for f in sorted(used):
+        obj = f"{plan.dataset}.{f}"
+        if not allowed.get((obj, "aggregate")):
+            raise Forbidden(f"you may not aggregate {obj}", object=obj, action="aggregate")
+    return all(allowed.get((f"{plan.dataset}.{f}", "read")) for f in used)

@@ -10,63 +10,41 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from hub.catalog import Catalog, CatalogError, Problem, json_schema, load_catalog
+from hub.catalog import json_schema
+from hub.cli_admin import clients_app, migrate_app, policy_app
+from hub.cli_common import (
+    REPO,
+    HostOpt,
+    PoliciesOpt,
+    PortOpt,
+    SchemaOpt,
+    check_catalog,
+    check_policy,
+    err,
+    settings_with,
+)
 from hub.settings import Settings
-from hub.sources import check_adapters
 
 app = typer.Typer(help="OPD Hub: a regency's data-exchange hub.", no_args_is_help=True, add_completion=False)
-err = Console(stderr=True)
-REPO = Path(__file__).resolve().parents[1]
-
-SchemaOpt = Annotated[Path | None, typer.Option("--schema", help="Catalog directory [env HUB_SCHEMA_DIR].")]
-PoliciesOpt = Annotated[
-    Path | None, typer.Option("--policies", help="Policy directory [env HUB_POLICIES_DIR].")
-]
-HostOpt = Annotated[str | None, typer.Option("--host", help="Address to listen on [env HUB_HOST].")]
-PortOpt = Annotated[int | None, typer.Option("--port", help="Port to listen on [env HUB_PORT].")]
-
-
-def settings_with(**overrides: Any) -> Settings:
-    given = {k: v for k, v in overrides.items() if v is not None}
-    return Settings(**given)
-
-
-def check_catalog(settings: Settings) -> Catalog:
-    """Load the catalog and check what it needs from this installation; exit 1 on problems."""
-    try:
-        catalog = load_catalog(settings.schema_dir)
-    except CatalogError as e:
-        report(e.problems)
-        raise typer.Exit(1) from None
-    problems = check_adapters(catalog)
-    if problems:
-        report(problems)
-        raise typer.Exit(1)
-    return catalog
-
-
-def report(problems: list[Problem]) -> None:
-    err.print(f"[bold red]The catalog has {len(problems)} problem(s):[/]")
-    for p in problems:
-        err.print(f"  [cyan]{p.file}[/]: [yellow]{p.path or '(top)'}[/]: {p.message}", highlight=False)
 
 
 @app.command()
-def check(schema: SchemaOpt = None) -> None:
-    """Validate the catalog: print every problem and exit 1, or a summary and exit 0."""
-    settings = settings_with(schema_dir=schema)
+def check(schema: SchemaOpt = None, policies: PoliciesOpt = None) -> None:
+    """Validate catalog and policy: print every problem and exit 1, or a summary and exit 0."""
+    settings = settings_with(schema_dir=schema, policies_dir=policies)
     catalog = check_catalog(settings)
+    policy = check_policy(settings, catalog)
     n_fields = sum(len(d.fields) for d in catalog.datasets.values())
     n_sources = sum(1 for _ in catalog.sources())
     print(
         f"catalog OK: {len(catalog.files)} OPDs, {n_sources} sources, "
         f"{len(catalog.datasets)} datasets, {n_fields} fields ({settings.schema_dir})"
     )
+    print(f"policy OK: {len(policy.rules().p)} rules ({settings.policies_dir})")
 
 
 @app.command()
@@ -75,7 +53,7 @@ def serve(
 ) -> None:
     """Serve the catalog's GraphQL API."""
     settings = settings_with(schema_dir=schema, policies_dir=policies, host=host, port=port)
-    check_catalog(settings)
+    check_policy(settings, check_catalog(settings))
     _run(settings)
 
 
@@ -120,7 +98,7 @@ def demo(
     generate(data_dir, residents=residents)
     os.environ["HUB_DEMO_DIR"] = str(data_dir)
     settings = settings_with(schema_dir=REPO / "schema", policies_dir=REPO / "policies", host=host, port=port)
-    check_catalog(settings)
+    check_policy(settings, check_catalog(settings))
     url = f"http://{settings.host}:{settings.port}/graphql"
     err.print(f"\n[bold]Demo regency ready[/] (data in {data_dir}). Open {url} in a browser, or:\n")
     for title, query in EXAMPLES:
@@ -138,6 +116,11 @@ def demo(
 def catalog_schema() -> None:
     """Print the JSON Schema of a catalog file (kept in schema/catalog.schema.json)."""
     sys.stdout.write(json.dumps(json_schema(), indent=2, sort_keys=True) + "\n")
+
+
+app.add_typer(migrate_app)
+app.add_typer(clients_app, name="clients")
+app.add_typer(policy_app, name="policy")
 
 
 def main() -> None:

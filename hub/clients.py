@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.store import Client
 
+__all__ = ["Caller", "Client", "Issued", "authenticate", "create", "listing", "now", "revoke"]
+
 SUBJECT = re.compile(r"^(opd:[a-z][a-z0-9_]*|user:[A-Za-z0-9_.@-]+)$")
 _KEY = re.compile(r"^hub_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
 
@@ -31,7 +33,7 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _aware(t: dt.datetime | None) -> dt.datetime | None:
+def aware(t: dt.datetime | None) -> dt.datetime | None:
     """SQLite hands back naive datetimes; the store writes UTC."""
     return t.replace(tzinfo=dt.UTC) if t is not None and t.tzinfo is None else t
 
@@ -98,7 +100,7 @@ async def authenticate(engine: AsyncEngine, key: str) -> Caller | None:
         ).first()
     if row is None or not hmac.compare_digest(row.key_hash, _hash(secret)):
         return None
-    expires = _aware(row.expires_at)
+    expires = aware(row.expires_at)
     if row.revoked_at is not None or (expires is not None and expires <= now()):
         return None
     return Caller(row.subject, client_id)

@@ -10,8 +10,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.base import PageQuery, Row
-from hub.plan import NodePlan, ReadPlan, RelPlan
+from adapters.base import AggregateQuery, PageQuery, Row
+from hub.normalize import normalizer
+from hub.plan import AggregatePlan, MatchPlan, NodePlan, ReadPlan, RelPlan
 from hub.sources import Sources
 
 
@@ -76,3 +77,32 @@ async def _resolve(sources: Sources, node: NodePlan, rel: RelPlan, rows: list[Ro
     if rel.many:
         return [groups.get(r[own], []) for r in rows]
     return [(groups[r[own]][0] if r[own] in groups else None) for r in rows]
+
+
+async def run_match(sources: Sources, plan: MatchPlan) -> list[dict[str, Any]]:
+    """Per record `{index, found, <field>: bool | None}`; no source value leaves here."""
+    norm = {f: normalizer(steps) for f, steps in plan.normalize.items()}
+    keys = list(dict.fromkeys(norm[plan.key](r[plan.key]) for r in plan.records))
+    wanted = (plan.key, *plan.fields)
+    source = sources.of_dataset[plan.dataset]
+    rows = await sources.call(source, lambda a: a.lookup(plan.dataset, plan.key, keys, wanted))
+    found = {norm[plan.key](row[0]): dict(zip(wanted, row, strict=True)) for row in rows}
+    out = []
+    for i, record in enumerate(plan.records):
+        hit = found.get(norm[plan.key](record[plan.key]))
+        answer: dict[str, Any] = {"index": i, "found": hit is not None}
+        for f in plan.fields:
+            given = record.get(f)
+            if hit is None or given is None:
+                answer[f] = None
+            else:
+                answer[f] = hit[f] is not None and norm[f](hit[f]) == norm[f](given)
+        out.append(answer)
+    return out
+
+
+async def run_aggregate(sources: Sources, plan: AggregatePlan) -> list[Row]:
+    """Rows of (*group values, count, *measures)."""
+    query = AggregateQuery(plan.dataset, plan.group_by, plan.where, plan.measures)
+    source = sources.of_dataset[plan.dataset]
+    return await sources.call(source, lambda a: a.aggregate(query))

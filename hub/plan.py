@@ -8,10 +8,11 @@ every (object, action) pair up front.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.base import Filter, Order
+from adapters.base import Filter, Measure, Order
 
 
 @dataclass(frozen=True)
@@ -53,3 +54,26 @@ class ReadPlan:
     first: int
     want_rows: bool
     want_total: bool
+
+
+@dataclass(frozen=True)
+class MatchPlan:
+    """Verify records against a dataset without returning its values.
+
+    `records` map catalog field names to the caller's values and all carry the key;
+    `fields` are the other fields given in any record.
+    """
+
+    dataset: str
+    key: str
+    records: tuple[dict[str, Any], ...]
+    fields: tuple[str, ...]
+    normalize: Mapping[str, tuple[str, ...]]  # field -> steps (see hub.normalize)
+
+
+@dataclass(frozen=True)
+class AggregatePlan:
+    dataset: str
+    group_by: tuple[str, ...]
+    where: Filter | None
+    measures: tuple[tuple[Measure, str], ...]

@@ -131,6 +131,7 @@ def build_enforcer(model: Path, rules: Rules, catalog: Catalog) -> casbin.Enforc
 @dataclass
 class _State:
     enforcer: casbin.Enforcer
+    rules: Rules
     version: int
     stamp: tuple[float, ...]
     cache: dict[tuple[str, str, str], tuple[bool, list[str] | None]] = field(default_factory=dict)
@@ -153,8 +154,12 @@ class Policy:
 
     def _load(self, version: int) -> _State:
         stamp = self._stamp()
-        enforcer = build_enforcer(self.model, read_rules(self.csv), self.catalog)
-        return _State(enforcer, version, stamp)
+        rules = read_rules(self.csv)
+        return _State(build_enforcer(self.model, rules, self.catalog), rules, version, stamp)
+
+    def rules(self) -> Rules:
+        """The rules of policy.csv in force (without the generated ones)."""
+        return self._state.rules
 
     @property
     def version(self) -> int:

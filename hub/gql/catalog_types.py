@@ -1,20 +1,31 @@
-"""The `catalog` query: what the hub serves, written as strawberry types."""
+"""The `catalog` and `me` queries: hand-written, so they are strawberry types."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import strawberry
 
 from hub.catalog import Catalog as CatalogModel
+from hub.gql.types import Access, Audience
 from hub.names import camel
+from hub.policy import ACTIONS
 
 
 @strawberry.type(description="One field of a dataset.")
 class CatalogField:
+    id: str = strawberry.field(description="`opd.dataset.field`: the object policies name")
     name: str
     graphql_name: str
     type: str
     classification: str
     description: str | None
+
+    @strawberry.field(description="What you may do with this field: read, match, aggregate.")  # type: ignore[untyped-decorator]
+    def allowed(self, info: strawberry.Info) -> list[str]:
+        ctx: Any = info.context
+        decided = ctx.policy.decide(ctx.subject, [(self.id, a) for a in ACTIONS])
+        return [a for a in ACTIONS if decided[(self.id, a)]]
 
 
 @strawberry.type(description="A field that leads to rows of another dataset.")
@@ -53,46 +64,71 @@ class Catalog:
     opds: list[CatalogOpd]
 
 
+@strawberry.type(description="The caller as the hub sees it.")
+class Subject:
+    id: str = strawberry.field(description="opd:<id>, user:<name> or public")
+
+
 @strawberry.type
 class _Root:
     catalog: Catalog
+    me: Subject
 
 
-def build_listing(catalog: CatalogModel) -> Catalog:
+def build_listing(catalog: CatalogModel, audience: Audience = None) -> Catalog:
+    """The listing for an audience: only the datasets and fields it may see."""
     opds = []
     for opd, f in catalog.files.items():
-        datasets = [
-            CatalogDataset(
-                id=ds.qualified,
-                name=ds.name,
-                graphql_name=camel(ds.name),
-                title=ds.spec.title,
-                description=ds.spec.description,
-                license=ds.spec.license,
-                key=ds.key,
-                min_group_size=ds.spec.min_group_size,
-                require_purpose=ds.spec.require_purpose,
-                fields=[
-                    CatalogField(
-                        name=n,
-                        graphql_name=camel(n),
-                        type=s.type,
-                        classification=s.classification,
-                        description=s.description,
-                    )
-                    for n, s in ds.fields.items()
-                ],
-                relationships=[
-                    CatalogRelationship(name=n, graphql_name=camel(n), to=r.to, many=r.many)
-                    for n, r in ds.spec.relationships.items()
-                ],
+        datasets = []
+        for ds in catalog.of_opd(opd):
+            access = Access.everything(ds) if audience is None else audience.get(ds.qualified)
+            visible = access.read | access.match | access.aggregate if access else frozenset()
+            if not visible:
+                continue
+            fields = [
+                CatalogField(
+                    id=f"{ds.qualified}.{n}",
+                    name=n,
+                    graphql_name=camel(n),
+                    type=s.type,
+                    classification=s.classification,
+                    description=s.description,
+                )
+                for n, s in ds.fields.items()
+                if n in visible
+            ]
+            rels = [
+                CatalogRelationship(name=n, graphql_name=camel(n), to=r.to, many=r.many)
+                for n, r in ds.spec.relationships.items()
+                if audience is None
+            ]
+            datasets.append(
+                CatalogDataset(
+                    id=ds.qualified,
+                    name=ds.name,
+                    graphql_name=camel(ds.name),
+                    title=ds.spec.title,
+                    description=ds.spec.description,
+                    license=ds.spec.license,
+                    key=ds.key,
+                    min_group_size=ds.spec.min_group_size,
+                    require_purpose=ds.spec.require_purpose,
+                    fields=fields,
+                    relationships=rels,
+                )
             )
-            for ds in catalog.of_opd(opd)
-        ]
-        opds.append(CatalogOpd(id=opd, name=f.opd.name, contact=f.opd.contact, datasets=datasets))
+        if datasets:
+            opds.append(CatalogOpd(id=opd, name=f.opd.name, contact=f.opd.contact, datasets=datasets))
     return Catalog(opds=opds)
+
+
+_ROOT = strawberry.Schema(query=_Root)._schema
 
 
 def catalog_type() -> object:
     """The graphql-core type strawberry generates for `Catalog` (and everything under it)."""
-    return strawberry.Schema(query=_Root)._schema.type_map["Catalog"]
+    return _ROOT.type_map["Catalog"]
+
+
+def subject_type() -> object:
+    return _ROOT.type_map["Subject"]

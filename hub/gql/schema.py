@@ -11,17 +11,18 @@ from typing import Any, Protocol
 
 from graphql import GraphQLField, GraphQLNonNull, GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema
 
-from hub.access import pairs, restrict
+from hub.access import aggregate_pairs, check_aggregate, check_match, match_pairs, pairs, restrict
 from hub.catalog import Catalog
 from hub.cursor import Cursors
 from hub.errors import Forbidden
-from hub.execute import run_read
-from hub.gql.catalog_types import build_listing, catalog_type
+from hub.execute import run_aggregate, run_match, run_read
+from hub.gql.catalog_types import Subject, build_listing, catalog_type, subject_type
 from hub.gql.executor import Precompleted
+from hub.gql.ops import aggregate_plan, match_plan, write_groups, write_matches
 from hub.gql.selection import collect
 from hub.gql.shape import shape_connection
 from hub.gql.translate import Query, read_plan
-from hub.gql.types import DatasetTypes, Resolver, build_dataset_types, build_namespaces
+from hub.gql.types import Audience, DatasetTypes, Resolver, Resolvers, build_dataset_types, build_namespaces
 from hub.policy import Policy
 from hub.sources import Sources
 
@@ -47,10 +48,11 @@ class HubSchema:
     types: dict[str, DatasetTypes]
 
 
-def build_schema(catalog: Catalog, default_first: int = 100) -> HubSchema:
-    types = build_dataset_types(catalog)
+def build_schema(catalog: Catalog, default_first: int = 100, audience: Audience = None) -> HubSchema:
+    """The schema for an audience (None: every field; the policy decides per request)."""
+    types = build_dataset_types(catalog, audience)
 
-    def read_resolver(t: DatasetTypes) -> Resolver:
+    def read(t: DatasetTypes) -> Resolver:
         async def resolve(_source: Any, info: GraphQLResolveInfo[Any], **args: Any) -> Precompleted:
             ctx: Context = info.context
             q = Query(info.fragments, info.variable_values, ctx.max_first)
@@ -64,12 +66,43 @@ def build_schema(catalog: Catalog, default_first: int = 100) -> HubSchema:
 
         return resolve
 
-    listing = build_listing(catalog)
-    fields: dict[str, GraphQLField] = build_namespaces(catalog, types, read_resolver, default_first)
+    def match(t: DatasetTypes) -> Resolver:
+        async def resolve(_source: Any, info: GraphQLResolveInfo[Any], records: list[Any]) -> Precompleted:
+            ctx: Context = info.context
+            plan = match_plan(t, records)
+            check_match(plan, ctx.policy.decide(ctx.subject, match_pairs(plan)))
+            answers = await run_match(ctx.sources, plan)
+            sel = collect(info.field_nodes, info.fragments, info.variable_values)
+            return Precompleted(write_matches(t, sel, answers))
+
+        return resolve
+
+    def aggregate(t: DatasetTypes) -> Resolver:
+        async def resolve(_source: Any, info: GraphQLResolveInfo[Any], **args: Any) -> Precompleted:
+            ctx: Context = info.context
+            q = Query(info.fragments, info.variable_values, ctx.max_first)
+            sel = collect(info.field_nodes, q.fragments, q.variables)
+            plan = aggregate_plan(t, args, sel, q)
+            fields = list(t.dataset.fields)
+            allowed = ctx.policy.decide(ctx.subject, aggregate_pairs(plan, fields))
+            exempt = check_aggregate(plan, fields, allowed)
+            rows = await run_aggregate(ctx.sources, plan)
+            return Precompleted(write_groups(t, plan, sel, rows, exempt, q))
+
+        return resolve
+
+    listing = build_listing(catalog, audience)
+    resolvers = Resolvers(read, match, aggregate)
+    fields: dict[str, GraphQLField] = build_namespaces(catalog, types, resolvers, default_first)
     fields["catalog"] = GraphQLField(
         GraphQLNonNull(catalog_type()),  # type: ignore[arg-type]
         resolve=lambda *_: listing,
-        description="The OPDs, their datasets and fields.",
+        description="The OPDs, their datasets and fields, and what you may do with each.",
+    )
+    fields["me"] = GraphQLField(
+        GraphQLNonNull(subject_type()),  # type: ignore[arg-type]
+        resolve=lambda _s, info: Subject(id=info.context.subject),
+        description="Who the hub takes you for.",
     )
     query = GraphQLObjectType("Query", fields)
     return HubSchema(GraphQLSchema(query), types)

@@ -18,6 +18,7 @@ from adapters.base import Row
 from hub.cursor import Cursors
 from hub.gql.scalars import OUTPUT
 from hub.gql.selection import Selected, collect
+from hub.names import pascal
 from hub.plan import NodePlan, ReadPlan
 
 if TYPE_CHECKING:
@@ -122,19 +123,20 @@ def shape_connection(
         return node_shape(types, t, sub, node, fragments, variables, path, denied)
 
     entries: list[tuple[str, Writer]] = []
+    name = pascal(t.dataset.opd, t.dataset.name)
     for key, s in sel.items():
         if s.name == "nodes":
             entries.append((key, _nodes(shape_of(s, (key,)))))
         elif s.name == "edges":
             parts = [(k, e.name, shape_of(e, (key, k)) if e.name == "node" else None)
                      for k, e in collect(s.nodes, fragments, variables).items()]  # fmt: skip
-            entries.append((key, _edges(parts, t.connection.name[: -len("Connection")] + "Edge")))
+            entries.append((key, _edges(parts, f"{name}Edge")))
         elif s.name == "pageInfo":
             entries.append((key, _page_info(list(collect(s.nodes, fragments, variables).items()))))
         elif s.name == "totalCount":
             entries.append((key, lambda r, _c: r.total))
         elif s.name == "__typename":
-            entries.append((key, _constant(t.connection.name)))
+            entries.append((key, _constant(f"{name}Connection")))
     order_at = (
         [node.fields.index(o.field) for o in plan.order]
         if all(o.field in node.fields for o in plan.order)

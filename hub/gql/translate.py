@@ -141,5 +141,3 @@ def _node_selections(sel: dict[str, Selected], q: Query) -> list[Selected]:
         if s.name == "edges":
             out += [e for e in collect(s.nodes, q.fragments, q.variables).values() if e.name == "node"]
     return out
-
-

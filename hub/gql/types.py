@@ -3,11 +3,15 @@
 Generated types are plain graphql-core objects: building them costs microseconds,
 where strawberry's `create_type` costs milliseconds per type, and a regency's catalog
 has hundreds of datasets. Hand-written types (the catalog listing) are strawberry's.
+
+Each schema is built for an audience: the private schema shows every field (the
+policy decides per request), the public one only what `public` may read, match or
+aggregate, so that no other field's name appears in its introspection.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +19,7 @@ from graphql import (
     GraphQLArgument,
     GraphQLBoolean,
     GraphQLEnumType,
+    GraphQLEnumValue,
     GraphQLField,
     GraphQLInputField,
     GraphQLInputObjectType,
@@ -26,7 +31,7 @@ from graphql import (
     GraphQLString,
 )
 
-from hub.catalog import Catalog, Dataset, FieldSpec, RelationshipSpec
+from hub.catalog import NUMERIC_TYPES, Catalog, Dataset, FieldSpec, RelationshipSpec
 from hub.gql.scalars import SCALARS
 from hub.names import camel, pascal
 
@@ -43,11 +48,15 @@ PageInfo = GraphQLObjectType(
 )
 
 _COMPARABLE = ("lt", "lte", "gt", "gte")
+ORDERED_TYPES = frozenset({*NUMERIC_TYPES, "date", "datetime", "string"})
+MAX_MATCH_RECORDS = 1000
 
 
-def _filter_input(type_: str, scalar: GraphQLScalarType) -> GraphQLInputObjectType:
+def _filter_input(type_: str, scalar: GraphQLScalarType, equality_only: bool) -> GraphQLInputObjectType:
     one = GraphQLInputField(scalar)
     many = GraphQLInputField(GraphQLList(GraphQLNonNull(scalar)))
+    if equality_only:
+        return GraphQLInputObjectType(f"{scalar.name}MatchFilter", {"eq": one, "in": many})
     fields: dict[str, GraphQLInputField] = {"eq": one, "neq": one}
     if type_ != "boolean":
         fields |= {"in": many, "nin": many}
@@ -60,7 +69,29 @@ def _filter_input(type_: str, scalar: GraphQLScalarType) -> GraphQLInputObjectTy
     return GraphQLInputObjectType(f"{scalar.name}Filter", fields)
 
 
-FILTERS: dict[str, GraphQLInputObjectType] = {t: _filter_input(t, s) for t, s in SCALARS.items()}
+FILTERS: dict[str, GraphQLInputObjectType] = {t: _filter_input(t, s, False) for t, s in SCALARS.items()}
+MATCH_FILTERS: dict[str, GraphQLInputObjectType] = {t: _filter_input(t, s, True) for t, s in SCALARS.items()}
+FLOAT = SCALARS["float"]
+
+
+@dataclass(frozen=True)
+class Access:
+    """The fields of one dataset an audience may read, match and aggregate."""
+
+    read: frozenset[str]
+    match: frozenset[str]
+    aggregate: frozenset[str]
+
+    @classmethod
+    def everything(cls, ds: Dataset) -> Access:
+        names = frozenset(ds.fields)
+        return cls(names, names, names)
+
+    def filterable(self) -> frozenset[str]:
+        return self.read | self.match
+
+
+Audience = Mapping[str, Access] | None  # None: every field of every dataset
 
 
 @dataclass
@@ -68,10 +99,16 @@ class DatasetTypes:
     """The generated types of one dataset and the GraphQL -> catalog name maps."""
 
     dataset: Dataset
+    access: Access
     node: GraphQLObjectType
-    where: GraphQLInputObjectType
-    order_by: GraphQLInputObjectType
-    connection: GraphQLObjectType
+    where: GraphQLInputObjectType | None = None
+    order_by: GraphQLInputObjectType | None = None
+    connection: GraphQLObjectType | None = None
+    match_input: GraphQLInputObjectType | None = None
+    match_result: GraphQLObjectType | None = None
+    field_enum: GraphQLEnumType | None = None
+    group: GraphQLObjectType | None = None
+    aggregate_where: GraphQLInputObjectType | None = None
     fields: dict[str, str] = field(default_factory=dict)  # gql name -> catalog field
     relationships: dict[str, tuple[str, RelationshipSpec]] = field(default_factory=dict)
 
@@ -79,102 +116,224 @@ class DatasetTypes:
 Resolver = Callable[..., Any]
 
 
-def _node_fields(ds: Dataset, types: dict[str, DatasetTypes]) -> Callable[[], dict[str, GraphQLField]]:
-    def thunk() -> dict[str, GraphQLField]:
-        out: dict[str, GraphQLField] = {}
-        for name, spec in ds.fields.items():
-            out[camel(name)] = GraphQLField(SCALARS[spec.type], description=_describe(spec))
-        for name, rel in ds.spec.relationships.items():
-            target = types[rel.to].node
-            gql_type = GraphQLList(GraphQLNonNull(target)) if rel.many else target
-            out[camel(name)] = GraphQLField(gql_type, description=rel.description or f"Rows of {rel.to}.")
-        return out
-
-    return thunk
-
-
 def _describe(spec: FieldSpec) -> str:
     text = f"[{spec.classification}]"
     return f"{text} {spec.description}" if spec.description else text
 
 
-def _dataset_types(ds: Dataset, types: dict[str, DatasetTypes]) -> DatasetTypes:
-    name = pascal(ds.opd, ds.name)
-    node = GraphQLObjectType(name, _node_fields(ds, types), description=ds.spec.description)
+def _scalars(
+    ds: Dataset, names: frozenset[str], as_type: Callable[[FieldSpec], Any]
+) -> dict[str, GraphQLField]:
+    return {
+        camel(f): GraphQLField(as_type(spec), description=_describe(spec))
+        for f, spec in ds.fields.items()
+        if f in names
+    }
+
+
+def _node(ds: Dataset, name: str, access: Access, types: dict[str, DatasetTypes]) -> GraphQLObjectType:
+    def thunk() -> dict[str, GraphQLField]:
+        out = _scalars(ds, access.read, lambda s: SCALARS[s.type])
+        for rel_name, rel in ds.spec.relationships.items():
+            if rel.to in types and _joinable(ds, rel, access, types[rel.to].access):
+                target = types[rel.to].node
+                gql_type = GraphQLList(GraphQLNonNull(target)) if rel.many else target
+                out[camel(rel_name)] = GraphQLField(
+                    gql_type, description=rel.description or f"Rows of {rel.to}."
+                )
+        return out
+
+    return GraphQLObjectType(name, thunk, description=ds.spec.description)
+
+
+def _joinable(ds: Dataset, rel: RelationshipSpec, own: Access, target: Access) -> bool:
+    ((mine, theirs),) = rel.join.items()
+    return mine in own.filterable() and theirs in target.filterable() and bool(target.read)
+
+
+def _where(ds: Dataset, name: str, full: frozenset[str], equality: frozenset[str]) -> GraphQLInputObjectType:
+    """Filters on `full` fields with every operator and on `equality` fields with eq/in."""
     where: GraphQLInputObjectType
 
     def where_fields() -> dict[str, GraphQLInputField]:
-        out = {camel(f): GraphQLInputField(FILTERS[s.type]) for f, s in ds.fields.items()}
+        out = {
+            camel(f): GraphQLInputField((FILTERS if f in full else MATCH_FILTERS)[s.type])
+            for f, s in ds.fields.items()
+            if f in full or f in equality
+        }
         out["and"] = GraphQLInputField(GraphQLList(GraphQLNonNull(where)), description="All must hold.")
         out["or"] = GraphQLInputField(GraphQLList(GraphQLNonNull(where)), description="Any must hold.")
         out["not"] = GraphQLInputField(where, description="Must not hold.")
         return out
 
-    where = GraphQLInputObjectType(f"{name}Where", where_fields)
-    order_by = GraphQLInputObjectType(
+    where = GraphQLInputObjectType(name, where_fields)
+    return where
+
+
+def _read_types(t: DatasetTypes, name: str) -> None:
+    ds, access = t.dataset, t.access
+    if access.filterable():
+        t.where = _where(ds, f"{name}Where", access.read, access.match)
+    if not access.read:
+        return
+    t.order_by = GraphQLInputObjectType(
         f"{name}OrderBy",
-        {camel(f): GraphQLInputField(SortDirection) for f in ds.fields},
+        {camel(f): GraphQLInputField(SortDirection) for f in ds.fields if f in access.read},
         description="Exactly one field per object; list several objects to sort by several fields.",
     )
     edge = GraphQLObjectType(
         f"{name}Edge",
-        {"cursor": GraphQLField(GraphQLNonNull(GraphQLString)), "node": GraphQLField(GraphQLNonNull(node))},
+        {"cursor": GraphQLField(GraphQLNonNull(GraphQLString)), "node": GraphQLField(GraphQLNonNull(t.node))},
     )
-    connection = GraphQLObjectType(
+    t.connection = GraphQLObjectType(
         f"{name}Connection",
         {
-            "nodes": GraphQLField(GraphQLNonNull(GraphQLList(GraphQLNonNull(node)))),
+            "nodes": GraphQLField(GraphQLNonNull(GraphQLList(GraphQLNonNull(t.node)))),
             "edges": GraphQLField(GraphQLNonNull(GraphQLList(GraphQLNonNull(edge)))),
             "pageInfo": GraphQLField(GraphQLNonNull(PageInfo)),
             "totalCount": GraphQLField(GraphQLNonNull(GraphQLInt), description="Rows matching `where`."),
         },
     )
-    return DatasetTypes(
-        dataset=ds,
-        node=node,
-        where=where,
-        order_by=order_by,
-        connection=connection,
-        fields={camel(f): f for f in ds.fields},
-        relationships={camel(r): (r, spec) for r, spec in ds.spec.relationships.items()},
+
+
+def _match_types(t: DatasetTypes, name: str) -> None:
+    ds, matchable = t.dataset, t.access.filterable()
+    if ds.key not in matchable:
+        return
+    inputs = {
+        camel(f): GraphQLInputField(GraphQLNonNull(SCALARS[s.type]) if f == ds.key else SCALARS[s.type])
+        for f, s in ds.fields.items()
+        if f in matchable
+    }
+    t.match_input = GraphQLInputObjectType(f"{name}MatchInput", inputs, description="One record to verify.")
+    result = {
+        "index": GraphQLField(GraphQLNonNull(GraphQLInt), description="Position in `records`, from 0."),
+        "found": GraphQLField(GraphQLNonNull(GraphQLBoolean), description="The key exists."),
+    }
+    result |= {
+        camel(f): GraphQLField(
+            GraphQLBoolean, description="Agrees (after normalize); null if not given/found."
+        )
+        for f in ds.fields
+        if f in matchable and f != ds.key
+    }
+    t.match_result = GraphQLObjectType(f"{name}Match", result)
+
+
+def _aggregate_types(t: DatasetTypes, name: str) -> None:
+    ds, names = t.dataset, t.access.aggregate | t.access.read
+    if not names:
+        return
+    t.field_enum = GraphQLEnumType(
+        f"{name}Field", {camel(f): GraphQLEnumValue(f) for f in ds.fields if f in names}
     )
+    group: dict[str, GraphQLField] = {
+        "group": GraphQLField(
+            GraphQLNonNull(
+                GraphQLObjectType(f"{name}GroupKey", _scalars(ds, names, lambda s: SCALARS[s.type]))
+            )
+        ),
+        "count": GraphQLField(GraphQLInt, description="Rows in the group; null when suppressed."),
+        "suppressed": GraphQLField(
+            GraphQLNonNull(GraphQLBoolean), description="Below the dataset's min_group_size: measures hidden."
+        ),
+    }
+    numeric = frozenset(f for f in names if ds.fields[f].type in NUMERIC_TYPES)
+    ordered = frozenset(f for f in names if ds.fields[f].type in ORDERED_TYPES)
+    for measure, members, as_type in (
+        ("sum", numeric, lambda s: FLOAT if s.type == "float" else SCALARS[s.type]),
+        ("avg", numeric, lambda s: FLOAT),
+        ("min", ordered, lambda s: SCALARS[s.type]),
+        ("max", ordered, lambda s: SCALARS[s.type]),
+    ):
+        if members:
+            measure_type = GraphQLObjectType(f"{name}{measure.title()}", _scalars(ds, members, as_type))
+            group[measure] = GraphQLField(measure_type)
+    t.group = GraphQLObjectType(f"{name}Group", group)
+    same = t.where is not None and names == t.access.read and t.access.match <= t.access.read
+    t.aggregate_where = t.where if same else _where(ds, f"{name}AggregateWhere", names, frozenset())
 
 
-def build_dataset_types(catalog: Catalog) -> dict[str, DatasetTypes]:
-    """Types for every dataset, keyed by `opd.dataset`."""
+def build_dataset_types(catalog: Catalog, audience: Audience = None) -> dict[str, DatasetTypes]:
+    """Types for every dataset the audience may see anything of, keyed by `opd.dataset`."""
     types: dict[str, DatasetTypes] = {}
     for qualified, ds in catalog.datasets.items():
-        types[qualified] = _dataset_types(ds, types)
+        access = Access.everything(ds) if audience is None else audience.get(qualified)
+        if access is None or not (access.read or access.match or access.aggregate):
+            continue
+        name = pascal(ds.opd, ds.name)
+        types[qualified] = DatasetTypes(
+            dataset=ds,
+            access=access,
+            node=_node(ds, name, access, types),
+            fields={camel(f): f for f in ds.fields},
+            relationships={camel(r): (r, spec) for r, spec in ds.spec.relationships.items()},
+        )
+    for t in types.values():
+        name = pascal(t.dataset.opd, t.dataset.name)
+        _read_types(t, name)
+        _match_types(t, name)
+        _aggregate_types(t, name)
     return types
 
 
+@dataclass(frozen=True)
+class Resolvers:
+    read: Callable[[DatasetTypes], Resolver]
+    match: Callable[[DatasetTypes], Resolver]
+    aggregate: Callable[[DatasetTypes], Resolver]
+
+
+def _dataset_fields(t: DatasetTypes, resolvers: Resolvers, default_first: int) -> dict[str, GraphQLField]:
+    ds = t.dataset
+    out: dict[str, GraphQLField] = {}
+    if t.connection is not None and t.order_by is not None and t.where is not None:
+        out[camel(ds.name)] = GraphQLField(
+            t.connection,
+            args={
+                "where": GraphQLArgument(t.where),
+                "orderBy": GraphQLArgument(GraphQLList(GraphQLNonNull(t.order_by))),
+                "first": GraphQLArgument(GraphQLInt, default_value=default_first),
+                "after": GraphQLArgument(GraphQLString),
+            },
+            resolve=resolvers.read(t),
+            description=ds.spec.title or ds.spec.description,
+        )
+    if t.match_input is not None and t.match_result is not None:
+        out[camel(ds.name) + "Match"] = GraphQLField(
+            GraphQLList(GraphQLNonNull(t.match_result)),
+            args={"records": GraphQLArgument(GraphQLNonNull(GraphQLList(GraphQLNonNull(t.match_input))))},
+            resolve=resolvers.match(t),
+            description=f"Verify up to {MAX_MATCH_RECORDS} records against {ds.qualified}; "
+            "returns only whether each record's values agree.",
+        )
+    if t.group is not None and t.field_enum is not None and t.aggregate_where is not None:
+        out[camel(ds.name) + "Aggregate"] = GraphQLField(
+            GraphQLList(GraphQLNonNull(t.group)),
+            args={
+                "where": GraphQLArgument(t.aggregate_where),
+                "groupBy": GraphQLArgument(GraphQLList(GraphQLNonNull(t.field_enum))),
+            },
+            resolve=resolvers.aggregate(t),
+            description=f"Counts and measures of {ds.qualified}; groups smaller than "
+            f"{ds.spec.min_group_size} are suppressed.",
+        )
+    return out
+
+
 def build_namespaces(
-    catalog: Catalog,
-    types: dict[str, DatasetTypes],
-    read_resolver: Callable[[DatasetTypes], Resolver],
-    default_first: int,
+    catalog: Catalog, types: dict[str, DatasetTypes], resolvers: Resolvers, default_first: int
 ) -> dict[str, GraphQLField]:
-    """One namespace field per OPD (`dukcapil: DukcapilQuery!`)."""
+    """One namespace field per OPD with anything to show (`dukcapil: DukcapilQuery!`)."""
     out: dict[str, GraphQLField] = {}
     for opd, f in catalog.files.items():
         fields: dict[str, GraphQLField] = {}
         for ds in catalog.of_opd(opd):
-            t = types[ds.qualified]
-            fields[camel(ds.name)] = GraphQLField(
-                t.connection,
-                args={
-                    "where": GraphQLArgument(t.where),
-                    "orderBy": GraphQLArgument(GraphQLList(GraphQLNonNull(t.order_by))),
-                    "first": GraphQLArgument(GraphQLInt, default_value=default_first),
-                    "after": GraphQLArgument(GraphQLString),
-                },
-                resolve=read_resolver(t),
-                description=ds.spec.title or ds.spec.description,
+            if ds.qualified in types:
+                fields |= _dataset_fields(types[ds.qualified], resolvers, default_first)
+        if fields:
+            namespace = GraphQLObjectType(pascal(opd) + "Query", fields, description=f.opd.name)
+            out[camel(opd)] = GraphQLField(
+                GraphQLNonNull(namespace), resolve=lambda *_: True, description=f.opd.name
             )
-        if not fields:
-            continue
-        namespace = GraphQLObjectType(pascal(opd) + "Query", fields, description=f.opd.name)
-        out[camel(opd)] = GraphQLField(
-            GraphQLNonNull(namespace), resolve=lambda *_: True, description=f.opd.name
-        )
     return out

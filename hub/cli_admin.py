@@ -1,0 +1,131 @@
+"""Administration commands: `hub migrate`, `hub clients …`, `hub policy …`."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from hub import clients
+from hub.cli_common import PoliciesOpt, SchemaOpt, check_catalog, check_policy, err, settings_with
+from hub.policy import ACTIONS
+from hub.store import migrate, store_engine
+
+migrate_app = typer.Typer()
+clients_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
+policy_app = typer.Typer(help="Inspect access decisions.", no_args_is_help=True)
+
+
+@migrate_app.command("migrate")
+def migrate_command() -> None:
+    """Bring the hub store (HUB_DATABASE_URL) to the newest schema."""
+    url = settings_with().database_url
+    migrate(url)
+    err.print("store migrated")
+
+
+def _store() -> str:
+    url = settings_with().database_url
+    migrate(url)
+    return url
+
+
+@clients_app.command("create")
+def clients_create(
+    subject: Annotated[str, typer.Argument(help="opd:<id> or user:<name>")],
+    name: Annotated[str | None, typer.Option(help="A label for people reading `hub clients list`.")] = None,
+    expires_days: Annotated[float | None, typer.Option(help="Days until the key stops working.")] = None,
+) -> None:
+    """Create an API key: the key alone on stdout (shown once), its id on stderr."""
+
+    async def go() -> clients.Issued:
+        engine = store_engine(_store())
+        try:
+            return await clients.create(engine, subject, name, expires_days)
+        finally:
+            await engine.dispose()
+
+    try:
+        issued = asyncio.run(go())
+    except ValueError as e:
+        err.print(f"[red]{e}[/]")
+        raise typer.Exit(2) from None
+    sys.stdout.write(issued.key + "\n")
+    err.print(f"id: {issued.id}", highlight=False)
+
+
+@clients_app.command("list")
+def clients_list() -> None:
+    """One client per line: id, subject, name, created, expires, state."""
+
+    async def go() -> list[clients.Client]:
+        engine = store_engine(_store())
+        try:
+            return await clients.listing(engine)
+        finally:
+            await engine.dispose()
+
+    now = clients.now()
+    for c in asyncio.run(go()):
+        expires = clients.aware(c.expires_at)
+        state = "revoked" if c.revoked_at else ("expired" if expires and expires <= now else "active")
+        when = expires.date().isoformat() if expires else "never"
+        created = c.created_at.date().isoformat()
+        print(f"{c.id}\t{c.subject}\t{c.name or '-'}\tcreated {created}\texpires {when}\t{state}")
+
+
+@clients_app.command("revoke")
+def clients_revoke(client_id: Annotated[str, typer.Argument(help="The id from `hub clients list`.")]) -> None:
+    """Revoke a key; it stops working at once."""
+
+    async def go() -> bool:
+        engine = store_engine(_store())
+        try:
+            return await clients.revoke(engine, client_id)
+        finally:
+            await engine.dispose()
+
+    if not asyncio.run(go()):
+        err.print(f"[red]no active client {client_id!r}[/]")
+        raise typer.Exit(1)
+    err.print(f"revoked {client_id}")
+
+
+@policy_app.command("explain")
+def policy_explain(
+    subject: str, obj: Annotated[str, typer.Argument(metavar="OBJECT")], action: str,
+    schema: SchemaOpt = None, policies: PoliciesOpt = None,
+) -> None:  # fmt: skip
+    """The decision for SUBJECT OBJECT ACTION and the rule that made it."""
+    settings = settings_with(schema_dir=schema, policies_dir=policies)
+    policy = check_policy(settings, check_catalog(settings))
+    casbin_says, rule = policy.explain(subject, obj, action)
+    allowed = policy.allows(subject, obj, action)
+    print(f"{'ALLOW' if allowed else 'DENY'} {subject} {obj} {action}")
+    if rule:
+        print(f"rule: p, {', '.join(rule)}")
+    elif not casbin_says and allowed:
+        print(f"rule: read implies {action}: p, {', '.join(policy.explain(subject, obj, 'read')[1] or [])}")
+    else:
+        print("rule: none matched (no rule means deny)")
+    sys.exit(0 if allowed else 1)
+
+
+@policy_app.command("matrix")
+def policy_matrix(subject: str, schema: SchemaOpt = None, policies: PoliciesOpt = None) -> None:
+    """What SUBJECT may do with every dataset field."""
+    settings = settings_with(schema_dir=schema, policies_dir=policies)
+    catalog = check_catalog(settings)
+    policy = check_policy(settings, catalog)
+    table = Table("field", "class", *ACTIONS, title=f"What {subject} may do")
+    for ds in catalog.datasets.values():
+        for name, spec in ds.fields.items():
+            obj = f"{ds.qualified}.{name}"
+            marks = ["yes" if policy.allows(subject, obj, a) else "-" for a in ACTIONS]
+            table.add_row(obj, spec.classification, *marks)
+    from rich.console import Console
+
+    Console(width=200).print(table)

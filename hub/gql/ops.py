@@ -1,0 +1,118 @@
+"""Match and aggregate: GraphQL arguments -> plans, and results -> the answer.
+
+Match answers only whether values agree; aggregate suppresses groups smaller than the
+dataset's `min_group_size` unless the caller may read every field the question uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from adapters.base import Measure, Row
+from hub.errors import BadUserInput
+from hub.gql.scalars import OUTPUT
+from hub.gql.selection import Selected, collect
+from hub.gql.translate import Query, to_filter
+from hub.gql.types import MAX_MATCH_RECORDS, DatasetTypes
+from hub.plan import AggregatePlan, MatchPlan
+
+MEASURES: tuple[Measure, ...] = ("sum", "avg", "min", "max")
+
+
+def match_plan(t: DatasetTypes, records: list[Mapping[str, Any]]) -> MatchPlan:
+    if len(records) > MAX_MATCH_RECORDS:
+        raise BadUserInput(f"at most {MAX_MATCH_RECORDS} records per match call, got {len(records)}")
+    ds = t.dataset
+    plain = tuple({t.fields[k]: v for k, v in r.items() if v is not None} for r in records)
+    given = {f for r in plain for f in r if f != ds.key}
+    fields = tuple(f for f in ds.fields if f in given)
+    normalize = {f: ds.fields[f].normalize for f in (ds.key, *fields)}
+    return MatchPlan(ds.qualified, ds.key, plain, fields, normalize)
+
+
+def write_matches(t: DatasetTypes, sel: Mapping[str, Selected], answers: list[dict[str, Any]]) -> list[Any]:
+    typename = t.match_result.name if t.match_result else ""
+    keys = [(key, None if s.name == "__typename" else t.fields.get(s.name, s.name)) for key, s in sel.items()]
+    return [{key: typename if f is None else a.get(f) for key, f in keys} for a in answers]
+
+
+def aggregate_plan(
+    t: DatasetTypes, args: Mapping[str, Any], sel: Mapping[str, Selected], q: Query
+) -> AggregatePlan:
+    group_by = tuple(dict.fromkeys(args.get("groupBy") or ()))
+    measures: list[tuple[Measure, str]] = []
+    for s in sel.values():
+        if s.name in MEASURES:
+            for m in collect(s.nodes, q.fragments, q.variables).values():
+                pair = (s.name, t.fields[m.name]) if m.name in t.fields else None
+                if pair is not None and pair not in measures:
+                    measures.append(pair)
+    return AggregatePlan(t.dataset.qualified, group_by, to_filter(t, args.get("where")), tuple(measures))
+
+
+def _measure_output(t: DatasetTypes, measure: str, field: str) -> Callable[[Any], Any] | None:
+    type_ = t.dataset.fields[field].type
+    if measure == "avg" or (measure == "sum" and type_ == "float"):
+        return OUTPUT["float"]
+    return OUTPUT[type_]
+
+
+def write_groups(
+    t: DatasetTypes,
+    plan: AggregatePlan,
+    sel: Mapping[str, Selected],
+    rows: list[Row],
+    exempt: bool,
+    q: Query,
+) -> list[dict[str, Any]]:
+    """One answer per group; `exempt`: the caller may read everything the question uses."""
+    width = len(plan.group_by)
+    threshold = t.dataset.spec.min_group_size
+    group_name = t.group.name if t.group else ""
+    grouped = {f: i for i, f in enumerate(plan.group_by)}
+    measured = {m: width + 1 + i for i, m in enumerate(plan.measures)}
+    # (response key, what, [(sub key, row index; -1 __typename, -2 not grouped, converter)])
+    parts: list[tuple[str, str, list[tuple[str, int, Any]]]] = []
+    for key, s in sel.items():
+        sub = collect(s.nodes, q.fragments, q.variables) if s.name == "group" or s.name in MEASURES else {}
+        typename = (
+            f"{group_name}Key" if s.name == "group" else group_name.removesuffix("Group") + s.name.title()
+        )
+        cells: list[tuple[str, int, Any]] = []
+        for sub_key, m in sub.items():
+            if m.name == "__typename":
+                cells.append((sub_key, -1, typename))
+                continue
+            f = t.fields[m.name]
+            if s.name == "group":
+                cells.append((sub_key, grouped.get(f, -2), OUTPUT[t.dataset.fields[f].type]))
+            else:
+                index = measured[(s.name, f)]  # type: ignore[index]
+                cells.append((sub_key, index, _measure_output(t, s.name, f)))
+        parts.append((key, s.name, cells))
+    out = []
+    for row in rows:
+        count = int(row[width])
+        suppressed = count < threshold and not exempt
+        answer: dict[str, Any] = {}
+        for key, what, cells in parts:
+            if what == "count":
+                answer[key] = None if suppressed else count
+            elif what == "suppressed":
+                answer[key] = suppressed
+            elif what == "__typename":
+                answer[key] = group_name
+            elif what in MEASURES and suppressed:
+                answer[key] = None
+            else:
+                answer[key] = {k: _cell(row, i, conv) for k, i, conv in cells}
+        out.append(answer)
+    return out
+
+
+def _cell(row: Row, at: int, conv: Any) -> Any:
+    if at == -1:
+        return conv  # a __typename
+    v = None if at == -2 else row[at]  # -2: a group field not grouped by
+    return v if v is None or conv is None else conv(v)
