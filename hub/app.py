@@ -28,7 +28,8 @@ from hub.cursor import Cursors
 from hub.errors import BadUserInput, HubError, Unauthenticated
 from hub.gql.run import GraphQLService, RequestContext
 from hub.gql.schema import build_schema
-from hub.policy import Policy
+from hub.gql.types import Access
+from hub.policy import ACTIONS, Policy
 from hub.settings import Settings
 from hub.sources import Sources
 from hub.store import migrate_async, store_engine
@@ -48,6 +49,16 @@ class Hub:
     cursors: Cursors
     policy: Policy
     store: AsyncEngine
+    _public: tuple[int, GraphQLService] | None = None
+
+    def public_graphql(self) -> GraphQLService:
+        """The public schema for the policy in force (rebuilt when the policy changes)."""
+        self.policy.refresh()
+        if self._public is None or self._public[0] != self.policy.version:
+            audience = public_audience(self.catalog, self.policy)
+            schema = build_schema(self.catalog, self.settings.default_first, audience)
+            self._public = (self.policy.version, GraphQLService(schema, self.settings))
+        return self._public[1]
 
     @classmethod
     async def start(cls, settings: Settings) -> Hub:
@@ -159,6 +170,22 @@ async def graphql_endpoint(request: Request) -> Response:
     return await serve_graphql(request, request.app.state.hub.graphql, public=False)
 
 
+async def public_endpoint(request: Request) -> Response:
+    return await serve_graphql(request, request.app.state.hub.public_graphql(), public=True)
+
+
+def public_audience(catalog: Catalog, policy: Policy) -> dict[str, Access]:
+    """What `public` may read, match and aggregate, field by field."""
+    out = {}
+    for ds in catalog.datasets.values():
+        may = {
+            a: frozenset(f for f in ds.fields if policy.allows(PUBLIC, f"{ds.qualified}.{f}", a))
+            for a in ACTIONS
+        }
+        out[ds.qualified] = Access(may["read"], may["match"], may["aggregate"])
+    return out
+
+
 async def healthz(_request: Request) -> Response:
     return json_response({"status": "ok"})
 
@@ -188,6 +215,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Star
     app = Starlette(
         routes=[
             Route("/graphql", graphql_endpoint, methods=["GET", "POST"]),
+            Route("/public/graphql", public_endpoint, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

@@ -17,6 +17,7 @@ import typer
 from hub.catalog import json_schema
 from hub.cli_admin import clients_app, migrate_app, policy_app
 from hub.cli_common import (
+    DEMO_DIR,
     REPO,
     HostOpt,
     PoliciesOpt,
@@ -65,50 +66,43 @@ def _run(settings: Settings) -> None:
     from hub.app import create_app
 
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("casbin", "alembic"):  # rule dumps and migration chatter at INFO
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     err.print(f"OPD Hub on [bold]http://{settings.host}:{settings.port}/graphql[/]")
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
-
-
-EXAMPLES = [
-    ("Residents of Meral born since 2000, youngest first",
-     '{ dukcapil { penduduk(where: {kecamatan: {eq: "Meral"}, tanggalLahir: {gte: "2000-01-01"}}, '
-     "orderBy: [{tanggalLahir: DESC}], first: 5) { totalCount nodes { nik nama tanggalLahir } } } }"),
-    ("Welfare recipients with their Dukcapil record (one batched lookup)",
-     "{ dinsos { penerimaBansos(first: 5) { nodes { nik program "
-     "penduduk { nama statusHidup kecamatan } } } } }"),
-    ("Budget lines with their standard unit price (SSH)",
-     "{ bpkad { belanja(first: 5, orderBy: [{jumlah: DESC}]) { nodes { uraian hargaSatuan "
-     "ssh { uraian harga } } } } }"),
-]  # fmt: skip
 
 
 @app.command()
 def demo(
     host: HostOpt = None,
     port: PortOpt = None,
-    data_dir: Annotated[Path, typer.Option(help="Where the demo's SQLite files live.")] = REPO
-    / "var"
-    / "demo",
+    data_dir: Annotated[Path, typer.Option(help="Where the demo's files live.")] = DEMO_DIR,
     residents: Annotated[int, typer.Option(help="Residents to generate (first run only).")] = 50_000,
 ) -> None:
-    """Generate the demo regency once (Kabupaten Karimun, synthetic) and serve it."""
+    """Generate the demo regency once (Kabupaten Karimun, synthetic), print keys and
+    example requests, and serve it."""
     from hub.demo.generate import generate
+    from hub.demo.serve import DEMO_SUBJECTS, curl, demo_keys, examples
 
     data_dir = data_dir.resolve()
     generate(data_dir, residents=residents)
     os.environ["HUB_DEMO_DIR"] = str(data_dir)
+    os.environ.setdefault("HUB_DATABASE_URL", f"sqlite+aiosqlite:///{data_dir / 'hub.db'}")
     settings = settings_with(schema_dir=REPO / "schema", policies_dir=REPO / "policies", host=host, port=port)
     check_policy(settings, check_catalog(settings))
-    url = f"http://{settings.host}:{settings.port}/graphql"
-    err.print(f"\n[bold]Demo regency ready[/] (data in {data_dir}). Open {url} in a browser, or:\n")
-    for title, query in EXAMPLES:
-        err.print(f"[green]# {title}[/]", highlight=False)
-        body = json.dumps({"query": query})
-        err.print(
-            f"curl -s {url} -H 'Content-Type: application/json' -d '{body}'\n",
-            highlight=False,
-            soft_wrap=True,
-        )
+    keys = demo_keys(data_dir, settings.database_url)
+    base = f"http://{settings.host}:{settings.port}"
+    err.print(f"\n[bold]Demo regency ready[/] (data in {data_dir}).")
+    err.print(
+        f"GraphiQL: {base}/graphql (send a key as `Authorization: Bearer …`); no key: {base}/public/graphql\n"
+    )
+    err.print("[bold]Demo keys[/] (paste into your shell):")
+    for var, key in keys.items():
+        err.print(f"export {var}={key}    # {DEMO_SUBJECTS[var][1]}", highlight=False, soft_wrap=True)
+    err.print()
+    for title, path, key_var, payload in examples(base, data_dir):
+        err.print(f"[green]# {title}[/]", highlight=False, soft_wrap=True)
+        err.print(curl(base, path, key_var, payload) + "\n", markup=False, highlight=False, soft_wrap=True)
     _run(settings)
 
 

@@ -15,6 +15,7 @@ from hub.sources import check_adapters
 
 err = Console(stderr=True)
 REPO = Path(__file__).resolve().parents[1]
+DEMO_DIR = REPO / "var" / "demo"
 
 SchemaOpt = Annotated[Path | None, typer.Option("--schema", help="Catalog directory [env HUB_SCHEMA_DIR].")]
 PoliciesOpt = Annotated[
