@@ -188,11 +188,11 @@ def expand(value: str, env: Mapping[str, str]) -> str:
         if m.group(0) == "$$":
             return "$"
         name, default = m.group(1), m.group(2)
-        if env.get(name):
-            return env[name]
-        if default is not None:
-            return default
-        raise KeyError(name)
+        if default is None:  # ${VAR}: set (even to "") or an error
+            if name in env:
+                return env[name]
+            raise KeyError(name)
+        return env.get(name) or default  # ${VAR:-d}: d when unset or empty
 
     return _VAR.sub(sub, value)
 

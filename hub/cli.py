@@ -77,7 +77,7 @@ def demo(
     host: HostOpt = None,
     port: PortOpt = None,
     data_dir: Annotated[Path, typer.Option(help="Where the demo's files live.")] = DEMO_DIR,
-    residents: Annotated[int, typer.Option(help="Residents to generate (first run only).")] = 50_000,
+    residents: Annotated[int, typer.Option(min=500, help="Residents to generate (first run only).")] = 50_000,
 ) -> None:
     """Generate the demo regency once (Kabupaten Karimun, synthetic), print keys and
     example requests, and serve it."""

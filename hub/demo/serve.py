@@ -1,0 +1,92 @@
+"""`hub demo`: the demo regency's keys and example requests, printed before serving.
+
+Demo keys are made once per data directory and kept in `keys.json` beside the data
+(readable by the owner only) so that a restarted demo prints the same keys. Real
+deployments never keep keys: `hub clients create` shows a key once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from hub import clients
+from hub.store import migrate, store_engine
+
+DEMO_SUBJECTS = {
+    "DINSOS_KEY": ("opd:dinsos", "Dinsos welfare system: verifies recipients against Dukcapil"),
+    "DUKCAPIL_KEY": ("opd:dukcapil", "Dukcapil: owns the residents' register"),
+    "ANALYST_KEY": ("user:rina", "Rina, analyst at BAPPEDA (role:analyst)"),
+}
+
+
+def demo_keys(data_dir: Path, database_url: str) -> dict[str, str]:
+    """The demo's keys by variable name, created on first use."""
+    path = data_dir / "keys.json"
+    migrate(database_url)
+    if path.exists():
+        keys: dict[str, str] = json.loads(path.read_text())
+        if asyncio.run(_all_valid(database_url, keys.values())):
+            return keys
+
+    async def make() -> dict[str, str]:
+        engine = store_engine(database_url)
+        try:
+            return {
+                var: (await clients.create(engine, subject, name=f"demo: {label}")).key
+                for var, (subject, label) in DEMO_SUBJECTS.items()
+            }
+        finally:
+            await engine.dispose()
+
+    keys = asyncio.run(make())
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(keys, indent=2))
+    return keys
+
+
+async def _all_valid(database_url: str, keys: Any) -> bool:
+    engine = store_engine(database_url)
+    try:
+        return all([await clients.authenticate(engine, k) is not None for k in keys])
+    finally:
+        await engine.dispose()
+
+
+def sample_recipients(data_dir: Path, n: int = 3) -> list[dict[str, Any]]:
+    """A few Dinsos recipients (NIK and name as Dinsos holds them) for the match example."""
+    with sqlite3.connect(data_dir / "dinsos.db") as conn:
+        rows = conn.execute("SELECT nik, nama FROM penerima_bansos ORDER BY id LIMIT ?", (n,)).fetchall()
+    return [{"nik": nik, "nama": nama, "statusHidup": True} for nik, nama in rows]
+
+
+def examples(base: str, data_dir: Path) -> list[tuple[str, str, str | None, dict[str, Any]]]:
+    """(title, path, key variable or None for public, GraphQL payload)."""
+    match_query = (
+        "query($r: [DukcapilPendudukMatchInput!]!) { dukcapil { pendudukMatch(records: $r) "
+        "{ index found nama statusHidup } } }"
+    )
+    return [
+        ("Public: residents per kecamatan and sex (small groups suppressed), no key", "/public/graphql", None,
+         {"query": "{ dukcapil { pendudukAggregate(groupBy: [kecamatan, jenisKelamin]) "
+                   "{ group { kecamatan jenisKelamin } count suppressed } } }"}),
+        ("Dinsos verifies recipients against Dukcapil: alive and named as Dinsos has them?", "/graphql",
+         "DINSOS_KEY", {"query": match_query, "variables": {"r": sample_recipients(data_dir)}}),
+        ("Analyst: the biggest budget lines with their standard unit price (SSH)", "/graphql", "ANALYST_KEY",
+         {"query": "{ bpkad { belanja(first: 5, orderBy: [{jumlah: DESC}]) { nodes { uraian volume "
+                   "hargaSatuan ssh { uraian harga } } } } }"}),
+        ("Dukcapil reads its own register: residents of Meral born since 2000", "/graphql", "DUKCAPIL_KEY",
+         {"query": '{ dukcapil { penduduk(where: {kecamatan: {eq: "Meral"}, '
+                   'tanggalLahir: {gte: "2000-01-01"}}, orderBy: [{tanggalLahir: DESC}], first: 5) '
+                   "{ totalCount nodes { nik nama tanggalLahir } "
+                   "pageInfo { hasNextPage endCursor } } } }"}),
+    ]  # fmt: skip
+
+
+def curl(base: str, path: str, key_var: str | None, payload: dict[str, Any]) -> str:
+    auth = f'-H "Authorization: Bearer ${key_var}" ' if key_var else ""
+    body = json.dumps(payload).replace("'", "'\\''")
+    return f"curl -s {base}{path} {auth}-H 'Content-Type: application/json' -d '{body}'"
