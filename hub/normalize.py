@@ -1,9 +1,9 @@
 """The `normalize` steps of a catalog field, applied to both sides before a match.
 
-    trim             strip leading and trailing white space
-    collapse_spaces  runs of white space become one space
-    casefold         case-insensitive (Unicode casefold)
-    digits           keep only the digits ("3201-0101 8000 0001" -> "3201010180000001")
+trim             strip leading and trailing white space
+collapse_spaces  runs of white space become one space
+casefold         case-insensitive (Unicode casefold)
+digits           keep only the digits ("3201-0101 8000 0001" -> "3201010180000001")
 """
 
 from __future__ import annotations

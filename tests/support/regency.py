@@ -143,7 +143,9 @@ def write_policies(directory: Path, rules: str = EVERYTHING) -> Path:
     return directory
 
 
-async def start_hub(tmp: Path, subject: str = "user:tester", **settings: Any) -> tuple[Hub, httpx.AsyncClient]:
+async def start_hub(
+    tmp: Path, subject: str = "user:tester", **settings: Any
+) -> tuple[Hub, httpx.AsyncClient]:
     """A hub on the catalog in `tmp/schema`, with a store in `tmp` and a client holding
     a key for `subject` (policies from `tmp/policies` unless given)."""
     settings.setdefault("policies_dir", tmp / "policies")
