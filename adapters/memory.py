@@ -1,0 +1,171 @@
+"""The adapter contract evaluated in Python over rows already in memory.
+
+Sources that cannot filter, sort, count or group themselves (most REST APIs, a
+remote hub for some questions) fetch their rows and let this module answer, with
+exactly the semantics of `adapters/base.py` (the contract suite holds SQL and this
+module to the same answers). Strings compare by code point, as SQLite does.
+
+`MemoryAdapter` serves a fixed set of rows: the unit-test fake of STYLE §3.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import cmp_to_key
+from typing import Any
+
+from adapters.base import (
+    Adapter,
+    AggregateQuery,
+    And,
+    Binding,
+    Cmp,
+    Filter,
+    Not,
+    Or,
+    Order,
+    PageQuery,
+    Row,
+)
+
+Record = Mapping[str, Any]
+
+
+def _like(pattern: str) -> re.Pattern[str]:
+    parts = ("." if ch == "_" else ".*" if ch == "%" else re.escape(ch) for ch in pattern)
+    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
+
+
+def _cmp(f: Cmp, v: Any) -> bool:
+    if f.op == "isNull":
+        return (v is None) == bool(f.value)
+    if v is None:
+        return f.op in ("neq", "nin")
+    match f.op:
+        case "eq":
+            return bool(v == f.value)
+        case "neq":
+            return bool(v != f.value)
+        case "in":
+            return v in f.value
+        case "nin":
+            return v not in f.value
+        case "lt":
+            return bool(v < f.value)
+        case "lte":
+            return bool(v <= f.value)
+        case "gt":
+            return bool(v > f.value)
+        case "gte":
+            return bool(v >= f.value)
+        case "like":
+            return _like(f.value).fullmatch(str(v)) is not None
+    raise ValueError(f"unknown operator {f.op!r}")
+
+
+def matches(f: Filter | None, r: Record) -> bool:
+    if f is None:
+        return True
+    if isinstance(f, Cmp):
+        return _cmp(f, r[f.field])
+    if isinstance(f, And):
+        return all(matches(p, r) for p in f.parts)
+    if isinstance(f, Or):
+        return any(matches(p, r) for p in f.parts)
+    if isinstance(f, Not):
+        return not matches(f.part, r)
+    raise TypeError(f"not a filter: {f!r}")
+
+
+def _compare_values(a: Any, b: Any) -> int:
+    """NULL is the largest value."""
+    if a is None or b is None:
+        return (a is None) - (b is None)
+    return int(a > b) - int(a < b)
+
+
+def _row_order(order: Sequence[Order]) -> Callable[[Record, Record], int]:
+    def compare(x: Record, y: Record) -> int:
+        for o in order:
+            c = _compare_values(x[o.field], y[o.field])
+            if c:
+                return -c if o.descending else c
+        return 0
+
+    return compare
+
+
+def page(records: Iterable[Record], q: PageQuery) -> list[Row]:
+    compare = _row_order(q.order)
+    rows = [r for r in records if matches(q.where, r)]
+    if q.after is not None:
+        position = dict(zip((o.field for o in q.order), q.after, strict=True))
+        rows = [r for r in rows if compare(r, position) > 0]
+    rows.sort(key=cmp_to_key(compare))
+    return [tuple(r[f] for f in q.fields) for r in rows[: q.limit]]
+
+
+def count(records: Iterable[Record], where: Filter | None) -> int:
+    return sum(1 for r in records if matches(where, r))
+
+
+def lookup(
+    records: Iterable[Record], key: str, field: str, values: Sequence[Any], fields: Sequence[str]
+) -> list[Row]:
+    wanted = set(values)
+    found = sorted((r for r in records if r[field] in wanted), key=cmp_to_key(_row_order([Order(key)])))
+    return [tuple(r[f] for f in fields) for r in found]
+
+
+_MEASURES: dict[str, Callable[[list[Any]], Any]] = {
+    "sum": lambda vs: sum(vs) if vs else None,
+    "avg": lambda vs: sum(vs) / len(vs) if vs else None,
+    "min": lambda vs: min(vs) if vs else None,
+    "max": lambda vs: max(vs) if vs else None,
+}
+
+
+def aggregate(records: Iterable[Record], q: AggregateQuery) -> list[Row]:
+    groups: dict[tuple[Any, ...], list[Record]] = defaultdict(list)
+    for r in records:
+        if matches(q.where, r):
+            groups[tuple(r[f] for f in q.group_by)].append(r)
+    if not q.group_by and not groups:
+        groups[()] = []
+    keys = sorted(groups, key=lambda k: tuple((v is None, v) for v in k))  # NULLs last
+    out = []
+    for key in keys:
+        rows = groups[key]
+        measures = [_MEASURES[fn]([r[f] for r in rows if r[f] is not None]) for fn, f in q.measures]
+        out.append((*key, len(rows), *measures))
+    return out
+
+
+class MemoryAdapter(Adapter):
+    """Serves `rows` (config key: dataset name -> list of records) from memory."""
+
+    def __init__(self, name: str, config: Mapping[str, Any], bindings: Sequence[Binding]) -> None:
+        self.name = name
+        self.bindings = {b.name: b for b in bindings}
+        self.rows: dict[str, list[Record]] = {
+            b.name: list(config.get("rows", {}).get(b.name, [])) for b in bindings
+        }
+
+    async def fetch(self, query: PageQuery) -> list[Row]:
+        return page(self.rows[query.dataset], query)
+
+    async def count(self, dataset: str, where: Filter | None) -> int:
+        return count(self.rows[dataset], where)
+
+    async def lookup(
+        self, dataset: str, field: str, values: Sequence[Any], fields: tuple[str, ...]
+    ) -> list[Row]:
+        return lookup(self.rows[dataset], self.bindings[dataset].key, field, values, fields)
+
+    async def aggregate(self, query: AggregateQuery) -> list[Row]:
+        return aggregate(self.rows[query.dataset], query)
+
+    async def health(self) -> None:
+        return None
