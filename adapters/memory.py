@@ -28,6 +28,7 @@ from adapters.base import (
     Order,
     PageQuery,
     Row,
+    SourceError,
 )
 
 Record = Mapping[str, Any]
@@ -169,3 +170,56 @@ class MemoryAdapter(Adapter):
 
     async def health(self) -> None:
         return None
+
+
+class RowBudgetExceeded(SourceError):
+    """A source would have to hand over more rows than `max_rows` to answer."""
+
+
+def pushdown_equalities(where: Filter | None, fields: Iterable[str]) -> dict[str, Any]:
+    """`eq` conditions on `fields` that every matching row must satisfy (top-level And)."""
+    parts = where.parts if isinstance(where, And) else (where,) if where is not None else ()
+    wanted = set(fields)
+    return {p.field: p.value for p in parts if isinstance(p, Cmp) and p.op == "eq" and p.field in wanted}
+
+
+class RecordsAdapter(Adapter):
+    """An adapter for sources that can only list records (optionally narrowed by a few
+    equality parameters): it fetches them, at most `max_rows`, and answers the rest of
+    the contract in memory. Subclasses implement `records`."""
+
+    def __init__(self, name: str, config: Mapping[str, Any], bindings: Sequence[Binding]) -> None:
+        self.name = name
+        self.bindings = {b.name: b for b in bindings}
+        self.max_rows = int(config.get("max_rows") or 50_000)
+
+    async def records(self, dataset: str, equal: Mapping[str, Any]) -> list[Record]:
+        """Every record of `dataset` (typed, keyed by field name) whose fields equal
+        `equal` where the source can narrow by them; more records are fine. Raise
+        RowBudgetExceeded past `self.max_rows`."""
+        raise NotImplementedError
+
+    def pushable(self, dataset: str) -> Iterable[str]:
+        """Fields the source can narrow by (see `records`)."""
+        return ()
+
+    async def _rows(self, dataset: str, where: Filter | None) -> list[Record]:
+        return await self.records(dataset, pushdown_equalities(where, self.pushable(dataset)))
+
+    async def fetch(self, query: PageQuery) -> list[Row]:
+        return page(await self._rows(query.dataset, query.where), query)
+
+    async def count(self, dataset: str, where: Filter | None) -> int:
+        return count(await self._rows(dataset, where), where)
+
+    async def lookup(
+        self, dataset: str, field: str, values: Sequence[Any], fields: tuple[str, ...]
+    ) -> list[Row]:
+        if len(values) == 1:
+            rows = await self._rows(dataset, Cmp(field, "eq", values[0]))
+        else:
+            rows = await self._rows(dataset, None)
+        return lookup(rows, self.bindings[dataset].key, field, values, fields)
+
+    async def aggregate(self, query: AggregateQuery) -> list[Row]:
+        return aggregate(await self._rows(query.dataset, query.where), query)

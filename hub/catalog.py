@@ -87,6 +87,10 @@ class SourceSpec(_Frozen):
     headers: dict[str, str] = Field(default_factory=dict)
     timeout: float = Field(5.0, gt=0, le=600, description="seconds; every adapter accepts it")
     pool_size: int = Field(5, ge=1, le=100)
+    retries: int = Field(2, ge=0, le=10, description="rest/graphql: retries of idempotent requests")
+    max_rows: int = Field(
+        50_000, ge=1, description="rows the hub may fetch to answer what the source cannot do itself"
+    )
 
 
 class DatasetSpec(_Frozen):
@@ -97,6 +101,9 @@ class DatasetSpec(_Frozen):
     path: str | None = None
     records: str | None = None
     pagination: Pagination | None = None
+    params: dict[Identifier, str] = Field(
+        default_factory=dict, description="rest: field -> query parameter for pushing down `eq` filters"
+    )
     key: Identifier
     license: str = "internal"
     min_group_size: int = Field(5, ge=1)

@@ -15,8 +15,9 @@ from typing import TypeVar
 
 import adapters
 from adapters.base import Adapter, Binding, SourceError
+from adapters.memory import RowBudgetExceeded
 from hub.catalog import Catalog, CatalogError, Dataset, Problem
-from hub.errors import SourceTimeout, SourceUnavailable
+from hub.errors import QueryTooComplex, SourceTimeout, SourceUnavailable
 
 log = logging.getLogger("hub.sources")
 T = TypeVar("T")
@@ -30,7 +31,12 @@ def binding(ds: Dataset) -> Binding:
         types={f: fs.type for f, fs in spec.fields.items()},
         columns={f: (fs.column or fs.path or f) for f, fs in spec.fields.items()},
         table=spec.table or ds.name,
-        options={k: v for k, v in {"path": spec.path, "records": spec.records}.items() if v},
+        options={
+            "path": spec.path,
+            "records": spec.records,
+            "pagination": spec.pagination.model_dump() if spec.pagination else None,
+            "params": dict(spec.params),
+        },
     )
 
 
@@ -74,6 +80,12 @@ class Sources:
         except TimeoutError:
             log.warning("source %s timed out after %ss", source.id, source.timeout)
             raise SourceTimeout(f"source {source.id} did not answer in time", source=source.id) from None
+        except RowBudgetExceeded:
+            log.warning("source %s: row budget exceeded", source.id)
+            raise QueryTooComplex(
+                f"answering needs more rows than source {source.id} may hand over; narrow the filter",
+                source=source.id,
+            ) from None
         except SourceError as e:
             log.warning("source %s failed: %s", source.id, e)
             raise SourceUnavailable(f"source {source.id} is unavailable", source=source.id) from None
