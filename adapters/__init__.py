@@ -15,7 +15,10 @@ from adapters.base import Adapter, Binding
 
 Factory = Callable[[str, Mapping[str, Any], Sequence[Binding]], Adapter]
 
-BUILTIN: dict[str, str] = {"sql": "adapters.sql:SqlAdapter"}
+BUILTIN: dict[str, str] = {
+    "sql": "adapters.sql:SqlAdapter",
+    "graphql": "adapters.graphql:GraphQLAdapter",
+}
 
 
 def _load(target: str) -> Factory:

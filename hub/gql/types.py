@@ -250,8 +250,7 @@ def _aggregate_types(t: DatasetTypes, name: str) -> None:
             measure_type = GraphQLObjectType(f"{name}{measure.title()}", _scalars(ds, members, as_type))
             group[measure] = GraphQLField(measure_type)
     t.group = GraphQLObjectType(f"{name}Group", group)
-    same = t.where is not None and names == t.access.read and t.access.match <= t.access.read
-    t.aggregate_where = t.where if same else _where(ds, f"{name}AggregateWhere", names, frozenset())
+    t.aggregate_where = _where(ds, f"{name}AggregateWhere", names, frozenset())
 
 
 def build_dataset_types(catalog: Catalog, audience: Audience = None) -> dict[str, DatasetTypes]:

@@ -1,0 +1,144 @@
+"""Hub-to-hub: a dataset served by another hub answers exactly as that hub does."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from hub.app import create_app
+from tests.support.regency import Regency, start_hub, start_regency
+from tests.support.servers import serve
+
+FIELDS = "nik nama kecamatan tanggalLahir statusHidup tinggi saldo anak"
+LOCAL = """
+opd: {{id: tetangga, name: Hub Kabupaten Tetangga}}
+sources:
+  remote:
+    adapter: graphql
+    url: "{url}/graphql"
+    headers: {{Authorization: "Bearer ${{REMOTE_HUB_KEY}}"}}
+    timeout: 5
+datasets:
+  penduduk:
+    source: remote
+    path: dukcapil.penduduk
+    key: nik
+    fields:
+      nik: {{type: string, classification: confidential}}
+      nama: {{type: string, classification: confidential}}
+      kecamatan: {{type: string, classification: public}}
+      tanggal_lahir: {{type: date, classification: internal}}
+      status_hidup: {{type: boolean, classification: internal}}
+      tinggi: {{type: float, classification: internal}}
+      saldo: {{type: decimal, classification: confidential}}
+      anak: {{type: integer, classification: internal}}
+"""
+
+
+class Pair:
+    def __init__(self, remote: Regency, local: httpx.AsyncClient, url: str) -> None:
+        self.remote, self.local, self.url = remote, local, url
+
+    async def both(self, query: str, variables: dict[str, Any] | None = None) -> tuple[Any, Any]:
+        direct = await self.remote.data(query.replace("NS", "dukcapil"), variables)
+        r = await self.local.post(
+            "/graphql", json={"query": query.replace("NS", "tetangga"), "variables": variables}
+        )
+        body = r.json()
+        assert "errors" not in body, body
+        return direct["dukcapil"], body["data"]["tetangga"]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def pair(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module: Any) -> AsyncIterator[Pair]:
+    remote = await start_regency("sqlite", tmp_path_factory.mktemp("remote"))
+    key = remote.client.headers["Authorization"].removeprefix("Bearer ")
+    async with serve(create_app(hub=remote.hub)) as url:
+        tmp = tmp_path_factory.mktemp("local")
+        (tmp / "schema").mkdir()
+        (tmp / "schema" / "tetangga.yaml").write_text(LOCAL.format(url=url))
+        monkeypatch_module.setenv("REMOTE_HUB_KEY", key)
+        hub, client = await start_hub(tmp)
+        yield Pair(remote, client, url)
+        await client.aclose()
+        await hub.close()
+    await remote.close()
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module() -> Any:
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()
+
+
+QUERIES = [
+    ({"where": {"kecamatan": {"eq": "Meral"}}, "orderBy": [{"tanggalLahir": "DESC"}]}),
+    ({"where": {"or": [{"anak": {"isNull": True}}, {"tinggi": {"gt": 180}}]}, "orderBy": [{"nama": "ASC"}]}),
+    ({"where": {"not": {"kecamatan": {"in": ["Moro", "Tebing"]}}}, "orderBy": [{"saldo": "DESC"}]}),
+    ({"where": {"nama": {"like": "%an%"}}, "orderBy": []}),
+]
+PAGE = f"""query($where: NSPendudukWhere, $orderBy: [NSPendudukOrderBy!], $after: String) {{
+  NS {{ penduduk(where: $where, orderBy: $orderBy, first: 9, after: $after) {{
+    totalCount nodes {{ {FIELDS} }} pageInfo {{ hasNextPage endCursor }} }} }} }}"""
+
+
+@pytest.mark.parametrize("args", QUERIES, ids=range(len(QUERIES)))
+async def test_every_page_equals_the_remote_hub(pair: Pair, args: dict[str, Any]) -> None:
+    after_local = after_remote = None
+    pages = 0
+    while True:
+        q = PAGE.replace("NSPenduduk", "{T}Penduduk")
+        direct = await pair.remote.data(
+            q.replace("{T}", "Dukcapil").replace("NS", "dukcapil"), {**args, "after": after_remote}
+        )
+        r = await pair.local.post("/graphql", json={"query": q.replace("{T}", "Tetangga").replace("NS", "tetangga"),
+                                                    "variables": {**args, "after": after_local}})  # fmt: skip
+        body = r.json()
+        assert "errors" not in body, body
+        mine, theirs = body["data"]["tetangga"]["penduduk"], direct["dukcapil"]["penduduk"]
+        assert mine["nodes"] == theirs["nodes"]
+        assert mine["totalCount"] == theirs["totalCount"]
+        assert mine["pageInfo"]["hasNextPage"] == theirs["pageInfo"]["hasNextPage"]
+        pages += 1
+        if not mine["pageInfo"]["hasNextPage"]:
+            break
+        after_local, after_remote = mine["pageInfo"]["endCursor"], theirs["pageInfo"]["endCursor"]
+    assert pages >= 2
+
+
+async def test_aggregates_and_lookups_equal_the_remote_hub(pair: Pair) -> None:
+    q = """{ NS { pendudukAggregate(groupBy: [kecamatan], where: {anak: {gte: 1}}) {
+        group { kecamatan } count sum { anak } min { tanggalLahir } max { nama } } } }"""
+    direct, mine = await pair.both(q)
+    assert mine["pendudukAggregate"] == direct["pendudukAggregate"]
+    niks = [p["nik"] for p in pair.remote.people[:30]]
+    q2 = "query($n: [String!]) { NS { penduduk(where: {nik: {in: $n}}, first: 50) { nodes { nik nama anak } } } }"
+    direct, mine = await pair.both(q2, {"n": niks})
+    assert mine == direct and len(mine["penduduk"]["nodes"]) == 30
+
+
+async def test_remote_refusal_is_source_unavailable(
+    pair: Pair, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key the remote does not know: the remote says UNAUTHENTICATED, here the source fails."""
+    (tmp_path / "schema").mkdir()
+    (tmp_path / "schema" / "tetangga.yaml").write_text(LOCAL.format(url=pair.url))
+    monkeypatch.setenv("REMOTE_HUB_KEY", "hub_0000000000000000_" + "x" * 43)
+    hub, client = await start_hub(tmp_path)
+    try:
+        r = await client.post(
+            "/graphql", json={"query": "{ tetangga { penduduk(first: 1) { nodes { nik } } } }"}
+        )
+        body = r.json()
+        assert r.status_code == 200
+        assert body["data"]["tetangga"]["penduduk"] is None
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["SOURCE_UNAVAILABLE"]
+    finally:
+        await client.aclose()
+        await hub.close()
