@@ -8,6 +8,7 @@ GET  /readyz          every source answers (503 naming those that do not)
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,9 +18,11 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.http.ides import get_graphql_ide_html
 
 from hub.catalog import Catalog, load_catalog
@@ -29,6 +32,7 @@ from hub.errors import BadUserInput, HubError, Unauthenticated
 from hub.gql.run import GraphQLService, RequestContext
 from hub.gql.schema import build_schema
 from hub.gql.types import Access
+from hub.metrics import CONTENT_TYPE, Metrics
 from hub.policy import ACTIONS, Policy
 from hub.settings import Settings
 from hub.sources import Sources
@@ -49,6 +53,7 @@ class Hub:
     cursors: Cursors
     policy: Policy
     store: AsyncEngine
+    metrics: Metrics
     _public: tuple[int, GraphQLService] | None = None
 
     def public_graphql(self) -> GraphQLService:
@@ -67,9 +72,10 @@ class Hub:
         policy = Policy(settings.policies_dir, catalog)
         schema = build_schema(catalog, settings.default_first)
         await migrate_async(settings.database_url)
+        metrics = Metrics()
         return cls(
-            settings, catalog, Sources(catalog), GraphQLService(schema, settings),
-            Cursors(settings.cursor_secret), policy, store_engine(settings.database_url),
+            settings, catalog, Sources(catalog, metrics), GraphQLService(schema, settings),
+            Cursors(settings.cursor_secret), policy, store_engine(settings.database_url), metrics,
         )  # fmt: skip
 
     async def close(self) -> None:
@@ -186,6 +192,11 @@ def public_audience(catalog: Catalog, policy: Policy) -> dict[str, Access]:
     return out
 
 
+async def metrics_endpoint(request: Request) -> Response:
+    hub: Hub = request.app.state.hub
+    return Response(hub.metrics.render(), media_type=CONTENT_TYPE)
+
+
 async def healthz(_request: Request) -> Response:
     return json_response({"status": "ok"})
 
@@ -193,10 +204,41 @@ async def healthz(_request: Request) -> Response:
 async def readyz(request: Request) -> Response:
     hub: Hub = request.app.state.hub
     sources = await hub.sources.health()
-    ready = all(state == "ok" for state in sources.values())
+    ready = all(s["state"] == "ok" for s in sources.values())
     return json_response(
         {"status": "ok" if ready else "unavailable", "sources": sources}, 200 if ready else 503
     )
+
+
+class RequestMetrics:
+    """Counts and times every HTTP request by route and status (pure ASGI, no buffering)."""
+
+    ROUTES = frozenset({"/graphql", "/public/graphql", "/healthz", "/readyz", "/metrics"})
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        route = scope["path"] if scope["path"] in self.ROUTES else "other"
+        status = 500
+        started = time.perf_counter()
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            hub: Hub | None = getattr(scope["app"].state, "hub", None)
+            if hub is not None:
+                hub.metrics.requests.labels(route, str(status)).inc()
+                hub.metrics.request_seconds.labels(route).observe(time.perf_counter() - started)
 
 
 def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Starlette:
@@ -218,7 +260,9 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Star
             Route("/public/graphql", public_endpoint, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint),
         ],
+        middleware=[Middleware(RequestMetrics)],
         lifespan=lifespan,
     )
     if hub is not None:

@@ -88,6 +88,8 @@ class SourceSpec(_Frozen):
     timeout: float = Field(5.0, gt=0, le=600, description="seconds; every adapter accepts it")
     pool_size: int = Field(5, ge=1, le=100)
     retries: int = Field(2, ge=0, le=10, description="rest/graphql: retries of idempotent requests")
+    breaker_failures: int = Field(5, ge=1, description="consecutive failures that open the circuit breaker")
+    breaker_reset: float = Field(10.0, gt=0, description="seconds the breaker stays open before a probe")
     max_rows: int = Field(
         50_000, ge=1, description="rows the hub may fetch to answer what the source cannot do itself"
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -16,8 +17,10 @@ from typing import TypeVar
 import adapters
 from adapters.base import Adapter, Binding, SourceError
 from adapters.memory import RowBudgetExceeded
+from hub.breaker import Breaker
 from hub.catalog import Catalog, CatalogError, Dataset, Problem
 from hub.errors import QueryTooComplex, SourceTimeout, SourceUnavailable
+from hub.metrics import Metrics
 
 log = logging.getLogger("hub.sources")
 T = TypeVar("T")
@@ -45,6 +48,7 @@ class Source:
     id: str  # `opd.source`
     adapter: Adapter
     timeout: float
+    breaker: Breaker
 
 
 def check_adapters(catalog: Catalog) -> list[Problem]:
@@ -59,7 +63,8 @@ def check_adapters(catalog: Catalog) -> list[Problem]:
 
 
 class Sources:
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, metrics: Metrics | None = None) -> None:
+        self.metrics = metrics or Metrics()
         problems = check_adapters(catalog)
         if problems:
             raise CatalogError(problems)
@@ -69,34 +74,67 @@ class Sources:
             bindings = [binding(d) for d in catalog.of_opd(opd) if d.source_name == name]
             source_id = f"{opd}.{name}"
             adapter = adapters.create(spec.adapter, source_id, spec.model_dump(), bindings)
-            self.by_id[source_id] = Source(source_id, adapter, spec.timeout)
+            breaker = Breaker(spec.breaker_failures, spec.breaker_reset)
+            self.by_id[source_id] = Source(source_id, adapter, spec.timeout, breaker)
             for b in bindings:
                 self.of_dataset[b.name] = self.by_id[source_id]
 
     async def call(self, source: Source, work: Callable[[Adapter], Awaitable[T]]) -> T:
+        """Run `work` on the source within its timeout and breaker; coded errors out."""
+        if not source.breaker.allow():
+            self._count(source, "open")
+            raise SourceUnavailable(f"source {source.id} is unavailable", source=source.id)
+        started = time.perf_counter()
+        settled = False
         try:
             async with asyncio.timeout(source.timeout):
-                return await work(source.adapter)
+                result = await work(source.adapter)
+            settled = True
+            source.breaker.success()
+            self._count(source, "ok")
+            return result
         except TimeoutError:
-            log.warning("source %s timed out after %ss", source.id, source.timeout)
+            settled = True
+            self._failed(source, "timeout", f"timed out after {source.timeout}s")
             raise SourceTimeout(f"source {source.id} did not answer in time", source=source.id) from None
         except RowBudgetExceeded:
-            log.warning("source %s: row budget exceeded", source.id)
+            settled = True
+            source.breaker.success()  # the source answered; the question was too big
+            self._count(source, "too_many_rows")
             raise QueryTooComplex(
                 f"answering needs more rows than source {source.id} may hand over; narrow the filter",
                 source=source.id,
             ) from None
         except SourceError as e:
-            log.warning("source %s failed: %s", source.id, e)
+            settled = True
+            self._failed(source, "error", str(e))
             raise SourceUnavailable(f"source {source.id} is unavailable", source=source.id) from None
+        finally:
+            self.metrics.source_seconds.labels(source.id).observe(time.perf_counter() - started)
+            if not settled:
+                source.breaker.abandon()
 
-    async def health(self) -> dict[str, str]:
-        async def one(s: Source) -> str:
+    def _count(self, source: Source, outcome: str) -> None:
+        self.metrics.source_requests.labels(source.id, outcome).inc()
+        self.metrics.breaker_open.labels(source.id).set(1 if source.breaker.opened_at is not None else 0)
+
+    def _failed(self, source: Source, outcome: str, reason: str) -> None:
+        source.breaker.failure()
+        self._count(source, outcome)
+        log.warning(
+            "source %s failed (%s; breaker %s): %s", source.id, outcome, source.breaker.state.value, reason
+        )
+
+    async def health(self) -> dict[str, dict[str, str]]:
+        """Per source: `state` (ok, source_unavailable, source_timeout) and `breaker`."""
+
+        async def one(s: Source) -> dict[str, str]:
             try:
                 await self.call(s, lambda a: a.health())
-                return "ok"
+                state = "ok"
             except (SourceTimeout, SourceUnavailable) as e:
-                return e.code.lower()
+                state = e.code.lower()
+            return {"state": state, "breaker": s.breaker.state.value}
 
         states = await asyncio.gather(*(one(s) for s in self.by_id.values()))
         return dict(zip(self.by_id, states, strict=True))

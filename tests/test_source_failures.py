@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from hub.app import Hub
-from tests.support.databases import ScratchDatabase
-from tests.support.regency import PENDUDUK, load, make_rows, start_hub, write_catalog
+from tests.support.databases import ScratchDatabase, require_server
+from tests.support.regency import PENDUDUK, PENERIMA, load, make_rows, start_hub, write_catalog
 
 QUERY = "{ dukcapil { penduduk(first: 2) { nodes { nik } } } dinsos { penerimaBansos(first: 2) { nodes { id } } } }"
 
@@ -63,7 +63,10 @@ async def test_dead_source_gives_source_unavailable_and_the_rest_answers(tmp_pat
         assert "127.0.0.1" not in r.text and "asyncpg" not in r.text
         ready = await client.get("/readyz")
         assert ready.status_code == 503
-        assert ready.json()["sources"] == {"dukcapil.main": "ok", "dinsos.main": "source_unavailable"}
+        assert ready.json()["sources"] == {
+            "dukcapil.main": {"state": "ok", "breaker": "closed"},
+            "dinsos.main": {"state": "source_unavailable", "breaker": "closed"},
+        }
         assert (await client.get("/healthz")).status_code == 200
     finally:
         await client.aclose()
@@ -82,6 +85,9 @@ async def test_hanging_source_times_out_without_delaying_others(tmp_path: Path, 
         assert body["data"]["dinsos"]["penerimaBansos"] is None
         assert [e["extensions"]["code"] for e in body["errors"]] == ["SOURCE_TIMEOUT"]
         assert 0.9 <= elapsed < 2.0, elapsed
+        # The live source's own call was not held up by the hanging one (they run concurrently).
+        live = hub.metrics.source_seconds.labels("dukcapil.main")._sum.get()
+        assert live < 0.5, live
 
         # Two fields on the hanging source run concurrently: both time out within one timeout.
         started = time.monotonic()
@@ -97,3 +103,95 @@ async def test_hanging_source_times_out_without_delaying_others(tmp_path: Path, 
     finally:
         await client.aclose()
         await hub.close()
+
+
+class Proxy:
+    """A TCP proxy on loopback in front of a real server, that can be taken down and
+    brought back on the same port: a source that dies and returns."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = closed_port()
+        self.server: asyncio.Server | None = None
+        self.links: list[asyncio.StreamWriter] = []
+
+    async def up(self) -> None:
+        async def pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            try:
+                while data := await r.read(65536):
+                    w.write(data)
+                    await w.drain()
+            except (ConnectionError, asyncio.CancelledError):
+                pass
+            finally:
+                w.close()
+
+        async def link(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+            server_r, server_w = await asyncio.open_connection("127.0.0.1", self.target_port)
+            self.links += [client_w, server_w]
+            await asyncio.gather(pipe(client_r, server_w), pipe(server_r, client_w))
+
+        self.server = await asyncio.start_server(link, "127.0.0.1", self.port, reuse_address=True)
+
+    async def down(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for w in self.links:
+            w.close()
+        self.links.clear()
+        await self.server.wait_closed()
+
+
+async def test_breaker_opens_fails_fast_and_closes_when_the_source_returns(tmp_path: Path) -> None:
+    require_server("postgresql")
+    db = await ScratchDatabase("postgresql", tmp_path).create()
+    try:
+        await load(db.url, PENERIMA, make_rows(50)[1])
+        proxy = Proxy(5432)
+        await proxy.up()
+        url = db.url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+        local = await ScratchDatabase("sqlite", tmp_path).create()
+        await load(local.url, PENDUDUK, make_rows(50)[0])
+        write_catalog(
+            tmp_path / "schema",
+            local.url,
+            url,
+            timeout=2,
+            options2=", breaker_failures: 2, breaker_reset: 0.5",
+        )
+        hub, client = await start_hub(tmp_path)
+        try:
+            body = (await client.post("/graphql", json={"query": QUERY})).json()
+            assert body["data"]["dinsos"]["penerimaBansos"]["nodes"], body
+
+            await proxy.down()  # the source dies: connection refused
+            for _ in range(2):  # two failures open the breaker
+                body = (await client.post("/graphql", json={"query": QUERY})).json()
+                assert [e["extensions"]["code"] for e in body["errors"]] == ["SOURCE_UNAVAILABLE"]
+            ready = (await client.get("/readyz")).json()
+            assert ready["sources"]["dinsos.main"]["breaker"] == "open"
+
+            started = time.monotonic()
+            body = (await client.post("/graphql", json={"query": QUERY})).json()
+            assert time.monotonic() - started < 0.2  # fails at once, no connection attempt
+            assert body["data"]["dukcapil"]["penduduk"]["nodes"]  # the live source still answers
+            assert [e["extensions"]["code"] for e in body["errors"]] == ["SOURCE_UNAVAILABLE"]
+
+            await proxy.up()  # the source comes back
+            deadline = time.monotonic() + 5
+            while True:  # after breaker_reset the next call is a probe; it succeeds and closes the breaker
+                body = (await client.post("/graphql", json={"query": QUERY})).json()
+                if "errors" not in body or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.1)
+            assert "errors" not in body, body
+            assert body["data"]["dinsos"]["penerimaBansos"]["nodes"]
+            assert (await client.get("/readyz")).json()["sources"]["dinsos.main"]["breaker"] == "closed"
+            metrics = (await client.get("/metrics")).text
+            assert 'hub_source_requests_total{outcome="open",source="dinsos.main"}' in metrics
+        finally:
+            await client.aclose()
+            await hub.close()
+            await proxy.down()
+    finally:
+        await db.drop()

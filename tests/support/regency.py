@@ -115,7 +115,7 @@ datasets:
 ---
 opd: {{id: dinsos, name: Dinas Sosial}}
 sources:
-  main: {{adapter: sql, url: "{url2}", timeout: {timeout}}}
+  main: {{adapter: sql, url: "{url2}", timeout: {timeout}{options2}}}
 datasets:
   penerima_bansos:
     source: main
@@ -163,9 +163,10 @@ async def start_hub(
     return hub, client
 
 
-def write_catalog(directory: Path, url: str, url2: str, timeout: float = 5) -> None:
+def write_catalog(directory: Path, url: str, url2: str, timeout: float = 5, options2: str = "") -> None:
+    """The test catalog; `options2` adds YAML flow items to the dinsos source (", key: v")."""
     directory.mkdir(parents=True, exist_ok=True)
-    first, second = CATALOG.format(url=url, url2=url2, timeout=timeout).split("---")
+    first, second = CATALOG.format(url=url, url2=url2, timeout=timeout, options2=options2).split("---")
     (directory / "dukcapil.yaml").write_text(first)
     (directory / "dinsos.yaml").write_text(second)
 

@@ -1,0 +1,44 @@
+"""Prometheus metrics, one registry per hub (so several hubs can live in one process).
+
+hub_requests_total{route,status}           HTTP requests answered
+hub_request_seconds{route}                 their latency
+hub_source_requests_total{source,outcome}  calls to sources: ok, error, timeout, open, too_many_rows
+hub_source_seconds{source}                 latency of calls that reached the source
+hub_source_breaker_open{source}            1 while the source's circuit breaker is open
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("hub_requests", "HTTP requests answered", ["route", "status"], registry=r)
+        self.request_seconds = Histogram(
+            "hub_request_seconds", "HTTP latency", ["route"], buckets=BUCKETS, registry=r
+        )
+        self.source_requests = Counter(
+            "hub_source_requests", "Calls to sources by outcome", ["source", "outcome"], registry=r
+        )
+        self.source_seconds = Histogram(
+            "hub_source_seconds",
+            "Latency of calls that reached a source",
+            ["source"],
+            buckets=BUCKETS,
+            registry=r,
+        )
+        self.breaker_open = Gauge(
+            "hub_source_breaker_open", "1 while a source's breaker is open", ["source"], registry=r
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+__all__ = ["CONTENT_TYPE", "Metrics"]
