@@ -7,6 +7,7 @@ keyset pagination and counts. One connection pool per source.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -213,7 +214,13 @@ class SqlAdapter(Adapter):
         return await self._all(stmt)
 
     async def health(self) -> None:
-        await self._all(sa.select(sa.literal(1)))
+        """The database answers and every table the catalog names is there."""
+        database = self.engine.url.database
+        if self.engine.url.get_backend_name() == "sqlite" and database and database != ":memory:":
+            if not Path(database).exists():  # connecting would create an empty file
+                raise SourceError(f"{self.name}: SQLite file does not exist")
+        for t in self.tables.values():
+            await self._all(sa.select(sa.literal(1)).select_from(t.table).limit(1))
 
     async def close(self) -> None:
         await self.engine.dispose()

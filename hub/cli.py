@@ -6,6 +6,7 @@ here override them.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
@@ -14,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from hub.catalog import json_schema
+from hub.catalog import Catalog, json_schema
 from hub.cli_admin import clients_app, migrate_app, policy_app
 from hub.cli_common import (
     DEMO_DIR,
@@ -29,12 +30,19 @@ from hub.cli_common import (
     settings_with,
 )
 from hub.settings import Settings
+from hub.sources import Sources
 
 app = typer.Typer(help="OPD Hub: a regency's data-exchange hub.", no_args_is_help=True, add_completion=False)
 
 
 @app.command()
-def check(schema: SchemaOpt = None, policies: PoliciesOpt = None) -> None:
+def check(
+    schema: SchemaOpt = None,
+    policies: PoliciesOpt = None,
+    sources: Annotated[
+        bool, typer.Option("--sources", help="Also ask every source whether it answers.")
+    ] = False,
+) -> None:
     """Validate catalog and policy: print every problem and exit 1, or a summary and exit 0."""
     settings = settings_with(schema_dir=schema, policies_dir=policies)
     catalog = check_catalog(settings)
@@ -46,6 +54,19 @@ def check(schema: SchemaOpt = None, policies: PoliciesOpt = None) -> None:
         f"{len(catalog.datasets)} datasets, {n_fields} fields ({settings.schema_dir})"
     )
     print(f"policy OK: {len(policy.rules().p)} rules ({settings.policies_dir})")
+    if sources and not asyncio.run(_check_sources(catalog)):
+        raise typer.Exit(1)
+
+
+async def _check_sources(catalog: Catalog) -> bool:
+    live = Sources(catalog)
+    try:
+        states = await live.health()
+    finally:
+        await live.close()
+    for source_id, state in states.items():
+        print(f"source {source_id}: {state['state']}")
+    return all(s["state"] == "ok" for s in states.values())
 
 
 @app.command()
