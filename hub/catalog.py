@@ -15,22 +15,21 @@ Example:
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from hub.names import camel
+from hub import yamlfile
 
 FieldType = Literal["string", "integer", "float", "decimal", "boolean", "date", "datetime"]
 Normalizer = Literal["trim", "casefold", "collapse_spaces", "digits"]
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 NUMERIC_TYPES: frozenset[str] = frozenset({"integer", "float", "decimal"})
-RESERVED_OPD_IDS = frozenset({"catalog", "me"})
 
 
 class _Frozen(BaseModel):
@@ -160,7 +159,7 @@ class Dataset:
 
     @property
     def fields(self) -> Mapping[str, FieldSpec]:
-        return self.spec.fields
+        return MappingProxyType(self.spec.fields)
 
 
 @dataclass(frozen=True)
@@ -182,67 +181,6 @@ class Catalog:
                 yield opd, name, spec
 
 
-# --- environment expansion -------------------------------------------------------------
-
-_VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-def expand(value: str, env: Mapping[str, str]) -> str:
-    """Expand `${VAR}` and `${VAR:-default}`; `$$` is a literal `$`.
-
-    Raises KeyError(name) for a variable that is unset and has no default.
-    """
-
-    def sub(m: re.Match[str]) -> str:
-        if m.group(0) == "$$":
-            return "$"
-        name, default = m.group(1), m.group(2)
-        if default is None:  # ${VAR}: set (even to "") or an error
-            if name in env:
-                return env[name]
-            raise KeyError(name)
-        return env.get(name) or default  # ${VAR:-d}: d when unset or empty
-
-    return _VAR.sub(sub, value)
-
-
-def _expand_tree(node: Any, env: Mapping[str, str], path: str, out: list[str]) -> Any:
-    if isinstance(node, str):
-        try:
-            return expand(node, env)
-        except KeyError as e:
-            out.append(f"{path}: environment variable {e.args[0]} is not set and has no default")
-            return node
-    if isinstance(node, dict):
-        return {k: _expand_tree(v, env, f"{path}.{k}" if path else str(k), out) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_expand_tree(v, env, f"{path}[{i}]", out) for i, v in enumerate(node)]
-    return node
-
-
-# --- YAML with duplicate-key detection ---------------------------------------------------
-
-
-class _StrictLoader(yaml.SafeLoader):
-    pass
-
-
-def _mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        if key in seen:
-            mark = key_node.start_mark
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (line {mark.line + 1})", mark
-            )
-        seen.add(key)
-    return loader.construct_mapping(node)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
-
-
 # --- loading -------------------------------------------------------------------------------
 
 
@@ -256,98 +194,37 @@ def _loc(loc: tuple[int | str, ...]) -> str:
 def load_file(path: Path, env: Mapping[str, str]) -> tuple[CatalogFile | None, list[Problem]]:
     name = str(path)
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506
+        text = path.read_text(encoding="utf-8")
+        duplicates = yamlfile.duplicate_keys(text)
+        raw = yamlfile.read(text)
     except yaml.YAMLError as e:
         return None, [Problem(name, "", f"not valid YAML: {e}")]
-    except OSError as e:
-        return None, [Problem(name, "", f"cannot read: {e.strerror}")]
+    except (OSError, UnicodeDecodeError) as e:
+        return None, [Problem(name, "", f"cannot read: {getattr(e, 'strerror', None) or e}")]
+    if duplicates:
+        return None, [Problem(name, at, message) for at, message in duplicates]
     if not isinstance(raw, dict):
         return None, [Problem(name, "", "expected a mapping with opd, sources and datasets")]
-    env_problems: list[str] = []
-    raw = _expand_tree(raw, env, "", env_problems)
-    problems = [Problem(name, *p.split(": ", 1)) for p in env_problems]
+    env_problems: list[tuple[str, str]] = []
+    raw = yamlfile.expand_tree(raw, env, "", env_problems)
+    problems = [Problem(name, at, message) for at, message in env_problems]
     try:
         parsed = CatalogFile.model_validate(raw)
     except ValidationError as e:
         for err in e.errors():
             problems.append(Problem(name, _loc(err["loc"]), err["msg"]))
         return None, problems
-    problems += _check_file(name, parsed)
+    problems += check_file(name, parsed)
     return (None if problems else parsed), problems
 
 
-def _check_file(name: str, f: CatalogFile) -> list[Problem]:
-    """Rules inside one file that the models cannot express."""
-    problems: list[Problem] = []
-    if f.opd.id in RESERVED_OPD_IDS:
-        problems.append(Problem(name, "opd.id", f"{f.opd.id!r} is reserved; choose another id"))
-    generated: dict[str, str] = {}  # GraphQL field name in the namespace -> its origin
-    for ds_name, ds in f.datasets.items():
-        where = f"datasets.{ds_name}"
-        if ds.source not in f.sources:
-            known = ", ".join(sorted(f.sources))
-            problems.append(
-                Problem(name, f"{where}.source", f"unknown source {ds.source!r} (known: {known})")
-            )
-        if ds.key not in ds.fields:
-            problems.append(Problem(name, f"{where}.key", f"key {ds.key!r} is not a field of the dataset"))
-        for gql in (camel(ds_name), camel(ds_name) + "Match", camel(ds_name) + "Aggregate"):
-            if gql in generated:
-                problems.append(Problem(name, where, f"GraphQL name {gql!r} clashes with {generated[gql]}"))
-            generated[gql] = where
-        node_names: dict[str, str] = {}
-        members = [(f"fields.{n}", n) for n in ds.fields] + [
-            (f"relationships.{n}", n) for n in ds.relationships
-        ]
-        for member_path, member in members:
-            gql = camel(member)
-            if gql in node_names or gql == "__typename":
-                problems.append(
-                    Problem(
-                        name,
-                        f"{where}.{member_path}",
-                        f"GraphQL name {gql!r} clashes with {node_names.get(gql, gql)}",
-                    )
-                )
-            node_names[gql] = f"{where}.{member_path}"
-        for rel_name, rel in ds.relationships.items():
-            rpath = f"{where}.relationships.{rel_name}.join"
-            if len(rel.join) != 1:
-                problems.append(Problem(name, rpath, "exactly one `field: target_field` pair is supported"))
-            for own in rel.join:
-                if own not in ds.fields:
-                    problems.append(Problem(name, rpath, f"{own!r} is not a field of {ds_name}"))
-    return problems
-
-
-def _check_links(files: dict[str, tuple[str, CatalogFile]]) -> list[Problem]:
-    """Rules that span files: relationship targets and the fields they join on."""
-    problems: list[Problem] = []
-    for _opd, (name, f) in files.items():
-        for ds_name, ds in f.datasets.items():
-            for rel_name, rel in ds.relationships.items():
-                rpath = f"datasets.{ds_name}.relationships.{rel_name}"
-                t_opd, t_ds = rel.to.split(".")
-                target = files.get(t_opd, ("", None))[1]
-                if target is None or t_ds not in target.datasets:
-                    problems.append(Problem(name, f"{rpath}.to", f"no dataset {rel.to!r} in the catalog"))
-                    continue
-                tspec = target.datasets[t_ds]
-                for own, theirs in rel.join.items():
-                    if theirs not in tspec.fields:
-                        problems.append(
-                            Problem(name, f"{rpath}.join", f"{theirs!r} is not a field of {rel.to}")
-                        )
-                    elif own in ds.fields and ds.fields[own].type != tspec.fields[theirs].type:
-                        problems.append(
-                            Problem(
-                                name,
-                                f"{rpath}.join",
-                                f"{own!r} is {ds.fields[own].type} but "
-                                f"{rel.to}.{theirs} is {tspec.fields[theirs].type}",
-                            )
-                        )
-    return problems
+def _raw_opd_id(path: Path) -> str:
+    """The `opd.id` a broken file meant to define, if it can be read at all."""
+    try:
+        raw = yamlfile.read(path.read_text(encoding="utf-8"))
+        return str(raw["opd"]["id"])
+    except Exception:
+        return ""
 
 
 def load_catalog(directory: Path, env: Mapping[str, str] | None = None) -> Catalog:
@@ -360,10 +237,12 @@ def load_catalog(directory: Path, env: Mapping[str, str] | None = None) -> Catal
         raise CatalogError([Problem(str(directory), "", "no *.yaml catalog files found")])
     problems: list[Problem] = []
     files: dict[str, tuple[str, CatalogFile]] = {}
+    broken: set[str] = set()  # OPD ids of files that did not load
     for path in paths:
         parsed, found = load_file(path, env)
         problems += found
         if parsed is None:
+            broken.add(_raw_opd_id(path))
             continue
         if parsed.opd.id in files:
             other = files[parsed.opd.id][0]
@@ -372,7 +251,7 @@ def load_catalog(directory: Path, env: Mapping[str, str] | None = None) -> Catal
             )
             continue
         files[parsed.opd.id] = (str(path), parsed)
-    problems += _check_links(files)
+    problems += check_links(files, broken) + check_names(files)
     if problems:
         raise CatalogError(problems)
     datasets = {
@@ -381,9 +260,9 @@ def load_catalog(directory: Path, env: Mapping[str, str] | None = None) -> Catal
         for ds_name, ds in f.datasets.items()
     }
     return Catalog(
-        files={opd: f for opd, (_, f) in files.items()},
-        paths={opd: path for opd, (path, _) in files.items()},
-        datasets=datasets,
+        files=MappingProxyType({opd: f for opd, (_, f) in files.items()}),
+        paths=MappingProxyType({opd: path for opd, (path, _) in files.items()}),
+        datasets=MappingProxyType(datasets),
     )
 
 
@@ -393,3 +272,6 @@ def json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "OPD Hub catalog file"
     return schema
+
+
+from hub.catalog_checks import check_file, check_links, check_names  # noqa: E402 - they use the models above

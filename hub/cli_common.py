@@ -13,7 +13,7 @@ from hub.policy import Policy, PolicyError
 from hub.settings import Settings
 from hub.sources import check_adapters
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # problems stay one line each, whatever the width
 REPO = Path(__file__).resolve().parents[1]
 DEMO_DIR = REPO / "var" / "demo"
 

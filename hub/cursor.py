@@ -14,6 +14,7 @@ import binascii
 import datetime as dt
 import hashlib
 import hmac
+import math
 import os
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
@@ -30,10 +31,15 @@ _NONCE = 12
 
 
 def _encode_value(v: Any) -> Any:
+    """JSON for one order value; what JSON cannot hold exactly travels as text."""
     if isinstance(v, dt.datetime | dt.date):
         return v.isoformat()
     if isinstance(v, Decimal):
         return str(v)
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)  # "inf", "-inf", "nan": orjson would write null
+    if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 2**63:
+        return str(v)  # beyond orjson's 64-bit integers
     return v
 
 
@@ -46,8 +52,13 @@ def _decode_value(v: Any, type_: str) -> Any:
         return dt.datetime.fromisoformat(v)
     if type_ == "decimal":
         return Decimal(v)
-    if type_ == "integer" and not isinstance(v, int):
-        raise ValueError("not an integer")
+    if type_ == "integer":
+        if isinstance(v, str):
+            return int(v)
+        if not isinstance(v, int):
+            raise ValueError("not an integer")
+    if type_ == "float" and isinstance(v, str):
+        return float(v)
     return v
 
 
@@ -81,6 +92,8 @@ class Cursors:
             raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         except (binascii.Error, ValueError):
             raise bad from None
+        if base64.urlsafe_b64encode(raw).decode().rstrip("=") != cursor:
+            raise bad  # only the spelling this hub issued: no padding, no stray bits
         try:
             payload = self._aead.decrypt(raw[:_NONCE], raw[_NONCE:], None)
         except (InvalidTag, ValueError):

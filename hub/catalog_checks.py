@@ -1,0 +1,149 @@
+"""Catalog rules the models cannot express: inside one file, and across files.
+
+Every generated GraphQL name must be unique: namespace fields (one per OPD), the
+fields of a namespace (per dataset: `x`, `xMatch`, `xAggregate`), node fields, and
+the type names generated per dataset (see `hub.gql.types`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hub.names import camel, pascal
+
+if TYPE_CHECKING:
+    from hub.catalog import CatalogFile, Problem
+
+RESERVED_OPD_IDS = frozenset({"catalog", "me"})
+RESERVED_FIELDS = frozenset({"and", "or", "not"})  # the combinators of every Where input
+TYPE_SUFFIXES = ("", "Where", "AggregateWhere", "OrderBy", "Edge", "Connection", "MatchInput", "Match",
+                 "Field", "Group", "GroupKey", "Sum", "Avg", "Min", "Max")  # fmt: skip
+STATIC_TYPES = frozenset({"Query", "PageInfo", "SortDirection", "Catalog", "CatalogOpd", "CatalogDataset",
+                          "CatalogField", "CatalogRelationship", "Subject", "Date", "DateTime", "Decimal",
+                          "BigInt"})  # fmt: skip
+
+
+def _problem(file: str, path: str, message: str) -> Problem:
+    from hub.catalog import Problem
+
+    return Problem(file, path, message)
+
+
+def check_file(name: str, f: CatalogFile) -> list[Problem]:
+    """Rules inside one file that the models cannot express."""
+    problems: list[Problem] = []
+    if f.opd.id in RESERVED_OPD_IDS:
+        problems.append(_problem(name, "opd.id", f"{f.opd.id!r} is reserved; choose another id"))
+    generated: dict[str, str] = {}  # GraphQL field name in the namespace -> its origin
+    for ds_name, ds in f.datasets.items():
+        where = f"datasets.{ds_name}"
+        if ds.source not in f.sources:
+            known = ", ".join(sorted(f.sources))
+            problems.append(
+                _problem(name, f"{where}.source", f"unknown source {ds.source!r} (known: {known})")
+            )
+        for field_name in ds.fields:
+            if field_name in RESERVED_FIELDS:
+                problems.append(
+                    _problem(name, f"{where}.fields.{field_name}",
+                             f"{field_name!r} is reserved (a filter combinator); use `column: {field_name}` "
+                             "with another field name")
+                )  # fmt: skip
+        if ds.key not in ds.fields:
+            problems.append(_problem(name, f"{where}.key", f"key {ds.key!r} is not a field of the dataset"))
+        for gql in (camel(ds_name), camel(ds_name) + "Match", camel(ds_name) + "Aggregate"):
+            if gql in generated:
+                problems.append(_problem(name, where, f"GraphQL name {gql!r} clashes with {generated[gql]}"))
+            generated[gql] = where
+        node_names: dict[str, str] = {}
+        members = [(f"fields.{n}", n) for n in ds.fields] + [
+            (f"relationships.{n}", n) for n in ds.relationships
+        ]
+        for member_path, member in members:
+            gql = camel(member)
+            if gql in node_names or gql == "__typename":
+                problems.append(
+                    _problem(
+                        name,
+                        f"{where}.{member_path}",
+                        f"GraphQL name {gql!r} clashes with {node_names.get(gql, gql)}",
+                    )
+                )
+            node_names[gql] = f"{where}.{member_path}"
+        for rel_name, rel in ds.relationships.items():
+            rpath = f"{where}.relationships.{rel_name}.join"
+            if len(rel.join) != 1:
+                problems.append(_problem(name, rpath, "exactly one `field: target_field` pair is supported"))
+            for own in rel.join:
+                if own not in ds.fields:
+                    problems.append(_problem(name, rpath, f"{own!r} is not a field of {ds_name}"))
+    return problems
+
+
+def check_links(files: dict[str, tuple[str, CatalogFile]], broken: set[str]) -> list[Problem]:
+    """Rules that span files: relationship targets and the fields they join on."""
+    problems: list[Problem] = []
+    for _opd, (name, f) in files.items():
+        for ds_name, ds in f.datasets.items():
+            for rel_name, rel in ds.relationships.items():
+                rpath = f"datasets.{ds_name}.relationships.{rel_name}"
+                t_opd, t_ds = rel.to.split(".")
+                target = files.get(t_opd, ("", None))[1]
+                if target is None and t_opd in broken:
+                    continue  # its own file's problems are reported; this one would mislead
+                if target is None or t_ds not in target.datasets:
+                    problems.append(_problem(name, f"{rpath}.to", f"no dataset {rel.to!r} in the catalog"))
+                    continue
+                tspec = target.datasets[t_ds]
+                for own, theirs in rel.join.items():
+                    if theirs not in tspec.fields:
+                        problems.append(
+                            _problem(name, f"{rpath}.join", f"{theirs!r} is not a field of {rel.to}")
+                        )
+                    elif own in ds.fields and ds.fields[own].type != tspec.fields[theirs].type:
+                        problems.append(
+                            _problem(
+                                name,
+                                f"{rpath}.join",
+                                f"{own!r} is {ds.fields[own].type} but "
+                                f"{rel.to}.{theirs} is {tspec.fields[theirs].type}",
+                            )
+                        )
+    return problems
+
+
+def check_names(files: dict[str, tuple[str, CatalogFile]]) -> list[Problem]:
+    """GraphQL names generated across the whole catalog must not clash."""
+    problems: list[Problem] = []
+    namespaces: dict[str, str] = {}
+    types: dict[str, str] = {name: "a built-in type" for name in STATIC_TYPES}
+    types |= {
+        f"{s}Filter": "a built-in type"
+        for s in ("String", "BigInt", "Float", "Decimal", "Boolean", "Date", "DateTime")
+    }
+    types |= {
+        f"{s}MatchFilter": "a built-in type"
+        for s in ("String", "BigInt", "Float", "Decimal", "Boolean", "Date", "DateTime")
+    }
+    for opd, (name, f) in files.items():
+        field = camel(opd)
+        if field in namespaces:
+            problems.append(
+                _problem(name, "opd.id", f"namespace {field!r} clashes with OPD {namespaces[field]}")
+            )
+            continue  # its types clash too; one problem says it
+        namespaces[field] = f"{opd!r} in {name}"
+        owners = [(pascal(opd) + "Query", "opd.id")]
+        owners += [
+            (pascal(opd, ds) + suffix, f"datasets.{ds}") for ds in f.datasets for suffix in TYPE_SUFFIXES
+        ]
+        for type_name, path in owners:
+            if type_name in types:
+                problems.append(
+                    _problem(
+                        name, path, f"generated GraphQL type {type_name!r} clashes with {types[type_name]}"
+                    )
+                )
+            else:
+                types[type_name] = f"{path} in {name}"
+    return problems
