@@ -88,21 +88,21 @@ def check_match(plan: MatchPlan, allowed: Mapping[Pair, bool]) -> None:
             raise Forbidden(f"you may not match on {obj}", object=obj, action=action)
 
 
-def _aggregate_used(plan: AggregatePlan) -> set[str]:
+def aggregate_used(plan: AggregatePlan) -> set[str]:
     return {*plan.group_by, *(c.field for c in _cmps(plan.where)), *(f for _, f in plan.measures)}
 
 
 def aggregate_pairs(plan: AggregatePlan, fields: Iterable[str]) -> set[Pair]:
     """`aggregate` on every field the question uses (or, for a bare count, on some
     field of the dataset), and `read` on them to know whether suppression applies."""
-    used = _aggregate_used(plan) or set(fields)
+    used = aggregate_used(plan) or set(fields)
     return {(f"{plan.dataset}.{f}", a) for f in used for a in ("aggregate", "read")}
 
 
 def check_aggregate(plan: AggregatePlan, fields: Iterable[str], allowed: Mapping[Pair, bool]) -> bool:
     """Raise FORBIDDEN if the question is not allowed; True when the caller may read
     everything it uses (small groups are then not suppressed)."""
-    used = _aggregate_used(plan)
+    used = aggregate_used(plan)
     if not used:
         if not any(allowed.get((f"{plan.dataset}.{f}", "aggregate")) for f in fields):
             raise Forbidden(f"you may not count {plan.dataset}", object=plan.dataset, action="aggregate")

@@ -7,7 +7,9 @@ GET  /readyz          every source answers (503 naming those that do not)
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -25,13 +27,16 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.http.ides import get_graphql_ide_html
 
+from hub.audit import AuditLog, Entry, query_hash
+from hub.audit import AuditUnavailable as AuditUnavailableError
 from hub.catalog import Catalog, load_catalog
-from hub.clients import authenticate
+from hub.clients import Caller, authenticate
 from hub.cursor import Cursors
-from hub.errors import BadUserInput, HubError, Unauthenticated
+from hub.errors import AuditUnavailable, BadUserInput, HubError, Unauthenticated
 from hub.gql.run import GraphQLService, RequestContext
 from hub.gql.schema import build_schema
 from hub.gql.types import Access
+from hub.ledger import Ledger
 from hub.metrics import CONTENT_TYPE, Metrics
 from hub.policy import ACTIONS, Policy
 from hub.settings import Settings
@@ -54,6 +59,8 @@ class Hub:
     policy: Policy
     store: AsyncEngine
     metrics: Metrics
+    audit: AuditLog
+    audit_key: bytes
     _public: tuple[int, GraphQLService] | None = None
 
     def public_graphql(self) -> GraphQLService:
@@ -73,12 +80,19 @@ class Hub:
         schema = build_schema(catalog, settings.default_first)
         await migrate_async(settings.database_url)
         metrics = Metrics()
+        store = store_engine(settings.database_url)
+        if not settings.audit_key:
+            log.warning(
+                "HUB_AUDIT_KEY is not set: audit query hashes use a random key and cannot be recomputed"
+            )
+        audit_key = settings.audit_key.encode() or os.urandom(32)
         return cls(
             settings, catalog, Sources(catalog, metrics), GraphQLService(schema, settings),
-            Cursors(settings.cursor_secret), policy, store_engine(settings.database_url), metrics,
+            Cursors(settings.cursor_secret), policy, store, metrics, AuditLog(store), audit_key,
         )  # fmt: skip
 
     async def close(self) -> None:
+        await self.audit.close()
         await self.sources.close()
         await self.store.dispose()
 
@@ -129,7 +143,7 @@ def parse_payload(raw: bytes | dict[str, Any]) -> tuple[str, dict[str, Any] | No
     return query, variables, name
 
 
-async def caller(hub: Hub, request: Request) -> str:
+async def caller(hub: Hub, request: Request) -> Caller:
     """The subject behind the request's API key; UNAUTHENTICATED without a valid one."""
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key:
@@ -137,7 +151,7 @@ async def caller(hub: Hub, request: Request) -> str:
     found = await authenticate(hub.store, key.strip())
     if found is None:
         raise Unauthenticated("the API key is unknown, revoked or expired")
-    return found.subject
+    return found
 
 
 async def read_request(request: Request, limit: int) -> tuple[str, dict[str, Any] | None, str | None]:
@@ -162,14 +176,46 @@ async def serve_graphql(request: Request, service: GraphQLService, public: bool)
         return HTMLResponse(get_graphql_ide_html())
     try:
         query, variables, name = await read_request(request, hub.settings.max_body_bytes)
-        subject = PUBLIC if public else await caller(hub, request)
+        who = Caller(PUBLIC, None) if public else await caller(hub, request)
+        purpose = read_purpose(request)
     except HubError as e:
         return error_response(e, request_id)
     except ClientDisconnect:
         return Response(status_code=400)
-    ctx = RequestContext(request_id, hub.sources, hub.cursors, hub.settings.max_first, subject, hub.policy)
+    ledger = Ledger(hub.catalog, purpose)
+    ctx = RequestContext(
+        request_id, hub.sources, hub.cursors, hub.settings.max_first, who.subject, hub.policy, ledger
+    )
     result = await service.run(ctx, query, variables, name)
+    if ledger.non_public:
+        try:
+            await hub.audit.record(
+                audit_entry(hub, ctx, who, service.operation(query, name), query, variables, result)
+            )
+        except AuditUnavailableError:
+            message = "the audit log cannot be written, so no non-public data is released; try again shortly"
+            return error_response(AuditUnavailable(message), request_id)
     return json_response(result, 200, request_id)
+
+
+def read_purpose(request: Request) -> str | None:
+    purpose = request.headers.get("x-hub-purpose", "").strip()
+    if len(purpose) > 200 or any(ord(c) < 32 for c in purpose):
+        raise BadUserInput("X-Hub-Purpose must be one line of at most 200 characters")
+    return purpose or None
+
+
+def audit_entry(
+    hub: Hub, ctx: RequestContext, who: Caller, operation: str | None,
+    query: str, variables: dict[str, Any] | None, result: dict[str, Any],
+) -> Entry:  # fmt: skip
+    ledger = ctx.ledger
+    return Entry(
+        at=dt.datetime.now(dt.UTC), request_id=ctx.request_id, subject=who.subject, client_id=who.client_id,
+        operation=operation, query_hash=query_hash(hub.audit_key, query, variables), purpose=ledger.purpose,
+        pairs=tuple(sorted(f"{obj}:{action}" for obj, action in ledger.pairs)), datasets=ledger.datasets(),
+        rows=ledger.rows, records=ledger.records, outcome="partial" if result.get("errors") else "ok",
+    )  # fmt: skip
 
 
 async def graphql_endpoint(request: Request) -> Response:

@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from hub.catalog import Catalog, json_schema
-from hub.cli_admin import clients_app, migrate_app, policy_app
+from hub.cli_admin import audit_app, clients_app, migrate_app, policy_app
 from hub.cli_common import (
     DEMO_DIR,
     REPO,
@@ -136,6 +136,7 @@ def catalog_schema() -> None:
 app.add_typer(migrate_app)
 app.add_typer(clients_app, name="clients")
 app.add_typer(policy_app, name="policy")
+app.add_typer(audit_app, name="audit")
 
 
 def main() -> None:

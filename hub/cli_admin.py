@@ -1,18 +1,22 @@
-"""Administration commands: `hub migrate`, `hub clients …`, `hub policy …`."""
+"""Administration commands: `hub migrate`, `hub clients …`, `hub policy …`, `hub audit …`."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from typing import Annotated
 
+import sqlalchemy as sa
 import typer
 from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub import clients
+from hub.audit import Verdict, describe, records, verify
 from hub.cli_common import PoliciesOpt, SchemaOpt, check_catalog, check_policy, err, settings_with
 from hub.policy import ACTIONS
-from hub.store import migrate, store_engine
+from hub.store import AuditHead, migrate, store_engine
 
 migrate_app = typer.Typer()
 clients_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
@@ -41,8 +45,10 @@ def clients_create(
 ) -> None:
     """Create an API key: the key alone on stdout (shown once), its id on stderr."""
 
+    url = _store()
+
     async def go() -> clients.Issued:
-        engine = store_engine(_store())
+        engine = store_engine(url)
         try:
             return await clients.create(engine, subject, name, expires_days)
         finally:
@@ -61,8 +67,10 @@ def clients_create(
 def clients_list() -> None:
     """One client per line: id, subject, name, created, expires, state."""
 
+    url = _store()
+
     async def go() -> list[clients.Client]:
-        engine = store_engine(_store())
+        engine = store_engine(url)
         try:
             return await clients.listing(engine)
         finally:
@@ -81,8 +89,10 @@ def clients_list() -> None:
 def clients_revoke(client_id: Annotated[str, typer.Argument(help="The id from `hub clients list`.")]) -> None:
     """Revoke a key; it stops working at once."""
 
+    url = _store()
+
     async def go() -> bool:
-        engine = store_engine(_store())
+        engine = store_engine(url)
         try:
             return await clients.revoke(engine, client_id)
         finally:
@@ -129,3 +139,60 @@ def policy_matrix(subject: str, schema: SchemaOpt = None, policies: PoliciesOpt 
     from rich.console import Console
 
     Console(width=200).print(table)
+
+
+audit_app = typer.Typer(help="The audit log: verify the hash chain, read it.", no_args_is_help=True)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the hash chain: exit 0 if intact, 1 naming the first bad record."""
+
+    url = _store()
+
+    async def go() -> Verdict:
+        engine = store_engine(url)
+        try:
+            return await verify(engine)
+        finally:
+            await engine.dispose()
+
+    verdict = asyncio.run(go())
+    if verdict.ok:
+        print(f"audit log intact: {verdict.checked} records")
+        return
+    print(f"audit log BROKEN at record {verdict.first_bad}: {verdict.reason}")
+    raise typer.Exit(1)
+
+
+@audit_app.command("tail")
+def audit_tail(
+    lines: Annotated[int, typer.Option("-n", help="How many of the latest records.")] = 20,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new records.")] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between checks with --follow.")] = 1.0,
+) -> None:
+    """Print the latest records, one per line (never values: who, what, how many, why)."""
+
+    url = _store()
+
+    async def go() -> None:
+        engine = store_engine(url)
+        try:
+            last = max(0, await _head(engine) - lines)
+            while True:
+                async for row in records(engine, after=last):
+                    print(describe(row), flush=True)
+                    last = row.seq
+                if not follow:
+                    return
+                await asyncio.sleep(interval)
+        finally:
+            await engine.dispose()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(go())
+
+
+async def _head(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(sa.select(AuditHead.seq).where(AuditHead.id == 1))).scalar_one())

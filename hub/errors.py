@@ -38,6 +38,15 @@ class Forbidden(HubError):
     code = "FORBIDDEN"
 
 
+class PurposeRequired(HubError):
+    code = "PURPOSE_REQUIRED"
+
+
+class AuditUnavailable(HubError):
+    code = "AUDIT_UNAVAILABLE"
+    status = 503
+
+
 class SourceUnavailable(HubError):
     code = "SOURCE_UNAVAILABLE"
 

@@ -33,4 +33,9 @@ class Settings(BaseSettings):
         "sqlite+aiosqlite:///var/hub.db",
         description="The hub's own store (API clients, audit log); PostgreSQL when processes share it.",
     )
+    audit_key: str = Field(
+        "",
+        description="Key of the audit log's query hashes (variables carry NIKs, so the hash is keyed); "
+        "set it to recompute hashes later, else each process draws a random one.",
+    )
     log_level: str = Field("INFO", description="Python logging level.")

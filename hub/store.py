@@ -1,4 +1,4 @@
-"""The hub's own store: API clients (and, later, the audit log).
+"""The hub's own store: API clients and the audit log.
 
 SQLAlchemy models migrated by Alembic (`alembic/`); a SQLite file by default,
 PostgreSQL through `HUB_DATABASE_URL` when several hub processes share one store.
@@ -33,6 +33,48 @@ class Client(Base):
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
     expires_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
     revoked_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class AuditRecord(Base):
+    """One request that released non-public data (see hub.audit). Never values."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), index=True)
+    request_id: Mapped[str] = mapped_column(sa.String(32))
+    subject: Mapped[str] = mapped_column(sa.String(200), index=True)
+    client_id: Mapped[str | None] = mapped_column(sa.String(24))
+    operation: Mapped[str | None] = mapped_column(sa.String(200))
+    query_hash: Mapped[str] = mapped_column(sa.String(64))
+    purpose: Mapped[str | None] = mapped_column(sa.String(200))
+    pairs: Mapped[str] = mapped_column(sa.Text)  # JSON list of "object:action"
+    datasets: Mapped[str] = mapped_column(sa.Text)  # JSON list of "opd.dataset"
+    rows: Mapped[int] = mapped_column(sa.Integer)
+    records: Mapped[int] = mapped_column(sa.Integer)
+    outcome: Mapped[str] = mapped_column(sa.String(20))
+    prev_hash: Mapped[str] = mapped_column(sa.String(64))
+    hash: Mapped[str] = mapped_column(sa.String(64))
+
+
+class AuditAccess(Base):
+    """Which OPD's dataset a record touched: the index behind transparency queries."""
+
+    __tablename__ = "audit_access"
+
+    seq: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    dataset: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    opd: Mapped[str] = mapped_column(sa.String(100), index=True)
+
+
+class AuditHead(Base):
+    """The chain's head: one row, locked by every writer, so processes append in turn."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(sa.BigInteger)
+    hash: Mapped[str] = mapped_column(sa.String(64))
 
 
 def store_engine(url: str) -> AsyncEngine:

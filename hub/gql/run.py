@@ -13,6 +13,7 @@ from graphql import (
     DocumentNode,
     GraphQLError,
     GraphQLSyntaxError,
+    OperationDefinitionNode,
     execute,
     parse,
     specified_rules,
@@ -24,6 +25,7 @@ from hub.errors import HubError
 from hub.gql.executor import HubExecutor
 from hub.gql.limits import TOO_COMPLEX, limits_rule
 from hub.gql.schema import HubSchema
+from hub.ledger import Ledger
 from hub.policy import Policy
 from hub.settings import Settings
 from hub.sources import Sources
@@ -39,6 +41,7 @@ class RequestContext:
     max_first: int
     subject: str
     policy: Policy
+    ledger: Ledger
 
 
 class _Lru(OrderedDict[str, Any]):
@@ -77,6 +80,18 @@ class GraphQLService:
             result = [e]
         self._documents.put(query, result)
         return result
+
+    def operation(self, query: str, name: str | None) -> str | None:
+        """The operation's name as the caller gave it, or the document's only one."""
+        if name:
+            return name
+        document = self.document(query)
+        if isinstance(document, list):
+            return None
+        names = [
+            d.name.value for d in document.definitions if isinstance(d, OperationDefinitionNode) and d.name
+        ]
+        return names[0] if len(names) == 1 else None
 
     async def run(
         self,

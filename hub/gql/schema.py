@@ -11,7 +11,15 @@ from typing import Any, Protocol
 
 from graphql import GraphQLField, GraphQLNonNull, GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema
 
-from hub.access import aggregate_pairs, check_aggregate, check_match, match_pairs, pairs, restrict
+from hub.access import (
+    aggregate_pairs,
+    aggregate_used,
+    check_aggregate,
+    check_match,
+    match_pairs,
+    pairs,
+    restrict,
+)
 from hub.catalog import Catalog
 from hub.cursor import Cursors
 from hub.errors import Forbidden
@@ -23,6 +31,7 @@ from hub.gql.selection import collect
 from hub.gql.shape import shape_connection
 from hub.gql.translate import Query, read_plan
 from hub.gql.types import Audience, DatasetTypes, Resolver, Resolvers, build_dataset_types, build_namespaces
+from hub.ledger import Ledger, count_rows
 from hub.policy import Policy
 from hub.sources import Sources
 
@@ -40,6 +49,8 @@ class Context(Protocol):
     def subject(self) -> str: ...
     @property
     def policy(self) -> Policy: ...
+    @property
+    def ledger(self) -> Ledger: ...
 
 
 @dataclass(frozen=True)
@@ -59,8 +70,11 @@ def build_schema(catalog: Catalog, default_first: int = 100, audience: Audience 
             sel = collect(info.field_nodes, q.fragments, q.variables)
             plan = read_plan(types, t, sel, args, q, ctx.cursors)
             plan = restrict(plan, ctx.policy.decide(ctx.subject, pairs(plan)))
+            used = pairs(plan)
+            ctx.ledger.require_purpose(used)
             shape = shape_connection(types, t, sel, q.fragments, q.variables, ctx.cursors, plan)
             result = await run_read(ctx.sources, plan)
+            ctx.ledger.note(used, rows=count_rows(plan.node, result.rows))
             denied = [(d.path, Forbidden(d.message), d.nodes) for d in shape.denied]
             return Precompleted(shape.write(result), denied)
 
@@ -70,8 +84,11 @@ def build_schema(catalog: Catalog, default_first: int = 100, audience: Audience 
         async def resolve(_source: Any, info: GraphQLResolveInfo[Any], records: list[Any]) -> Precompleted:
             ctx: Context = info.context
             plan = match_plan(t, records)
-            check_match(plan, ctx.policy.decide(ctx.subject, match_pairs(plan)))
+            used = match_pairs(plan)
+            check_match(plan, ctx.policy.decide(ctx.subject, used))
+            ctx.ledger.require_purpose(used)
             answers = await run_match(ctx.sources, plan)
+            ctx.ledger.note(used, records=len(plan.records))
             sel = collect(info.field_nodes, info.fragments, info.variable_values)
             return Precompleted(write_matches(t, sel, answers))
 
@@ -86,7 +103,12 @@ def build_schema(catalog: Catalog, default_first: int = 100, audience: Audience 
             fields = list(t.dataset.fields)
             allowed = ctx.policy.decide(ctx.subject, aggregate_pairs(plan, fields))
             exempt = check_aggregate(plan, fields, allowed)
+            used = {(f"{plan.dataset}.{f}", "aggregate") for f in aggregate_used(plan)}
+            ctx.ledger.require_purpose(used)
             rows = await run_aggregate(ctx.sources, plan)
+            at, threshold = len(plan.group_by), t.dataset.spec.min_group_size
+            shown = [int(r[at]) for r in rows if exempt or int(r[at]) >= threshold]
+            ctx.ledger.note(used, rows=sum(shown), released=bool(shown))
             return Precompleted(write_groups(t, plan, sel, rows, exempt, q))
 
         return resolve

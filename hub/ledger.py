@@ -1,0 +1,71 @@
+"""What one request has released so far: the audit step reads it before the answer goes.
+
+Resolvers note each dataset field they answered: the (object, action) pairs used and
+how many rows or match records were touched. A release is non-public when a pair
+names a field not classified `public`; an aggregate counts only if some group came
+back unsuppressed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.catalog import Catalog
+from hub.errors import PurposeRequired
+from hub.plan import NodePlan
+from hub.policy import Pair
+
+
+def count_rows(node: NodePlan, rows: Sequence[Any]) -> int:
+    """Rows on this level plus every related row under them."""
+    total = len(rows)
+    width = len(node.fields)
+    for i, rel in enumerate(node.relationships):
+        for row in rows:
+            value = row[width + i]
+            related = value if rel.many else ([value] if value is not None else [])
+            total += count_rows(rel.node, related)
+    return total
+
+
+@dataclass
+class Ledger:
+    catalog: Catalog
+    purpose: str | None = None
+    pairs: set[Pair] = field(default_factory=set)
+    rows: int = 0
+    records: int = 0
+    non_public: bool = False
+
+    def _classification(self, obj: str) -> str:
+        opd, ds, name = obj.split(".", 2)
+        spec = self.catalog.dataset(f"{opd}.{ds}").fields.get(name)
+        return spec.classification if spec else "confidential"
+
+    def private(self, pairs: Iterable[Pair]) -> list[Pair]:
+        return [p for p in pairs if self._classification(p[0]) != "public"]
+
+    def require_purpose(self, pairs: Iterable[Pair]) -> None:
+        """PURPOSE_REQUIRED if a non-public pair touches a dataset that needs a purpose."""
+        if self.purpose:
+            return
+        for obj, _ in self.private(pairs):
+            dataset = obj.rsplit(".", 1)[0]
+            if self.catalog.dataset(dataset).spec.require_purpose:
+                raise PurposeRequired(
+                    f"{dataset} needs a purpose: send the case or letter number as the X-Hub-Purpose header",
+                    dataset=dataset,
+                )
+
+    def note(self, pairs: Iterable[Pair], rows: int = 0, records: int = 0, released: bool = True) -> None:
+        pairs = set(pairs)
+        self.pairs |= pairs
+        self.rows += rows
+        self.records += records
+        if released and self.private(pairs):
+            self.non_public = True
+
+    def datasets(self) -> tuple[str, ...]:
+        return tuple(sorted({obj.rsplit(".", 1)[0] for obj, _ in self.pairs}))
