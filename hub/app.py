@@ -184,7 +184,14 @@ async def serve_graphql(request: Request, service: GraphQLService, public: bool)
         return Response(status_code=400)
     ledger = Ledger(hub.catalog, purpose)
     ctx = RequestContext(
-        request_id, hub.sources, hub.cursors, hub.settings.max_first, who.subject, hub.policy, ledger
+        request_id,
+        hub.sources,
+        hub.cursors,
+        hub.settings.max_first,
+        who.subject,
+        hub.policy,
+        ledger,
+        hub.store,
     )
     result = await service.run(ctx, query, variables, name)
     if ledger.non_public:

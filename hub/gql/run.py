@@ -19,6 +19,7 @@ from graphql import (
     specified_rules,
     validate,
 )
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.cursor import Cursors
 from hub.errors import HubError
@@ -42,6 +43,7 @@ class RequestContext:
     subject: str
     policy: Policy
     ledger: Ledger
+    store: AsyncEngine
 
 
 class _Lru(OrderedDict[str, Any]):

@@ -30,6 +30,7 @@ from hub.gql.ops import aggregate_plan, match_plan, write_groups, write_matches
 from hub.gql.selection import collect
 from hub.gql.shape import shape_connection
 from hub.gql.translate import Query, read_plan
+from hub.gql.transparency import transparency_fields
 from hub.gql.types import Audience, DatasetTypes, Resolver, Resolvers, build_dataset_types, build_namespaces
 from hub.ledger import Ledger, count_rows
 from hub.policy import Policy
@@ -126,5 +127,7 @@ def build_schema(catalog: Catalog, default_first: int = 100, audience: Audience 
         resolve=lambda _s, info: Subject(id=info.context.subject),
         description="Who the hub takes you for.",
     )
+    if audience is None:  # the public holds no key: it has no accesses to list
+        fields |= transparency_fields()
     query = GraphQLObjectType("Query", fields)
     return HubSchema(GraphQLSchema(query), types)
