@@ -35,6 +35,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.store import AuditAccess, AuditHead, AuditRecord
 
 log = logging.getLogger("hub.audit")
+_LOG: sa.Table = AuditRecord.__table__  # type: ignore[assignment]
+_ACCESS: sa.Table = AuditAccess.__table__  # type: ignore[assignment]
+_HEAD: sa.Table = AuditHead.__table__  # type: ignore[assignment]
+_LOCK_HEAD = (
+    sa.update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq).returning(_HEAD.c.seq, _HEAD.c.hash)
+)
 GENESIS = "0" * 64
 BATCH = 256
 
@@ -107,12 +113,9 @@ class AuditLog:
 
     async def _append(self, entries: list[Entry]) -> list[int]:
         async with self.engine.begin() as conn:
-            # Take the head's row lock first (an UPDATE locks on every backend, SQLite's
-            # whole database included), then read it: writers append one after another.
-            await conn.execute(sa.update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq))
-            head = (
-                await conn.execute(sa.select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1))
-            ).one()
+            # Lock the head's row and read it in one statement (an UPDATE locks on every
+            # backend, SQLite's whole database included): writers append one after another.
+            head = (await conn.execute(_LOCK_HEAD)).one()
             seq, prev = int(head.seq), str(head.hash)
             rows, access, seqs = [], [], []
             for e in entries:
@@ -122,10 +125,10 @@ class AuditLog:
                 access += [{"seq": seq, "dataset": d, "opd": d.split(".")[0]} for d in e.datasets]
                 seqs.append(seq)
                 prev = digest
-            await conn.execute(sa.insert(AuditRecord), rows)
+            await conn.execute(sa.insert(_LOG), rows)
             if access:
-                await conn.execute(sa.insert(AuditAccess), access)
-            await conn.execute(sa.update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=prev))
+                await conn.execute(sa.insert(_ACCESS), access)
+            await conn.execute(sa.update(_HEAD).where(_HEAD.c.id == 1).values(seq=seq, hash=prev))
         return seqs
 
     async def close(self) -> None:
