@@ -156,7 +156,9 @@ class SqlAdapter(Adapter):
         self.name = name
         kwargs: dict[str, Any] = {}
         if not str(url).startswith("sqlite"):
-            kwargs = {"pool_size": int(config.get("pool_size", 5)), "pool_pre_ping": True}
+            # No pre-ping: it costs a round trip per call. A connection found dead fails
+            # that call (the breaker counts it) and SQLAlchemy then drops the whole pool.
+            kwargs = {"pool_size": int(config.get("pool_size", 5))}
         self.engine: AsyncEngine = create_async_engine(url, hide_parameters=True, **kwargs)
         self.tables = {b.name: _Table(b) for b in bindings}
 

@@ -78,6 +78,12 @@ async def revoke(engine: AsyncEngine, client_id: str) -> bool:
     return bool(result.rowcount)
 
 
+_TABLE: sa.Table = Client.__table__  # type: ignore[assignment]
+_BY_ID = sa.select(_TABLE.c.subject, _TABLE.c.key_hash, _TABLE.c.expires_at, _TABLE.c.revoked_at).where(
+    _TABLE.c.id == sa.bindparam("id")
+)
+
+
 @dataclass(frozen=True)
 class Caller:
     subject: str
@@ -91,13 +97,7 @@ async def authenticate(engine: AsyncEngine, key: str) -> Caller | None:
         return None
     client_id, secret = m.groups()
     async with engine.connect() as conn:
-        row = (
-            await conn.execute(
-                sa.select(Client.subject, Client.key_hash, Client.expires_at, Client.revoked_at).where(
-                    Client.id == client_id
-                )
-            )
-        ).first()
+        row = (await conn.execute(_BY_ID, {"id": client_id})).first()
     if row is None or not hmac.compare_digest(row.key_hash, _hash(secret)):
         return None
     expires = aware(row.expires_at)

@@ -40,7 +40,10 @@ async def run_read(sources: Sources, plan: ReadPlan) -> ReadResult:
             return None
         return await sources.call(source, lambda a: a.count(plan.dataset, plan.where))
 
-    rows, count = await asyncio.gather(page(), total())
+    if plan.want_rows and plan.want_total:
+        rows, count = await asyncio.gather(page(), total())
+    else:  # one query: no tasks to schedule
+        rows, count = await page(), await total()
     has_next = len(rows) > plan.first
     rows = rows[: plan.first]
     if plan.node.relationships and rows:
