@@ -161,6 +161,7 @@ class SqlAdapter(Adapter):
             kwargs = {"pool_size": int(config.get("pool_size", 5))}
         self.engine: AsyncEngine = create_async_engine(url, hide_parameters=True, **kwargs)
         self.tables = {b.name: _Table(b) for b in bindings}
+        self._tables_seen = False
 
     async def _all(self, stmt: sa.Executable) -> list[Row]:
         try:
@@ -216,13 +217,17 @@ class SqlAdapter(Adapter):
         return await self._all(stmt)
 
     async def health(self) -> None:
-        """The database answers and every table the catalog names is there."""
+        """The database answers; the first time, also that every table the catalog names is there."""
         database = self.engine.url.database
-        if self.engine.url.get_backend_name() == "sqlite" and database and database != ":memory:":
-            if not Path(database).exists():  # connecting would create an empty file
-                raise SourceError(f"{self.name}: SQLite file does not exist")
+        is_file = self.engine.url.get_backend_name() == "sqlite" and database and database != ":memory:"
+        if is_file and not Path(str(database)).exists():  # noqa: ASYNC240 - one stat; connecting would create the file
+            raise SourceError(f"{self.name}: SQLite file does not exist")
+        if self._tables_seen:
+            await self._all(sa.select(sa.literal(1)))
+            return
         for t in self.tables.values():
             await self._all(sa.select(sa.literal(1)).select_from(t.table).limit(1))
+        self._tables_seen = True
 
     async def close(self) -> None:
         await self.engine.dispose()

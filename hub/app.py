@@ -73,10 +73,13 @@ class Hub:
         return self._public[1]
 
     @classmethod
-    async def start(cls, settings: Settings) -> Hub:
-        """Load catalog and policy (failing on any problem), migrate the store, open sources."""
-        catalog = load_catalog(settings.schema_dir)
-        policy = Policy(settings.policies_dir, catalog)
+    async def start(
+        cls, settings: Settings, catalog: Catalog | None = None, policy: Policy | None = None
+    ) -> Hub:
+        """Load catalog and policy (failing on any problem; or take them already loaded),
+        migrate the store, open sources."""
+        catalog = catalog or load_catalog(settings.schema_dir)
+        policy = policy or Policy(settings.policies_dir, catalog)
         schema = build_schema(catalog, settings.default_first)
         await migrate_async(settings.database_url)
         metrics = Metrics()
@@ -86,10 +89,12 @@ class Hub:
                 "HUB_AUDIT_KEY is not set: audit query hashes use a random key and cannot be recomputed"
             )
         audit_key = settings.audit_key.encode() or os.urandom(32)
-        return cls(
+        hub = cls(
             settings, catalog, Sources(catalog, metrics), GraphQLService(schema, settings),
             Cursors(settings.cursor_secret), policy, store, metrics, AuditLog(store), audit_key,
         )  # fmt: skip
+        hub.public_graphql()  # built now, so the first anonymous caller does not wait for it
+        return hub
 
     async def close(self) -> None:
         await self.audit.close()
@@ -294,13 +299,18 @@ class RequestMetrics:
                 hub.metrics.request_seconds.labels(route).observe(time.perf_counter() - started)
 
 
-def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Starlette:
-    """The ASGI app. Give `hub` to serve one already loaded (tests); else it loads at start-up."""
+def create_app(
+    settings: Settings | None = None,
+    hub: Hub | None = None,
+    loaded: tuple[Catalog, Policy] | None = None,
+) -> Starlette:
+    """The ASGI app. Give `hub` to serve one already started (tests); else it starts with
+    the app, from `loaded` catalog and policy when the caller has checked them already."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.hub = hub or await Hub.start(settings)
+        app.state.hub = hub or await Hub.start(settings, *(loaded or (None, None)))
         try:
             yield
         finally:

@@ -194,9 +194,7 @@ def _loc(loc: tuple[int | str, ...]) -> str:
 def load_file(path: Path, env: Mapping[str, str]) -> tuple[CatalogFile | None, list[Problem]]:
     name = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-        duplicates = yamlfile.duplicate_keys(text)
-        raw = yamlfile.read(text)
+        raw, duplicates = yamlfile.read(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
         return None, [Problem(name, "", f"not valid YAML: {e}")]
     except (OSError, UnicodeDecodeError) as e:
@@ -221,7 +219,7 @@ def load_file(path: Path, env: Mapping[str, str]) -> tuple[CatalogFile | None, l
 def _raw_opd_id(path: Path) -> str:
     """The `opd.id` a broken file meant to define, if it can be read at all."""
     try:
-        raw = yamlfile.read(path.read_text(encoding="utf-8"))
+        raw, _ = yamlfile.read(path.read_text(encoding="utf-8"))
         return str(raw["opd"]["id"])
     except Exception:
         return ""

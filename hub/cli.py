@@ -29,6 +29,7 @@ from hub.cli_common import (
     err,
     settings_with,
 )
+from hub.policy import Policy
 from hub.settings import Settings
 from hub.sources import Sources
 
@@ -75,11 +76,11 @@ def serve(
 ) -> None:
     """Serve the catalog's GraphQL API."""
     settings = settings_with(schema_dir=schema, policies_dir=policies, host=host, port=port)
-    check_policy(settings, check_catalog(settings))
-    _run(settings)
+    catalog = check_catalog(settings)
+    _run(settings, catalog, check_policy(settings, catalog))
 
 
-def _run(settings: Settings) -> None:
+def _run(settings: Settings, catalog: Catalog, policy: Policy) -> None:
     import logging
 
     import uvicorn
@@ -90,7 +91,8 @@ def _run(settings: Settings) -> None:
     for noisy in ("casbin", "alembic"):  # rule dumps and migration chatter at INFO
         logging.getLogger(noisy).setLevel(logging.WARNING)
     err.print(f"OPD Hub on [bold]http://{settings.host}:{settings.port}/graphql[/]")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    app = create_app(settings, loaded=(catalog, policy))
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
 
 
 @app.command()
@@ -110,7 +112,8 @@ def demo(
     os.environ["HUB_DEMO_DIR"] = str(data_dir)
     os.environ.setdefault("HUB_DATABASE_URL", f"sqlite+aiosqlite:///{data_dir / 'hub.db'}")
     settings = settings_with(schema_dir=REPO / "schema", policies_dir=REPO / "policies", host=host, port=port)
-    check_policy(settings, check_catalog(settings))
+    catalog = check_catalog(settings)
+    policy = check_policy(settings, catalog)
     keys = demo_keys(data_dir, settings.database_url)
     base = f"http://{settings.host}:{settings.port}"
     err.print(f"\n[bold]Demo regency ready[/] (data in {data_dir}).")
@@ -124,7 +127,7 @@ def demo(
     for title, path, key_var, payload in examples(base, data_dir):
         err.print(f"[green]# {title}[/]", highlight=False, soft_wrap=True)
         err.print(curl(base, path, key_var, payload) + "\n", markup=False, highlight=False, soft_wrap=True)
-    _run(settings)
+    _run(settings, catalog, policy)
 
 
 @app.command("catalog-schema")

@@ -14,7 +14,9 @@ How rules resolve (also written in `policies/model.conf`):
    it) unless a `deny` rule names that action.
 
 Decisions are made lazily, once per (subject, object, action) and policy version,
-by Casbin's own `enforce()`, then served from a cache. The policy files are checked
+then served from a cache. For the shipped model they come from the rules compiled
+into lookups (`hub.policy_index`, held to Casbin's `enforce()` by a test); for any
+other model, from Casbin's `enforce()` itself. The policy files are checked
 for changes at most every `check_interval` seconds; a file that does not parse is
 reported in the log and the last good policy stays in force.
 """
@@ -25,13 +27,14 @@ import csv
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import casbin
 
 from hub.catalog import Catalog
+from hub.policy_index import PolicyIndex, is_standard
 
 log = logging.getLogger("hub.policy")
 ACTIONS = ("read", "match", "aggregate")
@@ -130,11 +133,20 @@ def build_enforcer(model: Path, rules: Rules, catalog: Catalog) -> casbin.Enforc
 
 @dataclass
 class _State:
-    enforcer: casbin.Enforcer
     rules: Rules
     version: int
     stamp: tuple[float, ...]
-    cache: dict[tuple[str, str, str], tuple[bool, list[str] | None]] = field(default_factory=dict)
+    index: PolicyIndex | None  # the standard model, compiled; None: ask Casbin
+    make_enforcer: Callable[[], casbin.Enforcer]
+    cache: dict[tuple[str, str, str], tuple[bool, bool]] = field(default_factory=dict)
+    _enforcer: casbin.Enforcer | None = None
+
+    @property
+    def enforcer(self) -> casbin.Enforcer:
+        """Casbin itself: built when first needed (explain, or a model of your own)."""
+        if self._enforcer is None:
+            self._enforcer = self.make_enforcer()
+        return self._enforcer
 
 
 class Policy:
@@ -155,7 +167,13 @@ class Policy:
     def _load(self, version: int) -> _State:
         stamp = self._stamp()
         rules = read_rules(self.csv)
-        return _State(build_enforcer(self.model, rules, self.catalog), rules, version, stamp)
+        state = _State(rules, version, stamp, None, lambda: build_enforcer(self.model, rules, self.catalog))
+        if is_standard(self.model):
+            extra = generated_rules(self.catalog)
+            state.index = PolicyIndex(rules.p + extra.p, rules.g, rules.g2 + extra.g2)
+        else:
+            state.enforcer  # noqa: B018 - a broken model must fail now, not on the first request
+        return state
 
     def rules(self) -> Rules:
         """The rules of policy.csv in force (without the generated ones)."""
@@ -182,24 +200,34 @@ class Policy:
                 log.error("policy files have problems; the last good policy stays in force:\n%s", e)
 
     def explain(self, subject: str, obj: str, action: str) -> tuple[bool, list[str] | None]:
-        """Casbin's decision for exactly this triple and the rule that made it (None: no
-        rule matched). Cached per policy version."""
+        """Casbin's own decision for this triple and the rule that made it (None: no
+        rule matched). For people (`hub policy explain`); requests use `allows`."""
+        allowed, rule = self._state.enforcer.enforce_ex(subject, obj, action)
+        return bool(allowed), list(rule) or None
+
+    def _decide(self, subject: str, obj: str, action: str) -> tuple[bool, bool]:
+        """(allowed, a deny rule matched), cached per policy version."""
         state = self._state
         key = (subject, obj, action)
         hit = state.cache.get(key)
         if hit is None:
-            allowed, rule = state.enforcer.enforce_ex(subject, obj, action)
-            hit = state.cache[key] = (bool(allowed), list(rule) or None)
+            if state.index is not None:
+                hit = state.index.decide(subject, obj, action)
+            else:
+                allowed, rule = state.enforcer.enforce_ex(subject, obj, action)
+                hit = (bool(allowed), bool(rule) and rule[3] == "deny")
+            state.cache[key] = hit
         return hit
 
     def enforce(self, subject: str, obj: str, action: str) -> bool:
-        return self.explain(subject, obj, action)[0]
+        """Casbin's decision for exactly this triple (the compiled index for the standard model)."""
+        return self._decide(subject, obj, action)[0]
 
     def allows(self, subject: str, obj: str, action: str) -> bool:
         """The hub's decision: Casbin's, with `read` implying `match` and `aggregate`
         unless a deny rule names that action."""
-        allowed, rule = self.explain(subject, obj, action)
-        if allowed or action == "read" or (rule is not None and rule[3] == "deny"):
+        allowed, denied = self._decide(subject, obj, action)
+        if allowed or action == "read" or denied:
             return allowed
         return self.enforce(subject, obj, "read")
 

@@ -46,8 +46,10 @@ def expand_tree(node: Any, env: Mapping[str, str], path: str, out: list[tuple[st
     return node
 
 
-def duplicate_keys(text: str) -> list[tuple[str, str]]:
-    """(path, message) for every mapping key that appears twice (YAML keeps the last)."""
+Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~20x faster
+
+
+def _duplicates(root: yaml.Node | None) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
 
     def walk(node: yaml.Node, path: str) -> None:
@@ -64,12 +66,19 @@ def duplicate_keys(text: str) -> list[tuple[str, str]]:
             for i, item in enumerate(node.value):
                 walk(item, f"{path}[{i}]")
 
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
     if root is not None:
         walk(root, "")
     return found
 
 
-def read(text: str) -> Any:
-    """Parse YAML safely (yaml.YAMLError on bad syntax)."""
-    return yaml.safe_load(text)
+def read(text: str) -> tuple[Any, list[tuple[str, str]]]:
+    """Parse YAML safely in one pass: the data, and (path, message) for every mapping
+    key that appears twice (YAML alone would keep the last). yaml.YAMLError on bad syntax."""
+    loader = Loader(text)
+    try:
+        root = loader.get_single_node()
+        duplicates = _duplicates(root)
+        data = loader.construct_document(root) if root is not None else None
+    finally:
+        loader.dispose()
+    return data, duplicates
