@@ -23,7 +23,18 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-TYPES = ["string", "integer", "date", "boolean", "float", "decimal", "string", "string", "integer", "datetime"]
+TYPES = [
+    "string",
+    "integer",
+    "date",
+    "boolean",
+    "float",
+    "decimal",
+    "string",
+    "string",
+    "integer",
+    "datetime",
+]
 CLASSES = ["public", "internal", "confidential"]
 
 
@@ -62,7 +73,10 @@ def free_port() -> int:
 
 def time_to_ready(directory: Path) -> float:
     port = free_port()
-    env = os.environ | {"HUB_DATABASE_URL": f"sqlite+aiosqlite:///{directory / 'hub.db'}", "HUB_LOG_LEVEL": "WARNING"}
+    env = os.environ | {
+        "HUB_DATABASE_URL": f"sqlite+aiosqlite:///{directory / 'hub.db'}",
+        "HUB_LOG_LEVEL": "WARNING",
+    }
     cmd = [str(ROOT / ".venv" / "bin" / "hub"), "serve", "--schema", str(directory / "schema"),
            "--policies", str(directory / "policies"), "--port", str(port)]  # fmt: skip
     started = time.perf_counter()
@@ -85,7 +99,9 @@ def time_to_ready(directory: Path) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--opds", type=int, default=50)
     parser.add_argument("--datasets", type=int, default=10, help="per OPD")
     parser.add_argument("--fields", type=int, default=20)
@@ -99,7 +115,9 @@ def main() -> None:
         print(f"catalog: {args.opds} OPDs, {total} datasets x {args.fields} fields", file=sys.stderr)
         times = sorted(time_to_ready(directory) for _ in range(args.runs))
         median = times[len(times) // 2]
-        print(f"start-up to ready: median {median:.2f} s over {args.runs} runs ({', '.join(f'{t:.2f}' for t in times)})")
+        print(
+            f"start-up to ready: median {median:.2f} s over {args.runs} runs ({', '.join(f'{t:.2f}' for t in times)})"
+        )
         print(f"target < 3 s: {'met' if median < 3 else 'NOT met'}")
 
 
