@@ -159,7 +159,10 @@ class SqlAdapter(Adapter):
             # No pre-ping: it costs a round trip per call. A connection found dead fails
             # that call (the breaker counts it) and SQLAlchemy then drops the whole pool.
             kwargs = {"pool_size": int(config.get("pool_size", 5))}
-        self.engine: AsyncEngine = create_async_engine(url, hide_parameters=True, **kwargs)
+        # The hub only reads: autocommit spares each call its BEGIN and ROLLBACK round trips.
+        self.engine: AsyncEngine = create_async_engine(
+            url, hide_parameters=True, isolation_level="AUTOCOMMIT", **kwargs
+        )
         self.tables = {b.name: _Table(b) for b in bindings}
         self._tables_seen = False
 
