@@ -18,6 +18,8 @@ Factory = Callable[[str, Mapping[str, Any], Sequence[Binding]], Adapter]
 BUILTIN: dict[str, str] = {
     "sql": "adapters.sql:SqlAdapter",
     "graphql": "adapters.graphql:GraphQLAdapter",
+    "file": "adapters.files:FileAdapter",
+    "rest": "adapters.rest:RestAdapter",
 }
 
 
