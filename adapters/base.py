@@ -24,7 +24,7 @@ from typing import Any, Literal, TypeAlias
 
 Op = Literal["eq", "neq", "in", "nin", "lt", "lte", "gt", "gte", "isNull", "like"]
 EQUALITY_OPS: frozenset[str] = frozenset({"eq", "in"})
-Row: TypeAlias = tuple[Any, ...]
+Row: TypeAlias = tuple[Any, ...]  # or anything that indexes and unpacks like one (SQLAlchemy's Row)
 
 
 @dataclass(frozen=True, slots=True)

@@ -107,6 +107,8 @@ _MEASURES: dict[str, Any] = {"sum": sa.func.sum, "avg": sa.func.avg, "min": sa.f
 
 def _compare(c: sa.ColumnClause[Any], f: Cmp) -> ColumnElement[bool]:
     v = f.value
+    if v is None and f.op != "isNull":  # nothing equals NULL, everything differs from it
+        return sa.true() if f.op in ("neq", "nin") else sa.false()
     match f.op:
         case "eq":
             cmp: ColumnElement[bool] = c == v
@@ -170,7 +172,7 @@ class SqlAdapter(Adapter):
         try:
             async with self.engine.connect() as conn:
                 result = await conn.execute(stmt)
-                return [tuple(r) for r in result.all()]
+                return result.all()  # type: ignore[return-value]  # Rows index like tuples; no copy
         except (SQLAlchemyError, OSError) as e:
             raise SourceError(f"{self.name}: {_reason(e)}") from e
 

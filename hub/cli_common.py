@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,7 +12,7 @@ from rich.console import Console
 from hub.catalog import Catalog, CatalogError, Problem, load_catalog
 from hub.policy import Policy, PolicyError
 from hub.settings import Settings
-from hub.sources import check_adapters
+from hub.sources import Sources, check_adapters
 
 err = Console(stderr=True, soft_wrap=True)  # problems stay one line each, whatever the width
 REPO = Path(__file__).resolve().parents[1]
@@ -48,6 +49,11 @@ def check_catalog(settings: Settings) -> Catalog:
         report(e.problems)
         raise typer.Exit(1) from None
     problems = check_adapters(catalog)
+    if not problems:
+        try:  # each adapter checks its own configuration when it is built (no connection yet)
+            asyncio.run(Sources(catalog).close())
+        except CatalogError as e:
+            problems = e.problems
     if problems:
         report(problems)
         raise typer.Exit(1)

@@ -54,7 +54,7 @@ async def run_read(sources: Sources, plan: ReadPlan) -> ReadResult:
 async def attach(sources: Sources, node: NodePlan, rows: list[Row]) -> list[Row]:
     """Append each relationship's value to every row."""
     resolved = await asyncio.gather(*(_resolve(sources, node, rel, rows) for rel in node.relationships))
-    return [row + tuple(values[i] for values in resolved) for i, row in enumerate(rows)]
+    return [(*row, *(values[i] for values in resolved)) for i, row in enumerate(rows)]
 
 
 async def _resolve(sources: Sources, node: NodePlan, rel: RelPlan, rows: list[Row]) -> list[Any]:

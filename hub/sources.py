@@ -73,7 +73,10 @@ class Sources:
         for opd, name, spec in catalog.sources():
             bindings = [binding(d) for d in catalog.of_opd(opd) if d.source_name == name]
             source_id = f"{opd}.{name}"
-            adapter = adapters.create(spec.adapter, source_id, spec.model_dump(), bindings)
+            try:
+                adapter = adapters.create(spec.adapter, source_id, spec.model_dump(), bindings)
+            except ValueError as e:  # an adapter's own check of its configuration
+                raise CatalogError([Problem(catalog.paths[opd], f"sources.{name}", str(e))]) from None
             breaker = Breaker(spec.breaker_failures, spec.breaker_reset)
             self.by_id[source_id] = Source(source_id, adapter, spec.timeout, breaker)
             for b in bindings:
