@@ -50,6 +50,12 @@ def pairs(plan: ReadPlan) -> set[Pair]:
     return filter_pairs(plan.dataset, plan.where) | sort | node_pairs(plan.dataset, plan.node)
 
 
+def count_pairs(dataset: str, fields: Iterable[str]) -> set[Pair]:
+    """A read that uses no field at all (only `totalCount`) is a count: it needs
+    `aggregate` on some field of the dataset, like a bare aggregate count."""
+    return {(f"{dataset}.{f}", "aggregate") for f in fields}
+
+
 def check_filter(dataset: str, where: Filter | None, allowed: Mapping[Pair, bool]) -> None:
     for obj, action in sorted(filter_pairs(dataset, where)):
         if not allowed.get((obj, action)):
@@ -69,6 +75,8 @@ def restrict_node(dataset: str, node: NodePlan, allowed: Mapping[Pair, bool]) ->
 
 
 def restrict(plan: ReadPlan, allowed: Mapping[Pair, bool]) -> ReadPlan:
+    if not pairs(plan) and not any(allowed.values()):
+        raise Forbidden(f"you may not count {plan.dataset}", object=plan.dataset, action="aggregate")
     check_filter(plan.dataset, plan.where, allowed)
     for field in plan.sort:
         obj = f"{plan.dataset}.{field}"

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -37,6 +38,7 @@ from hub.gql.run import GraphQLService, RequestContext
 from hub.gql.schema import build_schema
 from hub.gql.types import Access
 from hub.ledger import Ledger
+from hub.logs import keep_values_out
 from hub.metrics import CONTENT_TYPE, Metrics
 from hub.policy import ACTIONS, Policy
 from hub.settings import Settings
@@ -44,6 +46,7 @@ from hub.sources import Sources
 from hub.store import migrate_async, store_engine
 
 log = logging.getLogger("hub.app")
+keep_values_out()
 PUBLIC = "public"
 
 
@@ -153,7 +156,13 @@ async def caller(hub: Hub, request: Request) -> Caller:
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key:
         raise Unauthenticated("send an API key: `Authorization: Bearer <key>` (or use /public/graphql)")
-    found = await authenticate(hub.store, key.strip())
+    try:
+        found = await authenticate(hub.store, key.strip())
+    except (SQLAlchemyError, OSError) as e:
+        log.error("hub store unavailable while checking a key: %s", type(e).__name__)
+        raise AuditUnavailable(
+            "the hub's store is unavailable, so keys cannot be checked; try again shortly"
+        ) from None
     if found is None:
         raise Unauthenticated("the API key is unknown, revoked or expired")
     return found

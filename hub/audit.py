@@ -185,10 +185,35 @@ class Verdict:
     reason: str = ""
 
 
+async def _index_mismatch(engine: AsyncEngine, expected: dict[int, set[str]]) -> int | None:
+    """The first record whose transparency index rows differ from its chained datasets."""
+    if not expected:
+        return None
+    found: dict[int, set[str]] = {seq: set() for seq in expected}
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            sa.select(_ACCESS.c.seq, _ACCESS.c.dataset).where(
+                _ACCESS.c.seq.between(min(expected), max(expected))
+            )
+        )
+        for seq, dataset in rows:
+            found.setdefault(seq, set()).add(dataset)
+    bad = [seq for seq in sorted(found) if found[seq] != expected.get(seq, set())]
+    return bad[0] if bad else None
+
+
 async def verify(engine: AsyncEngine) -> Verdict:
-    """Recompute the chain from the genesis hash and compare it with the stored head."""
+    """Recompute the chain from the genesis hash, compare it with the stored head, and
+    check that the transparency index lists exactly each record's datasets."""
     expected_seq, prev, checked = 1, GENESIS, 0
+    index: dict[int, set[str]] = {}
     async for row in records(engine):
+        index[row.seq] = set(json.loads(row.datasets))
+        if len(index) >= 5000:
+            bad = await _index_mismatch(engine, index)
+            if bad is not None:
+                return Verdict(False, checked, bad, f"the transparency index of record {bad} was changed")
+            index.clear()
         if row.seq != expected_seq:
             return Verdict(
                 False, checked, expected_seq, f"record {expected_seq} is missing (next is {row.seq})"
@@ -198,6 +223,9 @@ async def verify(engine: AsyncEngine) -> Verdict:
         if chain_hash(prev, row.seq, _entry(row)) != row.hash:
             return Verdict(False, checked, row.seq, f"record {row.seq} was changed after it was written")
         prev, expected_seq, checked = row.hash, expected_seq + 1, checked + 1
+    bad = await _index_mismatch(engine, index)
+    if bad is not None:
+        return Verdict(False, checked, bad, f"the transparency index of record {bad} was changed")
     async with engine.connect() as conn:
         head = (await conn.execute(sa.select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1))).one()
     if head.seq != checked or head.hash != prev:

@@ -88,7 +88,7 @@ def _run(settings: Settings, catalog: Catalog, policy: Policy) -> None:
     from hub.app import create_app
 
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("casbin", "alembic"):  # rule dumps and migration chatter at INFO
+    for noisy in ("casbin", "alembic", "aiosqlite"):  # rule dumps, migrations, driver chatter
         logging.getLogger(noisy).setLevel(logging.WARNING)
     err.print(f"OPD Hub on [bold]http://{settings.host}:{settings.port}/graphql[/]")
     app = create_app(settings, loaded=(catalog, policy))

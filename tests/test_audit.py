@@ -533,13 +533,6 @@ async def test_the_store_failing_mid_request_withholds_the_data_and_service_resu
             assert list(logged) == served  # the refused requests left no record
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hub bug: with the store unreachable, authentication (hub/app.py caller -> "
-    "hub/clients.py authenticate) raises a driver error that serve_graphql does not catch, so the "
-    "caller gets a bare HTTP 500 'Internal Server Error' without extensions.code instead of "
-    "AUDIT_UNAVAILABLE (503)",
-)
 async def test_the_store_down_before_the_request_answers_audit_unavailable(tmp_path: Path) -> None:
     require_server("postgresql")
     async with hub_behind_proxy(tmp_path, "sqlite") as (_hub, client, store, people, _residents):
@@ -674,13 +667,6 @@ async def test_the_store_and_the_hubs_log_hold_no_values(
             await store_db.drop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hub bug: values reach DEBUG logs: SQLAlchemy logs each result row ('Row (...)') of the "
-    "source engines (adapters/sql.py; hide_parameters=True hides bound parameters only), and aiosqlite "
-    "logs each statement with its parameters, which `hub serve` turns on with HUB_LOG_LEVEL=DEBUG "
-    "(hub/cli.py _run: logging.basicConfig(level=...) caps only casbin and alembic)",
-)
 async def test_debug_logging_holds_no_values(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     people, recipients = distinct_people(20)
     databases = await regency_sources(tmp_path, people, recipients)
@@ -938,13 +924,6 @@ async def test_transparency_lists_own_accesses_and_accesses_to_an_opds_data(
 # --- bugs found on the way -----------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hub bug: a suppressed aggregate group still returns its group key "
-    "(hub/gql/ops.py write_groups) while the ledger counts it as not released "
-    "(hub/gql/schema.py aggregate: released=bool(shown)), so an aggregate-only caller learns "
-    "the name (any grouped field) behind a NIK, and no audit record is written",
-)
 async def test_a_suppressed_aggregate_releases_no_value_unrecorded(tmp_path: Path) -> None:
     people, recipients = make_rows(30)
     databases = await regency_sources(tmp_path, people, recipients)
@@ -968,12 +947,6 @@ async def test_a_suppressed_aggregate_releases_no_value_unrecorded(tmp_path: Pat
             await db.drop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hub bug: audit_access (the index behind accessesToMyData) is outside the hash chain and "
-    "hub/audit.py verify never compares it with each record's datasets, so deleting an index row "
-    "hides an access from the OPD while `hub audit verify` reports the log intact",
-)
 async def test_verify_detects_an_access_removed_from_the_transparency_index(tmp_path: Path) -> None:
     require_server("postgresql")
     people, recipients = make_rows(20)
@@ -994,12 +967,6 @@ async def test_verify_detects_an_access_removed_from_the_transparency_index(tmp_
             await db.drop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hub bug: migrations take no lock (alembic/env.py, hub/store.py migrate), and every "
-    "`hub serve` start (Hub.start -> migrate_async) and admin command migrates; two processes "
-    "starting together on a fresh PostgreSQL store race and one dies on a duplicate key",
-)
 async def test_two_processes_starting_together_on_a_fresh_store_both_start(tmp_path: Path) -> None:
     require_server("postgresql")
     store = await ScratchDatabase("postgresql", tmp_path).create()

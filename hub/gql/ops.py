@@ -66,30 +66,34 @@ def write_groups(
     exempt: bool,
     q: Query,
 ) -> list[dict[str, Any]]:
-    """One answer per group; `exempt`: the caller may read everything the question uses."""
+    """One answer per group; `exempt`: the caller may read everything the question uses.
+
+    A suppressed group keeps only the values of its public-classified keys: a key such
+    as a name would say who is in the small group (and what the filter says of them)."""
+    public = {f for f in plan.group_by if t.dataset.fields[f].classification == "public"}
     width = len(plan.group_by)
     threshold = t.dataset.spec.min_group_size
     group_name = t.group.name if t.group else ""
     grouped = {f: i for i, f in enumerate(plan.group_by)}
     measured = {m: width + 1 + i for i, m in enumerate(plan.measures)}
     # (response key, what, [(sub key, row index; -1 __typename, -2 not grouped, converter)])
-    parts: list[tuple[str, str, list[tuple[str, int, Any]]]] = []
+    parts: list[tuple[str, str, list[tuple[str, int, Any, bool]]]] = []
     for key, s in sel.items():
         sub = collect(s.nodes, q.fragments, q.variables) if s.name == "group" or s.name in MEASURES else {}
         typename = (
             f"{group_name}Key" if s.name == "group" else group_name.removesuffix("Group") + s.name.title()
         )
-        cells: list[tuple[str, int, Any]] = []
+        cells: list[tuple[str, int, Any, bool]] = []  # (key, index, converter, shown when suppressed)
         for sub_key, m in sub.items():
             if m.name == "__typename":
-                cells.append((sub_key, -1, typename))
+                cells.append((sub_key, -1, typename, True))
                 continue
             f = t.fields[m.name]
             if s.name == "group":
-                cells.append((sub_key, grouped.get(f, -2), OUTPUT[t.dataset.fields[f].type]))
+                cells.append((sub_key, grouped.get(f, -2), OUTPUT[t.dataset.fields[f].type], f in public))
             else:
                 index = measured[(s.name, f)]  # type: ignore[index]
-                cells.append((sub_key, index, _measure_output(t, s.name, f)))
+                cells.append((sub_key, index, _measure_output(t, s.name, f), False))
         parts.append((key, s.name, cells))
     out = []
     for row in rows:
@@ -105,8 +109,10 @@ def write_groups(
                 answer[key] = group_name
             elif what in MEASURES and suppressed:
                 answer[key] = None
+            elif suppressed:
+                answer[key] = {k: _cell(row, i, conv) if shown else None for k, i, conv, shown in cells}
             else:
-                answer[key] = {k: _cell(row, i, conv) for k, i, conv in cells}
+                answer[key] = {k: _cell(row, i, conv) for k, i, conv, _ in cells}
         out.append(answer)
     return out
 

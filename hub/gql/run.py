@@ -117,8 +117,8 @@ class GraphQLService:
         out: dict[str, Any] = {}
         if result.errors:
             out["errors"] = [format_error(e, ctx.request_id) for e in result.errors]
-        if result.data is not None or not result.errors:
-            out["data"] = result.data
+        if result.data is not None or any(e.path for e in result.errors or ()):
+            out["data"] = result.data  # execution began: null when the root itself was nulled
         return out
 
 

@@ -16,6 +16,7 @@ from hub.access import (
     aggregate_used,
     check_aggregate,
     check_match,
+    count_pairs,
     match_pairs,
     pairs,
     restrict,
@@ -70,7 +71,8 @@ def build_schema(catalog: Catalog, default_first: int = 100, audience: Audience 
             q = Query(info.fragments, info.variable_values, ctx.max_first)
             sel = collect(info.field_nodes, q.fragments, q.variables)
             plan = read_plan(types, t, sel, args, q, ctx.cursors)
-            plan = restrict(plan, ctx.policy.decide(ctx.subject, pairs(plan)))
+            asked = pairs(plan) or count_pairs(plan.dataset, t.dataset.fields)
+            plan = restrict(plan, ctx.policy.decide(ctx.subject, asked))
             used = pairs(plan)
             ctx.ledger.require_purpose(used)
             shape = shape_connection(types, t, sel, q.fragments, q.variables, ctx.cursors, plan)
