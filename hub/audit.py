@@ -32,6 +32,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.audit_sqlite import SqliteAppender
 from hub.store import AuditAccess, AuditHead, AuditRecord
 
 log = logging.getLogger("hub.audit")
@@ -83,6 +84,12 @@ class AuditLog:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        url = engine.url
+        self._sqlite = (
+            SqliteAppender(str(url.database))
+            if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+            else None
+        )
         self._queue: asyncio.Queue[tuple[Entry, asyncio.Future[int]]] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
 
@@ -112,30 +119,40 @@ class AuditLog:
                     done.set_result(seq)
 
     async def _append(self, entries: list[Entry]) -> list[int]:
+        if self._sqlite is not None:
+            return await self._sqlite.append(entries, _link)
         async with self.engine.begin() as conn:
             # Lock the head's row and read it in one statement (an UPDATE locks on every
             # backend, SQLite's whole database included): writers append one after another.
             head = (await conn.execute(_LOCK_HEAD)).one()
-            seq, prev = int(head.seq), str(head.hash)
-            rows, access, seqs = [], [], []
-            for e in entries:
-                seq += 1
-                digest = chain_hash(prev, seq, e)
-                rows.append(_row(seq, e, prev, digest))
-                access += [{"seq": seq, "dataset": d, "opd": d.split(".")[0]} for d in e.datasets]
-                seqs.append(seq)
-                prev = digest
+            rows, access, last = _link(int(head.seq), str(head.hash), entries)
             await conn.execute(sa.insert(_LOG), rows)
             if access:
                 await conn.execute(sa.insert(_ACCESS), access)
-            await conn.execute(sa.update(_HEAD).where(_HEAD.c.id == 1).values(seq=seq, hash=prev))
-        return seqs
+            await conn.execute(sa.update(_HEAD).where(_HEAD.c.id == 1).values(seq=rows[-1]["seq"], hash=last))
+        return [r["seq"] for r in rows]
 
     async def close(self) -> None:
+        if self._sqlite is not None:
+            self._sqlite.close()
         if self._writer is not None:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
+
+
+def _link(
+    seq: int, prev: str, entries: list[Entry]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:
+    """Chain `entries` after (seq, prev): their rows, their index rows, the new head hash."""
+    rows, access = [], []
+    for e in entries:
+        seq += 1
+        digest = chain_hash(prev, seq, e)
+        rows.append(_row(seq, e, prev, digest))
+        access += [{"seq": seq, "dataset": d, "opd": d.split(".")[0]} for d in e.datasets]
+        prev = digest
+    return rows, access, prev
 
 
 def _row(seq: int, e: Entry, prev: str, digest: str) -> dict[str, Any]:
