@@ -22,19 +22,32 @@ from hub.plan import AggregatePlan, MatchPlan, NodePlan, ReadPlan
 from hub.policy import Pair
 
 
-def _cmps(f: Filter | None) -> list[Cmp]:
+def cmps(f: Filter | None) -> list[Cmp]:
     if f is None:
         return []
     if isinstance(f, Cmp):
         return [f]
     if isinstance(f, Not):
-        return _cmps(f.part)
+        return cmps(f.part)
     assert isinstance(f, And | Or)
-    return [c for p in f.parts for c in _cmps(p)]
+    return [c for p in f.parts for c in cmps(p)]
+
+
+def _actions(f: Filter | None, negated: bool = False) -> list[tuple[str, str]]:
+    """(field, action) per comparison: `match` suffices for eq/in outside a `not`;
+    `not: {eq}` asks what `neq` asks, so it needs `read` like `neq`."""
+    if f is None:
+        return []
+    if isinstance(f, Cmp):
+        return [(f.field, "match" if f.op in EQUALITY_OPS and not negated else "read")]
+    if isinstance(f, Not):
+        return _actions(f.part, not negated)
+    assert isinstance(f, And | Or)
+    return [a for p in f.parts for a in _actions(p, negated)]
 
 
 def filter_pairs(dataset: str, where: Filter | None) -> set[Pair]:
-    return {(f"{dataset}.{c.field}", "match" if c.op in EQUALITY_OPS else "read") for c in _cmps(where)}
+    return {(f"{dataset}.{field}", action) for field, action in _actions(where)}
 
 
 def node_pairs(dataset: str, node: NodePlan) -> set[Pair]:
@@ -75,14 +88,18 @@ def restrict_node(dataset: str, node: NodePlan, allowed: Mapping[Pair, bool]) ->
 
 
 def restrict(plan: ReadPlan, allowed: Mapping[Pair, bool]) -> ReadPlan:
-    if not pairs(plan) and not any(allowed.values()):
-        raise Forbidden(f"you may not count {plan.dataset}", object=plan.dataset, action="aggregate")
+    """`allowed` must hold the decisions on `pairs(plan)` and `count_pairs` of the dataset."""
     check_filter(plan.dataset, plan.where, allowed)
     for field in plan.sort:
         obj = f"{plan.dataset}.{field}"
         if not allowed.get((obj, "read")):
             raise Forbidden(f"you may not sort by {obj}", object=obj, action="read")
-    return replace(plan, node=restrict_node(plan.dataset, plan.node, allowed))
+    restricted = replace(plan, node=restrict_node(plan.dataset, plan.node, allowed))
+    if not pairs(restricted):  # what is left is a count (of rows, or of nulls in a list)
+        prefix = plan.dataset + "."
+        if not any(ok for (obj, act), ok in allowed.items() if act == "aggregate" and obj.startswith(prefix)):
+            raise Forbidden(f"you may not count {plan.dataset}", object=plan.dataset, action="aggregate")
+    return restricted
 
 
 def match_pairs(plan: MatchPlan) -> set[Pair]:
@@ -97,7 +114,7 @@ def check_match(plan: MatchPlan, allowed: Mapping[Pair, bool]) -> None:
 
 
 def aggregate_used(plan: AggregatePlan) -> set[str]:
-    return {*plan.group_by, *(c.field for c in _cmps(plan.where)), *(f for _, f in plan.measures)}
+    return {*plan.group_by, *(c.field for c in cmps(plan.where)), *(f for _, f in plan.measures)}
 
 
 def aggregate_pairs(plan: AggregatePlan, fields: Iterable[str]) -> set[Pair]:

@@ -162,7 +162,16 @@ class Policy:
         self._state = self._load(version=1)  # raises PolicyError: fail at start-up
 
     def _stamp(self) -> tuple[float, ...]:
-        return tuple(p.stat().st_mtime_ns if p.exists() else -1 for p in (self.model, self.csv))
+        """What identifies each file's content cheaply: an edit within the clock's
+        granularity, or a copy that keeps the mtime, still changes size, inode or ctime."""
+        out: list[float] = []
+        for path in (self.model, self.csv):
+            try:
+                st = path.stat()
+                out += [st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino]
+            except OSError:
+                out.append(-1)
+        return tuple(out)
 
     def _load(self, version: int) -> _State:
         stamp = self._stamp()

@@ -536,11 +536,6 @@ async def test_a_read_that_uses_no_field_is_a_count(town: Town, subject: str, se
     assert "errors" not in body, body  # aggregate on some field: the count is allowed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hub bug (hub/access.py restrict): the count check runs only when the plan asks no pair "
-    "at all; a selected field that is then dropped as forbidden unlocks totalCount",
-)
 @pytest.mark.parametrize("subject", ["opd:dinsos", "user:matcher"])
 async def test_selecting_a_forbidden_field_does_not_unlock_the_count(town: Town, subject: str) -> None:
     assert not may_count(town, subject)

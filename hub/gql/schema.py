@@ -71,7 +71,7 @@ def build_schema(catalog: Catalog, default_first: int = 100, audience: Audience 
             q = Query(info.fragments, info.variable_values, ctx.max_first)
             sel = collect(info.field_nodes, q.fragments, q.variables)
             plan = read_plan(types, t, sel, args, q, ctx.cursors)
-            asked = pairs(plan) or count_pairs(plan.dataset, t.dataset.fields)
+            asked = pairs(plan) | count_pairs(plan.dataset, t.dataset.fields)
             plan = restrict(plan, ctx.policy.decide(ctx.subject, asked))
             used = pairs(plan)
             ctx.ledger.require_purpose(used)
