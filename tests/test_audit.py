@@ -35,6 +35,7 @@ from hub.audit import GENESIS, query_hash, verify
 from hub.settings import Settings
 from hub.store import AuditRecord
 from tests.support.databases import SERVERS, ScratchDatabase, require_server
+from tests.support.proxy import Proxy, closed_port
 from tests.support.regency import (
     EVERYTHING,
     PENDUDUK,
@@ -45,7 +46,6 @@ from tests.support.regency import (
     write_policies,
 )
 from tests.support.servers import serve
-from tests.test_source_failures import Proxy, closed_port
 
 HUB_BIN = Path(sys.executable).with_name("hub")
 AUDIT_KEY = "test-audit-key"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,17 +12,10 @@ import pytest
 
 from hub.app import Hub
 from tests.support.databases import ScratchDatabase, require_server
+from tests.support.proxy import Proxy, closed_port
 from tests.support.regency import PENDUDUK, PENERIMA, load, make_rows, start_hub, write_catalog
 
 QUERY = "{ dukcapil { penduduk(first: 2) { nodes { nik } } } dinsos { penerimaBansos(first: 2) { nodes { id } } } }"
-
-
-def closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port: int = s.getsockname()[1]
-    s.close()
-    return port
 
 
 async def hub_with_dinsos_at(tmp: Path, url: str, timeout: float) -> tuple[Hub, httpx.AsyncClient]:
@@ -103,43 +95,6 @@ async def test_hanging_source_times_out_without_delaying_others(tmp_path: Path, 
     finally:
         await client.aclose()
         await hub.close()
-
-
-class Proxy:
-    """A TCP proxy on loopback in front of a real server, that can be taken down and
-    brought back on the same port: a source that dies and returns."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.port = closed_port()
-        self.server: asyncio.Server | None = None
-        self.links: list[asyncio.StreamWriter] = []
-
-    async def up(self) -> None:
-        async def pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-            try:
-                while data := await r.read(65536):
-                    w.write(data)
-                    await w.drain()
-            except (ConnectionError, asyncio.CancelledError):
-                pass
-            finally:
-                w.close()
-
-        async def link(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
-            server_r, server_w = await asyncio.open_connection("127.0.0.1", self.target_port)
-            self.links += [client_w, server_w]
-            await asyncio.gather(pipe(client_r, server_w), pipe(server_r, client_w))
-
-        self.server = await asyncio.start_server(link, "127.0.0.1", self.port, reuse_address=True)
-
-    async def down(self) -> None:
-        assert self.server is not None
-        self.server.close()
-        for w in self.links:
-            w.close()
-        self.links.clear()
-        await self.server.wait_closed()
 
 
 async def test_breaker_opens_fails_fast_and_closes_when_the_source_returns(tmp_path: Path) -> None:
