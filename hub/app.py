@@ -28,8 +28,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.http.ides import get_graphql_ide_html
 
-from hub.audit import AuditLog, Entry, query_hash
-from hub.audit import AuditUnavailable as AuditUnavailableError
+from hub.audit import AuditLog, AuditWriteFailed, Entry, query_hash
 from hub.catalog import Catalog, load_catalog
 from hub.clients import Caller, authenticate
 from hub.cursor import Cursors
@@ -213,7 +212,7 @@ async def serve_graphql(request: Request, service: GraphQLService, public: bool)
             await hub.audit.record(
                 audit_entry(hub, ctx, who, service.operation(query, name), query, variables, result)
             )
-        except AuditUnavailableError:
+        except AuditWriteFailed:
             message = "the audit log cannot be written, so no non-public data is released; try again shortly"
             return error_response(AuditUnavailable(message), request_id)
     return json_response(result, 200, request_id)

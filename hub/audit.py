@@ -75,7 +75,7 @@ def chain_hash(prev_hash: str, seq: int, entry: Entry) -> str:
     return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
 
 
-class AuditUnavailable(Exception):
+class AuditWriteFailed(Exception):
     """The record could not be committed."""
 
 
@@ -94,7 +94,7 @@ class AuditLog:
         self._writer: asyncio.Task[None] | None = None
 
     async def record(self, entry: Entry) -> int:
-        """Commit `entry`; its sequence number once durable. AuditUnavailable otherwise."""
+        """Commit `entry`; its sequence number once durable; AuditWriteFailed otherwise."""
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._run(), name="audit-writer")
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
@@ -112,7 +112,7 @@ class AuditLog:
                 log.error("audit store unavailable (%s); %d request(s) refused", type(e).__name__, len(batch))
                 for _, done in batch:
                     if not done.done():
-                        done.set_exception(AuditUnavailable(str(type(e).__name__)))
+                        done.set_exception(AuditWriteFailed(str(type(e).__name__)))
                 continue
             for (_, done), seq in zip(batch, seqs, strict=True):
                 if not done.done():
