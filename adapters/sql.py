@@ -6,7 +6,7 @@ keyset pagination and counts. One connection pool per source.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from adapters.base import (
     Row,
     SourceError,
 )
+from adapters.sql_pg import Binds, Build, PgRunner
 
 SQL_TYPES: dict[str, sa.types.TypeEngine[Any]] = {
     "string": sa.String(),
@@ -57,15 +58,16 @@ class _Table:
         }
         self.key = binding.key
 
-    def where(self, f: Filter) -> ColumnElement[bool]:
+    def where(self, f: Filter, bind: Binds) -> ColumnElement[bool]:
+        """Binds values depth first, left to right (the order `filter_values` lists them)."""
         if isinstance(f, Cmp):
-            return _compare(self.col[f.field], f)
+            return _compare(self.col[f.field], f, bind)
         if isinstance(f, And):
-            return sa.and_(sa.true(), *(self.where(p) for p in f.parts))
+            return sa.and_(sa.true(), *(self.where(p, bind) for p in f.parts))
         if isinstance(f, Or):
-            return sa.or_(sa.false(), *(self.where(p) for p in f.parts))
+            return sa.or_(sa.false(), *(self.where(p, bind) for p in f.parts))
         if isinstance(f, Not):
-            return self.where(f.part).is_not(sa.true())  # two-valued: NULL counts as false
+            return self.where(f.part, bind).is_not(sa.true())  # two-valued: NULL counts as false
         raise TypeError(f"not a filter: {f!r}")
 
     def order_by(self, order: Sequence[Order]) -> list[ColumnElement[Any]]:
@@ -79,8 +81,9 @@ class _Table:
             out.append(c.desc() if o.descending else c.asc())
         return out
 
-    def after(self, order: Sequence[Order], values: Sequence[Any]) -> ColumnElement[bool]:
-        """Rows strictly after the row whose order values are `values` (keyset)."""
+    def after(self, order: Sequence[Order], values: Sequence[Any], bind: Binds) -> ColumnElement[bool]:
+        """Rows strictly after the row whose order values are `values` (keyset); binds
+        each non-NULL value once, in order."""
         alternatives: list[ColumnElement[bool]] = []
         equal: list[ColumnElement[bool]] = []
         for o, v in zip(order, values, strict=True):
@@ -88,7 +91,7 @@ class _Table:
             beyond: ColumnElement[bool]
             same: ColumnElement[bool]
             if v is not None:
-                v = sa.literal(v, c.type)  # booleans too: `c > true` needs a bound value
+                v = bind(v, c.type)  # booleans too: `c > true` needs a bound value
             if v is None:
                 beyond = sa.false() if not o.descending else c.is_not(None)
                 same = c.is_(None)
@@ -105,20 +108,23 @@ class _Table:
 _MEASURES: dict[str, Any] = {"sum": sa.func.sum, "avg": sa.func.avg, "min": sa.func.min, "max": sa.func.max}
 
 
-def _compare(c: sa.ColumnClause[Any], f: Cmp) -> ColumnElement[bool]:
+def _compare(c: sa.ColumnClause[Any], f: Cmp, bind: Binds) -> ColumnElement[bool]:
     v = f.value
     if v is None and f.op != "isNull":  # nothing equals NULL, everything differs from it
         return sa.true() if f.op in ("neq", "nin") else sa.false()
+    if f.op == "isNull":
+        return c.is_(None) if v else c.is_not(None)
+    if f.op == "in":
+        return bind.one_of(c, v)  # type: ignore[no-any-return]
+    if f.op == "nin":
+        return sa.or_(bind.one_of(c, v, negate=True), c.is_(None))
+    v = bind(v, c.type)
     match f.op:
         case "eq":
             cmp: ColumnElement[bool] = c == v
             return cmp
         case "neq":
             return sa.or_(c != v, c.is_(None))
-        case "in":
-            return c.in_(list(v))
-        case "nin":
-            return sa.or_(c.not_in(list(v)), c.is_(None))
         case "lt":
             cmp = c < v
             return cmp
@@ -131,8 +137,6 @@ def _compare(c: sa.ColumnClause[Any], f: Cmp) -> ColumnElement[bool]:
         case "gte":
             cmp = c >= v
             return cmp
-        case "isNull":
-            return c.is_(None) if v else c.is_not(None)
         case "like":
             return c.ilike(v)
     raise ValueError(f"unknown operator {f.op!r}")
@@ -149,7 +153,11 @@ def _reason(e: BaseException) -> str:
 
 
 class SqlAdapter(Adapter):
-    """Config keys: `url` (SQLAlchemy async URL), `pool_size`."""
+    """Config keys: `url` (SQLAlchemy async URL), `pool_size`.
+
+    PostgreSQL runs on asyncpg directly with statements compiled once per shape
+    (`adapters.sql_pg`); SQLite and MariaDB/MySQL run through SQLAlchemy's engine.
+    """
 
     def __init__(self, name: str, config: Mapping[str, Any], bindings: Sequence[Binding]) -> None:
         url = config.get("url")
@@ -157,13 +165,20 @@ class SqlAdapter(Adapter):
             raise ValueError(f"source {name}: the sql adapter needs `url`")
         self.name = name
         kwargs: dict[str, Any] = {}
+        pool_size = int(config.get("pool_size", 5))
         if not str(url).startswith("sqlite"):
             # No pre-ping: it costs a round trip per call. A connection found dead fails
             # that call (the breaker counts it) and SQLAlchemy then drops the whole pool.
-            kwargs = {"pool_size": int(config.get("pool_size", 5))}
+            kwargs = {"pool_size": pool_size}
         # The hub only reads: autocommit spares each call its BEGIN and ROLLBACK round trips.
         self.engine: AsyncEngine = create_async_engine(
             url, hide_parameters=True, isolation_level="AUTOCOMMIT", **kwargs
+        )
+        backend = self.engine.url.get_backend_name()
+        self.pg = (
+            PgRunner(name, self.engine.url, self.engine.dialect, pool_size)
+            if backend == "postgresql" and self.engine.url.get_driver_name() == "asyncpg"
+            else None
         )
         self.tables = {b.name: _Table(b) for b in bindings}
         self._tables_seen = False
@@ -176,25 +191,45 @@ class SqlAdapter(Adapter):
         except (SQLAlchemyError, OSError) as e:
             raise SourceError(f"{self.name}: {_reason(e)}") from e
 
+    async def _run(self, key: Hashable, build: Build, values: Callable[[], list[Any]]) -> list[Row]:
+        """`build`'s statement; `values` lists what it binds, in order, without building it."""
+        if self.pg is not None:
+            return await self.pg.rows(key, build, values())
+        return await self._all(build(Binds(arrays=False)))
+
     async def fetch(self, query: PageQuery) -> list[Row]:
         t = self.tables[query.dataset]
-        stmt = sa.select(*(t.col[f] for f in query.fields)).select_from(t.table)
-        conditions = []
-        if query.where is not None:
-            conditions.append(t.where(query.where))
-        if query.after is not None:
-            conditions.append(t.after(query.order, query.after))
-        if conditions:
-            stmt = stmt.where(*conditions)
-        stmt = stmt.order_by(*t.order_by(query.order)).limit(query.limit)
-        return await self._all(stmt)
+
+        def build(bind: Binds) -> sa.Select[Any]:
+            stmt = sa.select(*(t.col[f] for f in query.fields)).select_from(t.table)
+            conditions = []
+            if query.where is not None:
+                conditions.append(t.where(query.where, bind))
+            if query.after is not None:
+                conditions.append(t.after(query.order, query.after, bind))
+            if conditions:
+                stmt = stmt.where(*conditions)
+            return stmt.order_by(*t.order_by(query.order)).limit(bind(query.limit, sa.Integer()))
+
+        def values() -> list[Any]:
+            out = filter_values(query.where, [])
+            out += [v for v in query.after or () if v is not None]
+            out.append(query.limit)
+            return out
+
+        after = None if query.after is None else tuple(v is None for v in query.after)
+        key = ("fetch", query.dataset, query.fields, filter_shape(query.where), query.order, after)
+        return await self._run(key, build, values)
 
     async def count(self, dataset: str, where: Filter | None) -> int:
         t = self.tables[dataset]
-        stmt = sa.select(sa.func.count()).select_from(t.table)
-        if where is not None:
-            stmt = stmt.where(t.where(where))
-        rows = await self._all(stmt)
+
+        def build(bind: Binds) -> sa.Select[Any]:
+            stmt = sa.select(sa.func.count()).select_from(t.table)
+            return stmt if where is None else stmt.where(t.where(where, bind))
+
+        key = ("count", dataset, filter_shape(where))
+        rows = await self._run(key, build, lambda: filter_values(where, []))
         return int(rows[0][0])
 
     async def lookup(
@@ -203,23 +238,29 @@ class SqlAdapter(Adapter):
         if not values:
             return []
         t = self.tables[dataset]
-        stmt = (
-            sa.select(*(t.col[f] for f in fields))
-            .where(t.col[field].in_(list(values)))
-            .order_by(t.col[t.key])
-        )
-        return await self._all(stmt)
+
+        def build(bind: Binds) -> sa.Select[Any]:
+            stmt = sa.select(*(t.col[f] for f in fields)).where(bind.one_of(t.col[field], values))
+            return stmt.order_by(t.col[t.key])
+
+        key = ("lookup", dataset, field, fields)
+        return await self._run(key, build, lambda: [list(values)])
 
     async def aggregate(self, query: AggregateQuery) -> list[Row]:
         t = self.tables[query.dataset]
-        groups = [t.col[f] for f in query.group_by]
-        measures = [_MEASURES[fn](t.col[f]) for fn, f in query.measures]
-        stmt = sa.select(*groups, sa.func.count(), *measures).select_from(t.table)
-        if query.where is not None:
-            stmt = stmt.where(t.where(query.where))
-        if groups:
-            stmt = stmt.group_by(*groups).order_by(*t.order_by([Order(f) for f in query.group_by]))
-        return await self._all(stmt)
+
+        def build(bind: Binds) -> sa.Select[Any]:
+            groups = [t.col[f] for f in query.group_by]
+            measures = [_MEASURES[fn](t.col[f]) for fn, f in query.measures]
+            stmt = sa.select(*groups, sa.func.count(), *measures).select_from(t.table)
+            if query.where is not None:
+                stmt = stmt.where(t.where(query.where, bind))
+            if groups:
+                stmt = stmt.group_by(*groups).order_by(*t.order_by([Order(f) for f in query.group_by]))
+            return stmt
+
+        key = ("aggregate", query.dataset, query.group_by, query.measures, filter_shape(query.where))
+        return await self._run(key, build, lambda: filter_values(query.where, []))
 
     async def health(self) -> None:
         """The database answers; the first time, also that every table the catalog names is there."""
@@ -228,11 +269,41 @@ class SqlAdapter(Adapter):
         if is_file and not Path(str(database)).exists():  # noqa: ASYNC240 - one stat; connecting would create the file
             raise SourceError(f"{self.name}: SQLite file does not exist")
         if self._tables_seen:
-            await self._all(sa.select(sa.literal(1)))
+            await self._run(("health",), lambda _: sa.select(sa.literal_column("1")), list)
             return
-        for t in self.tables.values():
-            await self._all(sa.select(sa.literal(1)).select_from(t.table).limit(1))
+        for name, t in self.tables.items():
+            await self._run(("health", name), _probe(t.table), list)
         self._tables_seen = True
 
     async def close(self) -> None:
+        if self.pg is not None:
+            await self.pg.close()
         await self.engine.dispose()
+
+
+def _probe(table: sa.TableClause) -> Build:
+    return lambda _: sa.select(sa.literal_column("1")).select_from(table).limit(1)
+
+
+def filter_shape(f: Filter | None) -> Hashable:
+    """What of a filter decides its SQL text: structure, fields, operators, NULLs."""
+    if f is None:
+        return None
+    if isinstance(f, Cmp):
+        return (f.field, f.op, bool(f.value) if f.op == "isNull" else f.value is None)
+    if isinstance(f, Not):
+        return ("not", filter_shape(f.part))
+    return (type(f).__name__, tuple(filter_shape(p) for p in f.parts))
+
+
+def filter_values(f: Filter | None, out: list[Any]) -> list[Any]:
+    """The values `_Table.where` binds for `f`, in the same order."""
+    if isinstance(f, Cmp):
+        if f.value is not None and f.op != "isNull":
+            out.append(list(f.value) if f.op in ("in", "nin") else f.value)
+    elif isinstance(f, Not):
+        filter_values(f.part, out)
+    elif f is not None:
+        for part in f.parts:
+            filter_values(part, out)
+    return out

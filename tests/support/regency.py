@@ -214,7 +214,11 @@ class Regency:
         def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
             counter[statement.split()[0].upper()] += 1
 
-        sa.event.listen(self.engine(dataset).sync_engine, "before_cursor_execute", before)
+        pg = self.hub.sources.of_dataset[dataset].adapter.pg  # type: ignore[attr-defined]
+        if pg is not None:  # PostgreSQL runs on asyncpg directly (adapters.sql_pg)
+            pg.listeners.append(lambda statement: before(None, None, statement))
+        else:
+            sa.event.listen(self.engine(dataset).sync_engine, "before_cursor_execute", before)
         return counter
 
     async def close(self) -> None:

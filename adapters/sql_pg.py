@@ -1,0 +1,131 @@
+"""PostgreSQL sources on asyncpg directly, without SQLAlchemy's execution layer.
+
+SQLAlchemy still writes every statement, but only once per *shape* of query (the
+dataset, fields, filter structure, ordering; never the values): the compiled text
+is kept and each call only binds its values. asyncpg prepares each text once per
+connection, so a repeated request costs one round trip and no SQL building. Lists
+bind as one array parameter (`= ANY($1)`), so a lookup of 1,000 keys is one short
+prepared statement, not 1,000 placeholders.
+
+What it saves, per W1 request of bench/read_bench.py: statement construction,
+compilation-cache lookups, result processing and the greenlet hops of SQLAlchemy's
+async layer (about a third of the hub's CPU per request before this module).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+from adapters.base import Row, SourceError
+
+PREFIX = "_v"  # the names of value parameters: _v0, _v1, … in the order they were bound
+
+
+class Binds:
+    """Hands out bound parameters while a statement is built, recording their values."""
+
+    def __init__(self, arrays: bool) -> None:
+        self.arrays = arrays  # PostgreSQL: lists bind as one array parameter
+        self.values: list[Any] = []
+
+    def __call__(self, value: Any, type_: sa.types.TypeEngine[Any]) -> sa.BindParameter[Any]:
+        name = f"{PREFIX}{len(self.values)}"
+        self.values.append(value)
+        return sa.bindparam(name, value, type_=type_)
+
+    def one_of(self, c: sa.ColumnClause[Any], values: Sequence[Any], negate: bool = False) -> Any:
+        if not self.arrays:
+            return c.not_in(list(values)) if negate else c.in_(list(values))
+        array = self(list(values), sa.ARRAY(c.type))
+        return c != sa.all_(array) if negate else c == sa.any_(array)
+
+
+@dataclass(frozen=True)
+class Compiled:
+    sql: str
+    params: tuple[tuple[int, Any], ...]  # per $n: (index into the values, or -1 and a constant)
+
+    def bind(self, values: Sequence[Any]) -> list[Any]:
+        return [values[i] if i >= 0 else constant for i, constant in self.params]
+
+
+Build = Callable[[Binds], "sa.Select[Any]"]
+
+
+class PgRunner:
+    """One source's asyncpg pool and its statement cache (created in the running loop)."""
+
+    def __init__(self, name: str, url: sa.URL, dialect: Dialect, pool_size: int) -> None:
+        self.name = name
+        self.dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.dialect = dialect
+        self.pool_size = pool_size
+        self._pool: asyncpg.Pool | None = None
+        self._opening = asyncio.Lock()
+        self._compiled: dict[Hashable, Compiled] = {}
+        self.listeners: list[Callable[[str], None]] = []  # told each statement's text (tests count them)
+
+    def compile(self, key: Hashable, build: Build, values: Sequence[Any]) -> Compiled:
+        found = self._compiled.get(key)
+        if found is not None:
+            return found
+        binds = Binds(arrays=True)
+        compiled = build(binds).compile(dialect=self.dialect)
+        if len(binds.values) != len(values) or any(
+            a is not b and a != b for a, b in zip(binds.values, values, strict=True)
+        ):
+            raise AssertionError(f"{self.name}: values walked out of statement order for {key!r}")
+        params = []
+        for name in compiled.positiontup or ():
+            if name.startswith(PREFIX):
+                params.append((int(name[len(PREFIX) :]), None))
+            else:  # a constant SQLAlchemy bound itself (CASE's 0 and 1)
+                params.append((-1, compiled.binds[name].value))
+        found = Compiled(compiled.string, tuple(params))
+        if len(self._compiled) < 10_000:  # shapes are few; a flood of odd ones is not kept
+            self._compiled[key] = found
+        return found
+
+    async def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            async with self._opening:
+                if self._pool is None:
+                    self._pool = await asyncpg.create_pool(
+                        self.dsn, min_size=1, max_size=self.pool_size, command_timeout=None
+                    )
+        return self._pool
+
+    async def rows(self, key: Hashable, build: Build, values: Sequence[Any]) -> list[Row]:
+        compiled = self.compile(key, build, values)
+        try:
+            pool = await self.pool()
+            for listener in self.listeners:
+                listener(compiled.sql)
+            return await pool.fetch(compiled.sql, *compiled.bind(values))  # type: ignore[no-any-return]
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as e:
+            raise SourceError(f"{self.name}: {reason(e, compiled.sql)}") from e
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        try:
+            async with asyncio.timeout(5):
+                await pool.close()
+        except TimeoutError:
+            pool.terminate()
+
+
+def reason(e: BaseException, sql: str) -> str:
+    """Why a call failed, for the log: server errors by class and SQLSTATE only (their
+    messages quote offending values), connection errors with their message."""
+    if isinstance(e, asyncpg.PostgresError):
+        return f"{type(e).__name__} (code {e.sqlstate}) in: {sql}"
+    return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
