@@ -14,11 +14,10 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -36,6 +35,7 @@ from hub.errors import AuditUnavailable, BadUserInput, HubError, Unauthenticated
 from hub.gql.run import GraphQLService, RequestContext
 from hub.gql.schema import build_schema
 from hub.gql.types import Access
+from hub.keycheck import KeyStore, StoreUnavailable
 from hub.ledger import Ledger
 from hub.logs import keep_values_out
 from hub.metrics import CONTENT_TYPE, Metrics
@@ -64,6 +64,10 @@ class Hub:
     audit: AuditLog
     audit_key: bytes
     _public: tuple[int, GraphQLService] | None = None
+    keys: KeyStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.keys = KeyStore(self.store)
 
     def public_graphql(self) -> GraphQLService:
         """The public schema for the policy in force (rebuilt when the policy changes)."""
@@ -100,6 +104,7 @@ class Hub:
 
     async def close(self) -> None:
         await self.audit.close()
+        await self.keys.close()
         await self.sources.close()
         await self.store.dispose()
 
@@ -156,9 +161,9 @@ async def caller(hub: Hub, request: Request) -> Caller:
     if scheme.lower() != "bearer" or not key:
         raise Unauthenticated("send an API key: `Authorization: Bearer <key>` (or use /public/graphql)")
     try:
-        found = await authenticate(hub.store, key.strip())
-    except (SQLAlchemyError, OSError) as e:
-        log.error("hub store unavailable while checking a key: %s", type(e).__name__)
+        found = await authenticate(hub.keys, key.strip())
+    except StoreUnavailable as e:
+        log.error("hub store unavailable while checking a key: %s", e)
         raise AuditUnavailable(
             "the hub's store is unavailable, so keys cannot be checked; try again shortly"
         ) from None

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.keycheck import KeyStore
 from hub.store import Client
 
 __all__ = ["Caller", "Client", "Issued", "authenticate", "create", "listing", "now", "revoke"]
@@ -78,29 +79,26 @@ async def revoke(engine: AsyncEngine, client_id: str) -> bool:
     return bool(result.rowcount)
 
 
-_TABLE: sa.Table = Client.__table__  # type: ignore[assignment]
-_BY_ID = sa.select(_TABLE.c.subject, _TABLE.c.key_hash, _TABLE.c.expires_at, _TABLE.c.revoked_at).where(
-    _TABLE.c.id == sa.bindparam("id")
-)
-
-
 @dataclass(frozen=True)
 class Caller:
     subject: str
     client_id: str | None
 
 
-async def authenticate(engine: AsyncEngine, key: str) -> Caller | None:
-    """The caller a key belongs to, or None for an unknown, revoked or expired key."""
+async def authenticate(keys: KeyStore, key: str) -> Caller | None:
+    """The caller a key belongs to, or None for an unknown, revoked or expired key;
+    `keycheck.StoreUnavailable` when the store cannot be asked."""
     m = _KEY.match(key)
     if m is None:
         return None
     client_id, secret = m.groups()
-    async with engine.connect() as conn:
-        row = (await conn.execute(_BY_ID, {"id": client_id})).first()
-    if row is None or not hmac.compare_digest(row.key_hash, _hash(secret)):
+    row = await keys.row(client_id)
+    if row is None:
         return None
-    expires = aware(row.expires_at)
-    if row.revoked_at is not None or (expires is not None and expires <= now()):
+    subject, key_hash, expires_at, revoked_at = row
+    if not hmac.compare_digest(key_hash, _hash(secret)):
         return None
-    return Caller(row.subject, client_id)
+    expires = aware(expires_at)
+    if revoked_at is not None or (expires is not None and expires <= now()):
+        return None
+    return Caller(subject, client_id)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hub import clients
+from hub.keycheck import KeyStore
 from hub.store import migrate, store_engine
 
 DEMO_SUBJECTS = {
@@ -50,9 +51,11 @@ def demo_keys(data_dir: Path, database_url: str) -> dict[str, str]:
 
 async def _all_valid(database_url: str, keys: Any) -> bool:
     engine = store_engine(database_url)
+    store = KeyStore(engine)
     try:
-        return all([await clients.authenticate(engine, k) is not None for k in keys])
+        return all([await clients.authenticate(store, k) is not None for k in keys])
     finally:
+        await store.close()
         await engine.dispose()
 
 
