@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property, partial
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from graphql import FieldNode
@@ -43,6 +45,21 @@ class Denied:
 @dataclass(frozen=True)
 class NodeShape:
     entries: tuple[tuple[str, int, int, Any], ...]  # (response key, kind, row index, payload)
+
+    @cached_property
+    def write(self) -> Callable[[Row], dict[str, Any]]:
+        """`write_node` for this shape; when every entry is a value the JSON encoder
+        takes as it is (strings, dates, …), one `dict(zip(...))` per row instead."""
+        if not self.entries or any(kind != SCALAR or fn is not None for _, kind, _, fn in self.entries):
+            return partial(write_node, self)
+        keys = tuple(key for key, *_ in self.entries)
+        at = [i for _, _, i, _ in self.entries]
+        if at == list(range(len(at))):  # the row starts with the selected fields, in order
+            return lambda row: dict(zip(keys, row))  # noqa: B905 - rows may carry more after them
+        pick = itemgetter(*at)
+        if len(at) == 1:
+            return lambda row: {keys[0]: pick(row)}
+        return lambda row: dict(zip(keys, pick(row), strict=True))
 
 
 def node_shape(
@@ -87,9 +104,9 @@ def write_node(shape: NodeShape, row: Row) -> dict[str, Any]:
             out[key] = payload
         elif kind == ONE:
             v = row[at]
-            out[key] = None if v is None else write_node(payload, v)
+            out[key] = None if v is None else payload.write(v)
         else:
-            out[key] = [write_node(payload, r) for r in row[at]]
+            out[key] = list(map(payload.write, row[at]))
     return out
 
 
@@ -154,7 +171,7 @@ def _constant(value: Any) -> Writer:
 
 
 def _nodes(shape: NodeShape) -> Writer:
-    return lambda r, _c: [write_node(shape, row) for row in r.rows]
+    return lambda r, _c: list(map(shape.write, r.rows))
 
 
 def _edges(parts: list[tuple[str, str, NodeShape | None]], typename: str) -> Writer:
@@ -164,7 +181,7 @@ def _edges(parts: list[tuple[str, str, NodeShape | None]], typename: str) -> Wri
             edge: dict[str, Any] = {}
             for key, name, shape in parts:
                 if shape is not None:
-                    edge[key] = write_node(shape, row)
+                    edge[key] = shape.write(row)
                 elif name == "cursor":
                     edge[key] = cursor_of(row)
                 else:
