@@ -98,7 +98,7 @@ class PgRunner:
             async with self._opening:
                 if self._pool is None:
                     self._pool = await asyncpg.create_pool(
-                        self.dsn, min_size=1, max_size=self.pool_size, command_timeout=None
+                        self.dsn, min_size=1, max_size=self.pool_size, reset=_reset
                     )
         return self._pool
 
@@ -121,6 +121,14 @@ class PgRunner:
                 await pool.close()
         except TimeoutError:
             pool.terminate()
+
+
+async def _reset(conn: asyncpg.Connection) -> None:
+    """Before a connection goes back to the pool. asyncpg's default resets the whole
+    session (a round trip on every release); the hub never changes session state and
+    reads in autocommit, so only an interrupted transaction needs undoing."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
 
 
 def reason(e: BaseException, sql: str) -> str:
