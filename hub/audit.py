@@ -26,7 +26,7 @@ import hmac
 import json
 import logging
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import sqlalchemy as sa
@@ -69,10 +69,18 @@ def query_hash(key: bytes, query: str, variables: dict[str, Any] | None) -> str:
     return hmac.new(key, material, hashlib.sha256).hexdigest()
 
 
+def _fields(entry: Entry) -> dict[str, Any]:
+    """The entry's fields by name (`asdict` without its deep copies: fields are flat)."""
+    return {name: getattr(entry, name) for name in _ENTRY_FIELDS}
+
+
 def chain_hash(prev_hash: str, seq: int, entry: Entry) -> str:
-    fields = asdict(entry) | {"seq": seq, "at": entry.at.astimezone(dt.UTC).isoformat()}
+    fields = _fields(entry) | {"seq": seq, "at": entry.at.astimezone(dt.UTC).isoformat()}
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=list)
     return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+
+
+_ENTRY_FIELDS = tuple(f.name for f in fields(Entry))
 
 
 class AuditWriteFailed(Exception):
@@ -156,7 +164,7 @@ def _link(
 
 
 def _row(seq: int, e: Entry, prev: str, digest: str) -> dict[str, Any]:
-    return asdict(e) | {
+    return _fields(e) | {
         "seq": seq,
         "pairs": json.dumps(list(e.pairs)),
         "datasets": json.dumps(list(e.datasets)),
