@@ -85,21 +85,24 @@ async def _resolve(sources: Sources, node: NodePlan, rel: RelPlan, rows: list[Ro
 async def run_match(sources: Sources, plan: MatchPlan) -> list[dict[str, Any]]:
     """Per record `{index, found, <field>: bool | None}`; no source value leaves here."""
     norm = {f: normalizer(steps) for f, steps in plan.normalize.items()}
-    keys = list(dict.fromkeys(norm[plan.key](r[plan.key]) for r in plan.records))
+    by_key = norm[plan.key]
+    given_keys = [by_key(r[plan.key]) for r in plan.records]
+    keys = list(dict.fromkeys(given_keys))
     wanted = (plan.key, *plan.fields)
     source = sources.of_dataset[plan.dataset]
     rows = await sources.call(source, lambda a: a.lookup(plan.dataset, plan.key, keys, wanted))
-    found = {norm[plan.key](row[0]): dict(zip(wanted, row, strict=True)) for row in rows}
+    found = {by_key(row[0]): row for row in rows}
+    checks = [(f, at, norm[f]) for at, f in enumerate(plan.fields, start=1)]
     out = []
-    for i, record in enumerate(plan.records):
-        hit = found.get(norm[plan.key](record[plan.key]))
+    for i, (record, key) in enumerate(zip(plan.records, given_keys, strict=True)):
+        hit = found.get(key)
         answer: dict[str, Any] = {"index": i, "found": hit is not None}
-        for f in plan.fields:
+        for f, at, same in checks:
             given = record.get(f)
             if hit is None or given is None:
                 answer[f] = None
             else:
-                answer[f] = hit[f] is not None and norm[f](hit[f]) == norm[f](given)
+                answer[f] = hit[at] is not None and same(hit[at]) == same(given)
         out.append(answer)
     return out
 

@@ -26,6 +26,8 @@ STEPS: dict[str, Callable[[str], str]] = {
 def normalizer(steps: Sequence[str]) -> Callable[[Any], Any]:
     """A function applying `steps` in order to strings (other values pass unchanged)."""
     funcs = [STEPS[s] for s in steps]
+    if not funcs:
+        return _same
 
     def apply(value: Any) -> Any:
         if isinstance(value, str):
@@ -34,3 +36,7 @@ def normalizer(steps: Sequence[str]) -> Callable[[Any], Any]:
         return value
 
     return apply
+
+
+def _same(value: Any) -> Any:
+    return value

@@ -1,4 +1,5 @@
-"""graphql-core's executor, taught to accept values the hub has already completed.
+"""graphql-core's executor, taught to accept values the hub has already completed,
+and to coerce large lists of flat string records (match inputs) quickly.
 
 A dataset field's resolver plans, fetches and writes its whole subtree itself and
 returns it wrapped in `Precompleted`, with any field errors inside that subtree (a
@@ -11,7 +12,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from graphql import FieldNode, GraphQLOutputType, GraphQLResolveInfo, located_error
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    GraphQLInputObjectType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
+    GraphQLSchema,
+    GraphQLString,
+    Undefined,
+    get_operation_ast,
+    located_error,
+    type_from_ast,
+)
 from graphql.execution import Executor
 from graphql.pyutils import Path
 
@@ -44,3 +60,80 @@ class HubExecutor(Executor[Any]):
                 self.collected_errors.add(located_error(error, nodes, at.as_list()), at)
             return result.value
         return super().complete_value(return_type, field_details_list, info, path, result, position_context)
+
+    @classmethod
+    def build(
+        cls,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        root_value: Any = None,
+        context_value: Any = None,
+        raw_variable_values: dict[str, Any] | None = None,
+        operation_name: str | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> list[GraphQLError] | Executor[Any]:
+        """As graphql-core's, but a variable holding a list of flat string records that
+        is plainly valid is checked here in one pass (graphql-core's generic coercion
+        costs ~15 µs per record; a 1,000-record match spent 40% of its time there).
+        Anything unusual goes through graphql-core untouched, errors included."""
+        fast: dict[str, list[dict[str, Any]]] = {}
+        operation = get_operation_ast(document, operation_name) if raw_variable_values else None
+        for definition in (operation.variable_definitions or ()) if operation else ():
+            name = definition.variable.name.value
+            value = raw_variable_values.get(name) if raw_variable_values else None
+            coerced = _string_records(type_from_ast(schema, definition.type), value)
+            if coerced is not None:
+                fast[name] = coerced
+        if fast:
+            raw_variable_values = {**(raw_variable_values or {}), **{name: [] for name in fast}}
+        built = super().build(
+            schema, document, root_value, context_value, raw_variable_values, operation_name, *args, **kwargs
+        )
+        if fast and isinstance(built, Executor):
+            values = built.variable_values
+            for name, records in fast.items():
+                values.coerced[name] = records
+                values.sources[name] = values.sources[name]._replace(value=records)
+        return built
+
+
+def _string_records(type_: Any, value: Any) -> list[dict[str, Any]] | None:
+    """`value` coerced to `[Input!]` or `[Input!]!` of an input type whose fields are all
+    plain Strings without defaults; None when either side is anything else."""
+    if isinstance(type_, GraphQLNonNull):
+        type_ = type_.of_type
+    if not isinstance(type_, GraphQLList) or not isinstance(value, list) or not value:
+        return None
+    item = type_.of_type
+    if not isinstance(item, GraphQLNonNull) or not isinstance(item.of_type, GraphQLInputObjectType):
+        return None
+    fields = _flat_string_fields(item.of_type)
+    if fields is None:
+        return None
+    order, required = fields
+    allowed = frozenset(order)
+    out = []
+    for record in value:
+        if type(record) is not dict or not record.keys() <= allowed or not required <= record.keys():
+            return None
+        for k, v in record.items():
+            if type(v) is not str and (v is not None or k in required):
+                return None
+        out.append({k: record[k] for k in order if k in record})  # graphql-core's order: the type's
+    return out
+
+
+def _flat_string_fields(t: GraphQLInputObjectType) -> tuple[tuple[str, ...], frozenset[str]] | None:
+    """(field names in the type's order, required names) when every field is a String
+    without default or renaming; None otherwise."""
+    required = set()
+    for name, f in t.fields.items():
+        inner = f.type.of_type if isinstance(f.type, GraphQLNonNull) else f.type
+        if inner is not GraphQLString or f.default_value is not Undefined or f.out_name:
+            return None
+        if isinstance(f.type, GraphQLNonNull):
+            required.add(name)
+    if t.is_one_of or t.out_type is not GraphQLInputObjectType.out_type:
+        return None
+    return tuple(t.fields), frozenset(required)
