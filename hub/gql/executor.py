@@ -21,6 +21,7 @@ from graphql import (
     GraphQLNonNull,
     GraphQLOutputType,
     GraphQLResolveInfo,
+    GraphQLScalarType,
     GraphQLSchema,
     GraphQLString,
     Undefined,
@@ -85,6 +86,7 @@ class HubExecutor(Executor[Any]):
             coerced = _string_records(type_from_ast(schema, definition.type), value)
             if coerced is not None:
                 fast[name] = coerced
+        given = raw_variable_values
         if fast:
             raw_variable_values = {**(raw_variable_values or {}), **{name: [] for name in fast}}
         built = super().build(
@@ -94,13 +96,13 @@ class HubExecutor(Executor[Any]):
             values = built.variable_values
             for name, records in fast.items():
                 values.coerced[name] = records
-                values.sources[name] = values.sources[name]._replace(value=records)
+                values.sources[name] = values.sources[name]._replace(value=(given or {})[name])
         return built
 
 
 def _string_records(type_: Any, value: Any) -> list[dict[str, Any]] | None:
     """`value` coerced to `[Input!]` or `[Input!]!` of an input type whose fields are all
-    plain Strings without defaults; None when either side is anything else."""
+    scalars without defaults, when every value parses; None for anything else."""
     if isinstance(type_, GraphQLNonNull):
         type_ = type_.of_type
     if not isinstance(type_, GraphQLList) or not isinstance(value, list) or not value:
@@ -108,32 +110,47 @@ def _string_records(type_: Any, value: Any) -> list[dict[str, Any]] | None:
     item = type_.of_type
     if not isinstance(item, GraphQLNonNull) or not isinstance(item.of_type, GraphQLInputObjectType):
         return None
-    fields = _flat_string_fields(item.of_type)
+    fields = _flat_fields(item.of_type)
     if fields is None:
         return None
-    order, required = fields
-    allowed = frozenset(order)
+    required = frozenset(name for name, (_, needed) in fields.items() if needed)
     out = []
     for record in value:
-        if type(record) is not dict or not record.keys() <= allowed or not required <= record.keys():
+        if type(record) is not dict or not record.keys() <= fields.keys() or not required <= record.keys():
             return None
-        for k, v in record.items():
-            if type(v) is not str and (v is not None or k in required):
-                return None
-        out.append({k: record[k] for k in order if k in record})  # graphql-core's order: the type's
+        coerced = {}
+        for name, (scalar, needed) in fields.items():  # graphql-core's order: the type's
+            if name not in record:
+                continue
+            v = record[name]
+            if v is None:
+                if needed:
+                    return None
+            elif scalar is GraphQLString:
+                if type(v) is not str:
+                    return None
+            else:
+                try:
+                    v = scalar.parse_value(v)
+                except Exception:  # graphql-core words the error
+                    return None
+                if v is Undefined:
+                    return None
+            coerced[name] = v
+        out.append(coerced)
     return out
 
 
-def _flat_string_fields(t: GraphQLInputObjectType) -> tuple[tuple[str, ...], frozenset[str]] | None:
-    """(field names in the type's order, required names) when every field is a String
-    without default or renaming; None otherwise."""
-    required = set()
-    for name, f in t.fields.items():
-        inner = f.type.of_type if isinstance(f.type, GraphQLNonNull) else f.type
-        if inner is not GraphQLString or f.default_value is not Undefined or f.out_name:
-            return None
-        if isinstance(f.type, GraphQLNonNull):
-            required.add(name)
+def _flat_fields(t: GraphQLInputObjectType) -> dict[str, tuple[GraphQLScalarType, bool]] | None:
+    """name -> (scalar, required) when every field is a scalar without default or
+    renaming; None otherwise."""
     if t.is_one_of or t.out_type is not GraphQLInputObjectType.out_type:
         return None
-    return tuple(t.fields), frozenset(required)
+    out = {}
+    for name, f in t.fields.items():
+        needed = isinstance(f.type, GraphQLNonNull)
+        inner = f.type.of_type if needed else f.type
+        if not isinstance(inner, GraphQLScalarType) or f.default_value is not Undefined or f.out_name:
+            return None
+        out[name] = (inner, needed)
+    return out
