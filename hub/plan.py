@@ -66,7 +66,7 @@ class MatchPlan:
 
     dataset: str
     key: str
-    records: tuple[dict[str, Any], ...]
+    records: tuple[Mapping[str, Any], ...]
     fields: tuple[str, ...]
     normalize: Mapping[str, tuple[str, ...]]  # field -> steps (see hub.normalize)
 

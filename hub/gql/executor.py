@@ -113,16 +113,17 @@ def _string_records(type_: Any, value: Any) -> list[dict[str, Any]] | None:
     fields = _flat_fields(item.of_type)
     if fields is None:
         return None
-    required = frozenset(name for name, (_, needed) in fields.items() if needed)
+    required = frozenset(name for name, (_, _, needed) in fields.items() if needed)
     out = []
     for record in value:
-        if type(record) is not dict or not record.keys() <= fields.keys() or not required <= record.keys():
+        if type(record) is not dict or not required <= record.keys():
             return None
-        coerced = {}
-        for name, (scalar, needed) in fields.items():  # graphql-core's order: the type's
-            if name not in record:
-                continue
-            v = record[name]
+        coerced, last, ordered = {}, -1, True
+        for name, v in record.items():
+            spec = fields.get(name)
+            if spec is None:
+                return None
+            at, scalar, needed = spec
             if v is None:
                 if needed:
                     return None
@@ -137,20 +138,23 @@ def _string_records(type_: Any, value: Any) -> list[dict[str, Any]] | None:
                 if v is Undefined:
                     return None
             coerced[name] = v
+            ordered, last = ordered and at > last, at
+        if not ordered:  # graphql-core's order: the type's
+            coerced = dict(sorted(coerced.items(), key=lambda kv: fields[kv[0]][0]))
         out.append(coerced)
     return out
 
 
-def _flat_fields(t: GraphQLInputObjectType) -> dict[str, tuple[GraphQLScalarType, bool]] | None:
-    """name -> (scalar, required) when every field is a scalar without default or
-    renaming; None otherwise."""
+def _flat_fields(t: GraphQLInputObjectType) -> dict[str, tuple[int, GraphQLScalarType, bool]] | None:
+    """name -> (position, scalar, required) when every field is a scalar without
+    default or renaming; None otherwise."""
     if t.is_one_of or t.out_type is not GraphQLInputObjectType.out_type:
         return None
     out = {}
-    for name, f in t.fields.items():
+    for at, (name, f) in enumerate(t.fields.items()):
         needed = isinstance(f.type, GraphQLNonNull)
         inner = f.type.of_type if needed else f.type
         if not isinstance(inner, GraphQLScalarType) or f.default_value is not Undefined or f.out_name:
             return None
-        out[name] = (inner, needed)
+        out[name] = (at, inner, needed)
     return out

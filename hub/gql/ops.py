@@ -24,11 +24,21 @@ def match_plan(t: DatasetTypes, records: list[Mapping[str, Any]]) -> MatchPlan:
     if len(records) > MAX_MATCH_RECORDS:
         raise BadUserInput(f"at most {MAX_MATCH_RECORDS} records per match call, got {len(records)}")
     ds = t.dataset
-    plain = tuple({t.fields[k]: v for k, v in r.items() if v is not None} for r in records)
+    same_names = all(t.fields[k] == k for k in t.fields)  # response names are the field names
+    plain = tuple(
+        r
+        if same_names and None not in r.values()
+        else {t.fields[k]: v for k, v in r.items() if v is not None}
+        for r in records
+    )
     given = {f for r in plain for f in r if f != ds.key}
     fields = tuple(f for f in ds.fields if f in given)
     normalize = {f: ds.fields[f].normalize for f in (ds.key, *fields)}
     return MatchPlan(ds.qualified, ds.key, plain, fields, normalize)
+
+
+def _by_field(t: DatasetTypes, record: Mapping[str, Any]) -> dict[str, Any]:
+    return {t.fields[k]: v for k, v in record.items() if v is not None}
 
 
 def write_matches(t: DatasetTypes, sel: Mapping[str, Selected], answers: list[dict[str, Any]]) -> list[Any]:
