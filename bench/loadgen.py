@@ -142,9 +142,9 @@ class Connection(asyncio.Protocol):
             if len(self.buf) >= end:
                 self._finish(end)
         elif self.length == CHUNKED:
-            end = self._chunked_end()
-            if end is not None:
-                self._finish(end)
+            chunked_end = self._chunked_end()
+            if chunked_end is not None:
+                self._finish(chunked_end)
 
     def _head(self) -> bool:
         at = self.buf.find(HEAD_END)
