@@ -329,13 +329,12 @@ def print_report(
     summary = report.summarise(runs)
     labels = {w.name: w.label for w in workloads}
     figures["load_at_end"] = load_average()
-    targets, judged = report.targets_table(summary)
+    targets, judged = report.targets_table(runs, summary)
     print(f"\n{head}\nload at end: {figures['load_at_end']}")
     print(f"medians over {args.rounds} rounds (source queries/req: the largest round):\n")
     print(report.figures_table(summary, labels))
-    print(
-        f"\nratios (n/a: not measured; PostGraphile serves W1 and W2 only):\n\n{report.ratio_table(summary)}"
-    )
+    print("\nratios: the median over rounds of each round's ratio (n/a: not measured; PostGraphile")
+    print(f"serves W1 and W2 only):\n\n{report.ratio_table(summary, runs)}")
     checked_text = ", ".join(f"{w} {q:g}" for w, q in checked.items())
     print(f"\nhub source queries per request in the check (exact): {checked_text}")
     print(f"\nissue 6 targets (- : a figure it needs was not measured):\n\n{targets}")
@@ -343,8 +342,8 @@ def print_report(
         figures |= {
             "runs": [asdict(r) for r in runs],
             "medians": summary,
-            "hub_over_floor": report.ratios(summary, "floor"),
-            "hub_over_postgraphile": report.ratios(summary, "postgraphile"),
+            "hub_over_floor": report.ratios(runs, "floor"),
+            "hub_over_postgraphile": report.ratios(runs, "postgraphile"),
             "checked_source_queries_per_req": checked,
             "targets": judged,
         }
