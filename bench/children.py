@@ -110,14 +110,23 @@ def free_port() -> int:
         return port
 
 
-def wait_healthy(name: str, proc: subprocess.Popen[bytes], url: str, timeout: float, log: Path) -> None:
-    """Poll `url` until it answers 200; fail with the log's tail if the process dies or time runs out."""
+def wait_healthy(
+    name: str, proc: subprocess.Popen[bytes], url: str, timeout: float, log: Path, post: bytes | None = None
+) -> None:
+    """Poll `url` (GET, or POST `post` as JSON) until it answers 200; fail with the log's
+    tail if the process dies or time runs out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{name} exited with {proc.returncode}:\n{tail(log)}")
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=1.0).status_code == 200:
+            if post is None:
+                answer = httpx.get(url, timeout=1.0)
+            else:
+                answer = httpx.post(
+                    url, content=post, headers={"content-type": "application/json"}, timeout=1.0
+                )
+            if answer.status_code == 200:
                 return
         time.sleep(0.1)
     raise RuntimeError(f"{name} did not answer {url} within {timeout:.0f} s:\n{tail(log)}")
