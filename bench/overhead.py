@@ -29,14 +29,17 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from read_bench import CATALOG, DATABASE, QUERY, SERVER, SUBJECT
+from servers import DATABASE, SERVER
+from servers import DUKCAPIL as CATALOG
 from synthetic import ensure_loaded, kecamatan_in
+from workloads import READ as QUERY
 
 from hub import clients
 from hub.app import Hub, create_app
 from hub.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
+SUBJECT = "opd:dukcapil"  # Dukcapil's own system: reads its own residents (owner rule)
 
 
 async def start(tmp: Path) -> tuple[Hub, str]:
