@@ -33,6 +33,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.audit_sqlite import AuditWriteFailed as AuditWriteFailed
 from hub.audit_sqlite import SqliteAppender
 from hub.store import AuditAccess, AuditHead, AuditRecord
 
@@ -87,10 +88,6 @@ def chain_hash(prev_hash: str, seq: int, entry: Entry) -> str:
 _ENTRY_FIELDS = tuple(f.name for f in fields(Entry))
 
 
-class AuditWriteFailed(Exception):
-    """The record could not be committed."""
-
-
 class AuditLog:
     """Appends entries with group commit. Start with `start()` inside the event loop."""
 
@@ -98,7 +95,7 @@ class AuditLog:
         self.engine = engine
         url = engine.url
         self._sqlite = (
-            SqliteAppender(str(url.database))
+            SqliteAppender(str(url.database), _link)
             if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
             else None
         )
@@ -107,6 +104,8 @@ class AuditLog:
 
     async def record(self, entry: Entry) -> int:
         """Commit `entry`; its sequence number once durable; AuditWriteFailed otherwise."""
+        if self._sqlite is not None:
+            return await self._sqlite.append(entry)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._run(), name="audit-writer")
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
@@ -131,8 +130,6 @@ class AuditLog:
                     done.set_result(seq)
 
     async def _append(self, entries: list[Entry]) -> list[int]:
-        if self._sqlite is not None:
-            return await self._sqlite.append(entries, _link)
         async with self.engine.begin() as conn:
             # Lock the head's row and read it in one statement (an UPDATE locks on every
             # backend, SQLite's whole database included): writers append one after another.
@@ -146,7 +143,7 @@ class AuditLog:
 
     async def close(self) -> None:
         if self._sqlite is not None:
-            self._sqlite.close()
+            await asyncio.to_thread(self._sqlite.close)
         if self._writer is not None:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
