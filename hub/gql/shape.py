@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cached_property, partial
-from operator import itemgetter
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from graphql import FieldNode
@@ -48,18 +47,37 @@ class NodeShape:
 
     @cached_property
     def write(self) -> Callable[[Row], dict[str, Any]]:
-        """`write_node` for this shape; when every entry is a value the JSON encoder
-        takes as it is (strings, dates, …), one `dict(zip(...))` per row instead."""
-        if not self.entries or any(kind != SCALAR or fn is not None for _, kind, _, fn in self.entries):
-            return partial(write_node, self)
-        keys = tuple(key for key, *_ in self.entries)
-        at = [i for _, _, i, _ in self.entries]
-        if at == list(range(len(at))):  # the row starts with the selected fields, in order
-            return lambda row: dict(zip(keys, row))  # noqa: B905 - rows may carry more after them
-        pick = itemgetter(*at)
-        if len(at) == 1:
-            return lambda row: {keys[0]: pick(row)}
-        return lambda row: dict(zip(keys, pick(row), strict=True))
+        """`write_node` for this shape, compiled into one dict display per row."""
+        return _compile(self)
+
+
+def _compile(shape: NodeShape) -> Callable[[Row], dict[str, Any]]:
+    """A function `row -> dict` for `shape`, generated as Python source. The source holds
+    only names and row positions of our own making (never a key or value from the
+    request: those are bound as variables), so a row costs one dict display instead of
+    a loop over the entries."""
+    scope: dict[str, Any] = {}
+    items = []
+    for i, (key, kind, at, payload) in enumerate(shape.entries):
+        scope[f"k{i}"] = key
+        if kind == SCALAR and payload is None:
+            value = f"row[{int(at)}]"
+        elif kind == SCALAR:
+            scope[f"f{i}"] = payload
+            value = f"(None if row[{int(at)}] is None else f{i}(row[{int(at)}]))"
+        elif kind == CONSTANT:
+            scope[f"c{i}"] = payload
+            value = f"c{i}"
+        elif kind == ONE:
+            scope[f"w{i}"] = payload.write
+            value = f"(None if row[{int(at)}] is None else w{i}(row[{int(at)}]))"
+        else:
+            scope[f"w{i}"] = payload.write
+            value = f"list(map(w{i}, row[{int(at)}]))"
+        items.append(f"k{i}: {value}")
+    exec(f"def write(row):\n    return {{{', '.join(items)}}}\n", scope)  # noqa: S102 - see above
+    write: Callable[[Row], dict[str, Any]] = scope["write"]
+    return write
 
 
 def node_shape(
@@ -95,6 +113,7 @@ def node_shape(
 
 
 def write_node(shape: NodeShape, row: Row) -> dict[str, Any]:
+    """The reference writer: what `NodeShape.write` compiles (tests/test_shape.py)."""
     out: dict[str, Any] = {}
     for key, kind, at, payload in shape.entries:
         if kind == SCALAR:
