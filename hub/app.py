@@ -20,7 +20,6 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
@@ -31,7 +30,7 @@ from hub.audit import AuditLog, AuditWriteFailed, Entry, query_hash
 from hub.catalog import Catalog, load_catalog
 from hub.clients import Caller, authenticate
 from hub.cursor import Cursors
-from hub.errors import AuditUnavailable, BadUserInput, HubError, Unauthenticated
+from hub.errors import AuditUnavailable, BadUserInput, HubError, Internal, Unauthenticated
 from hub.gql.run import GraphQLService, RequestContext
 from hub.gql.schema import build_schema
 from hub.gql.types import Access
@@ -312,11 +311,39 @@ class RequestMetrics:
                 hub.metrics.request_seconds.labels(route).observe(time.perf_counter() - started)
 
 
+class FrontDoor:
+    """GraphQL POSTs go straight to their handler; everything else (GET with GraphiQL,
+    health, metrics, lifespan) through Starlette's router. Starlette's middleware,
+    routing and handler wrapping cost about 5% of a 100-row answer's CPU."""
+
+    LANES = {"/graphql": False, "/public/graphql": True}  # path -> public
+
+    def __init__(self, app: Starlette) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        public = self.LANES.get(scope["path"]) if scope["type"] == "http" else None
+        if public is None or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        scope["app"] = self.app
+        hub: Hub = self.app.state.hub
+        try:
+            service = hub.public_graphql() if public else hub.graphql
+            response = await serve_graphql(Request(scope, receive), service, public)
+        except Exception:
+            request_id = uuid.uuid4().hex[:16]
+            log.exception("request %s: internal error", request_id)
+            message = f"Internal error; quote request id {request_id} to the hub's operators."
+            response = error_response(Internal(message), request_id)
+        await response(scope, receive, send)
+
+
 def create_app(
     settings: Settings | None = None,
     hub: Hub | None = None,
     loaded: tuple[Catalog, Policy] | None = None,
-) -> Starlette:
+) -> ASGIApp:
     """The ASGI app. Give `hub` to serve one already started (tests); else it starts with
     the app, from `loaded` catalog and policy when the caller has checked them already."""
     settings = settings or Settings()
@@ -338,9 +365,8 @@ def create_app(
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
         ],
-        middleware=[Middleware(RequestMetrics)],
         lifespan=lifespan,
     )
     if hub is not None:
         app.state.hub = hub
-    return app
+    return RequestMetrics(FrontDoor(app))
