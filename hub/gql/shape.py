@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from graphql import FieldNode
@@ -51,6 +51,7 @@ class NodeShape:
         return _compile(self)
 
 
+@lru_cache(maxsize=2048)  # shapes repeat request after request; compiling costs ~0.1 ms
 def _compile(shape: NodeShape) -> Callable[[Row], dict[str, Any]]:
     """A function `row -> dict` for `shape`, generated as Python source. The source holds
     only names and row positions of our own making (never a key or value from the
