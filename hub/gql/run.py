@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.cursor import Cursors
 from hub.errors import HubError
+from hub.gql import fast
 from hub.gql.executor import HubExecutor
 from hub.gql.limits import TOO_COMPLEX, limits_rule
 from hub.gql.schema import HubSchema
@@ -66,6 +67,8 @@ class GraphQLService:
         self.settings = settings
         self.rules = [*specified_rules, limits_rule(settings.max_depth, settings.max_aliases)]
         self._documents = _Lru(1000)  # query text -> DocumentNode or list of errors
+        self._layouts = _Lru(1000)  # (query text, operation) -> fast.Layout or False
+        self.fast = True  # off: every document through graphql-core's executor (tests compare)
 
     def document(self, query: str) -> DocumentNode | list[GraphQLError]:
         cached = self._documents.get(query)
@@ -105,6 +108,10 @@ class GraphQLService:
         document = self.document(query)
         if isinstance(document, list):
             return {"errors": [format_error(e, ctx.request_id) for e in document]}
+        plan = self.layout(query, document, operation_name)
+        if plan is not None:
+            data, errors = await fast.execute(self.schema.schema, plan, ctx, variables)
+            return _answer(data, errors, ctx.request_id)
         outcome = execute(
             self.schema.schema,
             document,
@@ -114,12 +121,26 @@ class GraphQLService:
             executor_class=HubExecutor,
         )
         result = await outcome if isawaitable(outcome) else outcome
-        out: dict[str, Any] = {}
-        if result.errors:
-            out["errors"] = [format_error(e, ctx.request_id) for e in result.errors]
-        if result.data is not None or any(e.path for e in result.errors or ()):
-            out["data"] = result.data  # execution began: null when the root itself was nulled
-        return out
+        return _answer(result.data, result.errors or [], ctx.request_id)
+
+    def layout(self, query: str, document: DocumentNode, operation_name: str | None) -> fast.Layout | None:
+        if not self.fast:
+            return None
+        key = f"{operation_name or ''}\0{query}"
+        found = self._layouts.get(key)
+        if found is None:
+            found = fast.layout(self.schema.schema, document, operation_name) or False
+            self._layouts.put(key, found)
+        return found if isinstance(found, fast.Layout) else None
+
+
+def _answer(data: dict[str, Any] | None, errors: list[GraphQLError], request_id: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if errors:
+        out["errors"] = [format_error(e, request_id) for e in errors]
+    if data is not None or any(e.path for e in errors):
+        out["data"] = data  # execution began: null when the root itself was nulled
+    return out
 
 
 def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
