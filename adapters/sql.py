@@ -230,8 +230,13 @@ class SqlAdapter(Adapter):
         if self._tables_seen:
             await self._all(sa.select(sa.literal(1)))
             return
-        for t in self.tables.values():
-            await self._all(sa.select(sa.literal(1)).select_from(t.table).limit(1))
+        probes = [sa.select(sa.literal(1)).select_from(t.table).limit(1) for t in self.tables.values()]
+        try:  # every table in one round trip per batch: a source may hold hundreds
+            for i in range(0, len(probes), 100):
+                await self._all(sa.select(sa.literal(1), *(p.scalar_subquery() for p in probes[i : i + 100])))
+        except SourceError:
+            for probe in probes:  # one at a time, so the error names the missing table
+                await self._all(probe)
         self._tables_seen = True
 
     async def close(self) -> None:
