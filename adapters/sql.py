@@ -271,8 +271,15 @@ class SqlAdapter(Adapter):
         if self._tables_seen:
             await self._run(("health",), lambda _: sa.select(sa.literal_column("1")), list)
             return
-        for name, t in self.tables.items():
-            await self._run(("health", name), _probe(t.table), list)
+        probes = [
+            sa.select(sa.literal_column("1")).select_from(t.table).limit(1) for t in self.tables.values()
+        ]
+        try:  # every table in one round trip per batch: a source may hold hundreds
+            for i in range(0, len(probes), 100):
+                await self._run(("health", i), _constant(_all_of(probes[i : i + 100])), list)
+        except SourceError:
+            for name, probe in zip(self.tables, probes, strict=True):  # so the error names the table
+                await self._run(("health", name), _constant(probe), list)
         self._tables_seen = True
 
     async def close(self) -> None:
@@ -281,8 +288,12 @@ class SqlAdapter(Adapter):
         await self.engine.dispose()
 
 
-def _probe(table: sa.TableClause) -> Build:
-    return lambda _: sa.select(sa.literal_column("1")).select_from(table).limit(1)
+def _all_of(probes: list[sa.Select[Any]]) -> sa.Select[Any]:
+    return sa.select(sa.literal_column("1"), *(p.scalar_subquery() for p in probes))
+
+
+def _constant(stmt: sa.Select[Any]) -> Build:
+    return lambda _: stmt
 
 
 def filter_shape(f: Filter | None) -> Hashable:

@@ -71,7 +71,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def time_to_ready(directory: Path) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def time_to_ready(directory: Path) -> tuple[float, float]:
+    """Seconds from start to the first 200 from /readyz, and the CPU seconds the hub used."""
     port = free_port()
     env = os.environ | {
         "HUB_DATABASE_URL": f"sqlite+aiosqlite:///{directory / 'hub.db'}",
@@ -88,7 +95,7 @@ def time_to_ready(directory: Path) -> float:
                 raise SystemExit(f"hub exited early:\n{proc.stderr.read().decode() if proc.stderr else ''}")
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    return time.perf_counter() - started
+                    return time.perf_counter() - started, cpu_seconds(proc.pid)
             except httpx.HTTPError:
                 pass
             time.sleep(0.02)
@@ -113,10 +120,13 @@ def main() -> None:
         write_catalog(directory, directory / "data", args.opds, args.datasets, args.fields)
         total = args.opds * args.datasets
         print(f"catalog: {args.opds} OPDs, {total} datasets x {args.fields} fields", file=sys.stderr)
-        times = sorted(time_to_ready(directory) for _ in range(args.runs))
-        median = times[len(times) // 2]
+        print(f"load: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1/5/15-min load average)")
+        runs = [time_to_ready(directory) for _ in range(args.runs)]
+        times, cpus = sorted(t for t, _ in runs), sorted(c for _, c in runs)
+        median, cpu = times[len(times) // 2], cpus[len(cpus) // 2]
         each = ", ".join(f"{t:.2f}" for t in times)
         print(f"start-up to ready: median {median:.2f} s over {args.runs} runs ({each})")
+        print(f"hub CPU until ready: median {cpu:.2f} s (steadier than wall time on a shared machine)")
         print(f"target < 3 s: {'met' if median < 3 else 'NOT met'}")
 
 

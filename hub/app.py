@@ -12,7 +12,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,15 +79,16 @@ class Hub:
 
     @classmethod
     async def start(
-        cls, settings: Settings, catalog: Catalog | None = None, policy: Policy | None = None
-    ) -> Hub:
+        cls, settings: Settings, catalog: Catalog | None = None, policy: Policy | None = None,
+        sources: Sources | None = None,
+    ) -> Hub:  # fmt: skip
         """Load catalog and policy (failing on any problem; or take them already loaded),
-        migrate the store, open sources."""
+        migrate the store, open sources (or take them built from the same catalog)."""
         catalog = catalog or load_catalog(settings.schema_dir)
         policy = policy or Policy(settings.policies_dir, catalog)
         schema = build_schema(catalog, settings.default_first)
         await migrate_async(settings.database_url)
-        metrics = Metrics()
+        metrics = sources.metrics if sources else Metrics()
         store = store_engine(settings.database_url)
         if not settings.audit_key:
             log.warning(
@@ -95,7 +96,7 @@ class Hub:
             )
         audit_key = settings.audit_key.encode() or os.urandom(32)
         hub = cls(
-            settings, catalog, Sources(catalog, metrics), GraphQLService(schema, settings),
+            settings, catalog, sources or Sources(catalog, metrics), GraphQLService(schema, settings),
             Cursors(settings.cursor_secret), policy, store, metrics, AuditLog(store), audit_key,
         )  # fmt: skip
         hub.public_graphql()  # built now, so the first anonymous caller does not wait for it
@@ -342,15 +343,19 @@ class FrontDoor:
 def create_app(
     settings: Settings | None = None,
     hub: Hub | None = None,
-    loaded: tuple[Catalog, Policy] | None = None,
+    loaded: tuple[Catalog, Policy, Sources] | None = None,
+    started: Callable[[], None] | None = None,
 ) -> ASGIApp:
     """The ASGI app. Give `hub` to serve one already started (tests); else it starts with
-    the app, from `loaded` catalog and policy when the caller has checked them already."""
+    the app, from `loaded` catalog, policy and sources when the caller has checked them
+    already. `started` is called once the hub has started, before the first request."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.hub = hub or await Hub.start(settings, *(loaded or (None, None)))
+        app.state.hub = hub or await Hub.start(settings, *(loaded or (None, None, None)))
+        if started is not None:
+            started()
         try:
             yield
         finally:

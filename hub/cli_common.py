@@ -43,6 +43,14 @@ def check_policy(settings: Settings, catalog: Catalog) -> Policy:
 
 def check_catalog(settings: Settings) -> Catalog:
     """Load the catalog and check what it needs from this installation; exit 1 on problems."""
+    catalog, sources = open_catalog(settings)
+    asyncio.run(sources.close())
+    return catalog
+
+
+def open_catalog(settings: Settings) -> tuple[Catalog, Sources]:
+    """Load the catalog and build its sources (each adapter checks its own configuration
+    when it is built; none connects yet); exit 1 on problems. `hub serve` keeps the sources."""
     try:
         catalog = load_catalog(settings.schema_dir)
     except CatalogError as e:
@@ -50,14 +58,12 @@ def check_catalog(settings: Settings) -> Catalog:
         raise typer.Exit(1) from None
     problems = check_adapters(catalog)
     if not problems:
-        try:  # each adapter checks its own configuration when it is built (no connection yet)
-            asyncio.run(Sources(catalog).close())
+        try:
+            return catalog, Sources(catalog)
         except CatalogError as e:
             problems = e.problems
-    if problems:
-        report(problems)
-        raise typer.Exit(1)
-    return catalog
+    report(problems)
+    raise typer.Exit(1)
 
 
 def report(problems: list[Problem]) -> None:

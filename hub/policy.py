@@ -30,11 +30,13 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import casbin
+from typing import TYPE_CHECKING
 
 from hub.catalog import Catalog
 from hub.policy_index import PolicyIndex, is_standard
+
+if TYPE_CHECKING:  # imported when an enforcer is built: the shipped model never needs one to serve
+    import casbin
 
 log = logging.getLogger("hub.policy")
 ACTIONS = ("read", "match", "aggregate")
@@ -115,6 +117,8 @@ def generated_rules(catalog: Catalog) -> Rules:
 
 
 def build_enforcer(model: Path, rules: Rules, catalog: Catalog) -> casbin.Enforcer:
+    import casbin
+
     try:
         enforcer = casbin.Enforcer(str(model))
     except Exception as e:  # casbin raises plain Exceptions for a bad model

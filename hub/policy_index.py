@@ -80,10 +80,17 @@ class PolicyIndex:
         self.by_subject: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
         for sub, obj, act, eft in p:
             self.by_subject[sub].append((obj, act, eft))
+        self._subject_rules: dict[str, list[tuple[str, str, str]]] = {}
 
     def _rules_for(self, subject: str) -> list[tuple[str, str, str]]:
-        names = {subject, "*", *self.roles.get(subject, ())}
-        return [rule for name in names for rule in self.by_subject.get(name, ())]
+        """The rules naming the subject, one of its roles or `*` (gathered once per subject:
+        the public schema alone asks for every field x action)."""
+        rules = self._subject_rules.get(subject)
+        if rules is None:
+            names = {subject, "*", *self.roles.get(subject, ())}
+            rules = [rule for name in names for rule in self.by_subject.get(name, ())]
+            self._subject_rules[subject] = rules
+        return rules
 
     def decide(self, subject: str, obj: str, action: str) -> tuple[bool, bool]:
         """(allowed, some deny rule matched)."""

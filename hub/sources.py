@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -51,9 +51,9 @@ class Source:
     breaker: Breaker
 
 
-def check_adapters(catalog: Catalog) -> list[Problem]:
+def check_adapters(catalog: Catalog, kinds: Mapping[str, str] | None = None) -> list[Problem]:
     """Sources whose adapter kind this installation does not have."""
-    kinds = adapters.available()
+    kinds = adapters.available() if kinds is None else kinds
     return [
         Problem(catalog.paths[opd], f"sources.{name}.adapter",
                 f"unknown adapter {spec.adapter!r} (available: {', '.join(sorted(kinds))})")
@@ -65,16 +65,20 @@ def check_adapters(catalog: Catalog) -> list[Problem]:
 class Sources:
     def __init__(self, catalog: Catalog, metrics: Metrics | None = None) -> None:
         self.metrics = metrics or Metrics()
-        problems = check_adapters(catalog)
+        kinds = adapters.available()  # once: entry points are read from every installed package
+        problems = check_adapters(catalog, kinds)
         if problems:
             raise CatalogError(problems)
         self.by_id: dict[str, Source] = {}
         self.of_dataset: dict[str, Source] = {}
+        served: dict[tuple[str, str], list[Binding]] = {}  # one pass, not one per source
+        for d in catalog.datasets.values():
+            served.setdefault((d.opd, d.source_name), []).append(binding(d))
         for opd, name, spec in catalog.sources():
-            bindings = [binding(d) for d in catalog.of_opd(opd) if d.source_name == name]
+            bindings = served.get((opd, name), [])
             source_id = f"{opd}.{name}"
             try:
-                adapter = adapters.create(spec.adapter, source_id, spec.model_dump(), bindings)
+                adapter = adapters.create(spec.adapter, source_id, spec.model_dump(), bindings, kinds)
             except ValueError as e:  # an adapter's own check of its configuration
                 raise CatalogError([Problem(catalog.paths[opd], f"sources.{name}", str(e))]) from None
             breaker = Breaker(spec.breaker_failures, spec.breaker_reset)

@@ -1,0 +1,62 @@
+"""hub.store: the store is migrated at start, and Alembic runs only when it must."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.script import ScriptDirectory
+
+from hub import store
+from hub.store import HEAD, _alembic_config, migrate_async, revision, store_engine
+from tests.support.databases import ScratchDatabase
+
+
+def test_head_is_the_newest_alembic_revision() -> None:
+    script = ScriptDirectory.from_config(_alembic_config("sqlite://"))  # type: ignore[arg-type]
+    assert script.get_current_head() == HEAD
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_a_new_store_is_migrated_and_a_current_one_is_left_to_itself(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = await ScratchDatabase(kind, tmp_path).create()
+    try:
+        assert await revision(db.url) is None
+        await migrate_async(db.url)
+        assert await revision(db.url) == HEAD
+        engine = store_engine(db.url)
+        try:
+            async with engine.connect() as conn:
+                tables = await conn.run_sync(lambda c: set(sa.inspect(c).get_table_names()))
+        finally:
+            await engine.dispose()
+        assert {"clients", "audit_log", "audit_access", "audit_head"} <= tables
+
+        def alembic(_url: str) -> None:
+            raise AssertionError("Alembic ran on a store at HEAD")
+
+        monkeypatch.setattr(store, "migrate", alembic)
+        await migrate_async(db.url)
+    finally:
+        await db.drop()
+
+
+async def test_a_store_behind_head_is_migrated(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
+    from alembic import command
+
+    await asyncio.to_thread(command.upgrade, _alembic_config(url), "0001")  # type: ignore[arg-type]
+    assert await revision(url) == "0001"
+    await migrate_async(url)
+    assert await revision(url) == HEAD
+
+
+async def test_an_unreachable_store_fails_as_alembic_says() -> None:
+    url = "postgresql+asyncpg://postgres@127.0.0.1:1/none"  # nothing listens on port 1
+    assert await revision(url) is None
+    with pytest.raises(OSError):
+        await migrate_async(url)
