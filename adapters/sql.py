@@ -271,8 +271,9 @@ class SqlAdapter(Adapter):
         if self._tables_seen:
             await self._run(("health",), lambda _: sa.select(sa.literal_column("1")), list)
             return
-        probes = [
-            sa.select(sa.literal_column("1")).select_from(t.table).limit(1) for t in self.tables.values()
+        one = sa.literal_column("1")
+        probes: list[sa.Select[Any]] = [
+            sa.select(one).select_from(t.table).limit(1) for t in self.tables.values()
         ]
         try:  # every table in one round trip per batch: a source may hold hundreds
             for i in range(0, len(probes), 100):
