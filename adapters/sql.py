@@ -271,7 +271,7 @@ class SqlAdapter(Adapter):
         if self._tables_seen:
             await self._run(("health",), lambda _: sa.select(sa.literal_column("1")), list)
             return
-        one = sa.literal_column("1")
+        one: sa.ColumnClause[Any] = sa.literal_column("1")
         probes: list[sa.Select[Any]] = [
             sa.select(one).select_from(t.table).limit(1) for t in self.tables.values()
         ]
