@@ -7,6 +7,7 @@ dataset's `min_group_size` unless the caller may read every field the question u
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from operator import itemgetter
 from typing import Any
 
 from adapters.base import Measure, Row
@@ -24,14 +25,14 @@ def match_plan(t: DatasetTypes, records: list[Mapping[str, Any]]) -> MatchPlan:
     if len(records) > MAX_MATCH_RECORDS:
         raise BadUserInput(f"at most {MAX_MATCH_RECORDS} records per match call, got {len(records)}")
     ds = t.dataset
-    same_names = all(t.fields[k] == k for k in t.fields)  # response names are the field names
+    own = {k for k, f in t.fields.items() if k == f}  # response names that are the field names
     plain = tuple(
         r
-        if same_names and None not in r.values()
+        if r.keys() <= own and None not in r.values()
         else {t.fields[k]: v for k, v in r.items() if v is not None}
         for r in records
     )
-    given = {f for r in plain for f in r if f != ds.key}
+    given = set().union(*(r.keys() for r in plain)) - {ds.key}
     fields = tuple(f for f in ds.fields if f in given)
     normalize = {f: ds.fields[f].normalize for f in (ds.key, *fields)}
     return MatchPlan(ds.qualified, ds.key, plain, fields, normalize)
@@ -44,6 +45,9 @@ def _by_field(t: DatasetTypes, record: Mapping[str, Any]) -> dict[str, Any]:
 def write_matches(t: DatasetTypes, sel: Mapping[str, Selected], answers: list[dict[str, Any]]) -> list[Any]:
     typename = t.match_result.name if t.match_result else ""
     keys = [(key, None if s.name == "__typename" else t.fields.get(s.name, s.name)) for key, s in sel.items()]
+    if answers and len(keys) > 1 and all(f is not None and f in answers[0] for _, f in keys):
+        pick, names = itemgetter(*(f for _, f in keys)), [key for key, _ in keys]  # every answer has them
+        return [dict(zip(names, pick(a), strict=True)) for a in answers]
     return [{key: typename if f is None else a.get(f) for key, f in keys} for a in answers]
 
 
