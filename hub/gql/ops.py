@@ -7,7 +7,6 @@ dataset's `min_group_size` unless the caller may read every field the question u
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from operator import itemgetter
 from typing import Any
 
 from adapters.base import Measure, Row
@@ -45,9 +44,8 @@ def _by_field(t: DatasetTypes, record: Mapping[str, Any]) -> dict[str, Any]:
 def write_matches(t: DatasetTypes, sel: Mapping[str, Selected], answers: list[dict[str, Any]]) -> list[Any]:
     typename = t.match_result.name if t.match_result else ""
     keys = [(key, None if s.name == "__typename" else t.fields.get(s.name, s.name)) for key, s in sel.items()]
-    if answers and len(keys) > 1 and all(f is not None and f in answers[0] for _, f in keys):
-        pick, names = itemgetter(*(f for _, f in keys)), [key for key, _ in keys]  # every answer has them
-        return [dict(zip(names, pick(a), strict=True)) for a in answers]
+    if answers and [(k, k) for k in answers[0]] == keys:  # asked for exactly what they hold, in order
+        return answers
     return [{key: typename if f is None else a.get(f) for key, f in keys} for a in answers]
 
 
