@@ -138,10 +138,19 @@ def _string_records(type_: Any, value: Any) -> list[dict[str, Any]] | None:
     if fields is None:
         return None
     required = frozenset(name for name, (_, _, needed) in fields.items() if needed)
+    strings = frozenset(name for name, (_, scalar, _) in fields.items() if scalar is GraphQLString)
+    in_order: dict[tuple[str, ...], bool] = {}  # key sequences seen: already in the type's order?
     out = []
     for record in value:
         if type(record) is not dict or not required <= record.keys():
             return None
+        names = tuple(record)
+        if names not in in_order and names and record.keys() <= strings:
+            spots = [fields[name][0] for name in names]
+            in_order[names] = spots == sorted(spots)
+        if in_order.get(names) and all(type(v) is str for v in record.values()):
+            out.append(record)  # all strings, in order: as graphql-core would copy it
+            continue
         coerced, last, ordered = {}, -1, True
         for name, v in record.items():
             spec = fields.get(name)
