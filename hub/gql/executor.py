@@ -139,16 +139,19 @@ def _string_records(type_: Any, value: Any) -> list[dict[str, Any]] | None:
         return None
     required = frozenset(name for name, (_, _, needed) in fields.items() if needed)
     strings = frozenset(name for name, (_, scalar, _) in fields.items() if scalar is GraphQLString)
-    in_order: dict[tuple[str, ...], bool] = {}  # key sequences seen: already in the type's order?
+    seen: dict[tuple[str, ...], bool] = {}  # key sequences: all String fields, in the type's order?
     out = []
     for record in value:
-        if type(record) is not dict or not required <= record.keys():
+        if type(record) is not dict:
             return None
         names = tuple(record)
-        if names not in in_order and names and record.keys() <= strings:
+        plain = seen.get(names)
+        if plain is None:
+            if not required <= record.keys() or not record.keys() <= fields.keys():
+                return None
             spots = [fields[name][0] for name in names]
-            in_order[names] = spots == sorted(spots)
-        if in_order.get(names) and all(type(v) is str for v in record.values()):
+            plain = seen[names] = record.keys() <= strings and spots == sorted(spots)
+        if plain and _STR.issuperset(map(type, record.values())):
             out.append(record)  # all strings, in order: as graphql-core would copy it
             continue
         coerced, last, ordered = {}, -1, True
@@ -176,6 +179,9 @@ def _string_records(type_: Any, value: Any) -> list[dict[str, Any]] | None:
             coerced = dict(sorted(coerced.items(), key=lambda kv: fields[kv[0]][0]))
         out.append(coerced)
     return out
+
+
+_STR = frozenset({str})
 
 
 def _flat_fields(t: GraphQLInputObjectType) -> dict[str, tuple[int, GraphQLScalarType, bool]] | None:
