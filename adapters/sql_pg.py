@@ -17,13 +17,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
 from adapters.base import Row, SourceError
+
+if TYPE_CHECKING:  # imported when a PostgreSQL source or store is first used (start-up time)
+    import asyncpg
 
 PREFIX = "_v"  # the names of value parameters: _v0, _v1, … in the order they were bound
 
@@ -63,6 +65,8 @@ class PgRunner:
     """One source's asyncpg pool and its statement cache (created in the running loop)."""
 
     def __init__(self, name: str, url: sa.URL, dialect: Dialect, pool_size: int) -> None:
+        import asyncpg  # noqa: F401 - fail here, at start, if the driver is missing
+
         self.name = name
         self.dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
         self.dialect = dialect
@@ -94,6 +98,8 @@ class PgRunner:
         return found
 
     async def pool(self) -> asyncpg.Pool:
+        import asyncpg
+
         if self._pool is None:
             async with self._opening:
                 if self._pool is None:
@@ -103,6 +109,8 @@ class PgRunner:
         return self._pool
 
     async def rows(self, key: Hashable, build: Build, values: Sequence[Any]) -> list[Row]:
+        import asyncpg
+
         compiled = self.compile(key, build, values)
         try:
             pool = await self.pool()
@@ -134,6 +142,8 @@ async def _reset(conn: asyncpg.Connection) -> None:
 def reason(e: BaseException, sql: str) -> str:
     """Why a call failed, for the log: server errors by class and SQLSTATE only (their
     messages quote offending values), connection errors with their message."""
+    import asyncpg
+
     if isinstance(e, asyncpg.PostgresError):
         return f"{type(e).__name__} (code {e.sqlstate}) in: {sql}"
     return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
