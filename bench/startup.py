@@ -105,6 +105,15 @@ def time_to_ready(directory: Path) -> tuple[float, float]:
         proc.wait(10)
 
 
+def speed_probe() -> float:
+    """Seconds for a fixed pure-Python loop: how fast this shared machine runs right now,
+    so wall times of different runs can be compared."""
+    started, total = time.perf_counter(), 0
+    for i in range(10_000_000):
+        total += i
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -121,6 +130,8 @@ def main() -> None:
         total = args.opds * args.datasets
         print(f"catalog: {args.opds} OPDs, {total} datasets x {args.fields} fields", file=sys.stderr)
         print(f"load: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1/5/15-min load average)")
+        probe = speed_probe()
+        print(f"machine speed: a fixed Python loop took {probe:.2f} s (~0.45 s on this machine when quiet)")
         runs = [time_to_ready(directory) for _ in range(args.runs)]
         times, cpus = sorted(t for t, _ in runs), sorted(c for _, c in runs)
         median, cpu = times[len(times) // 2], cpus[len(cpus) // 2]
