@@ -126,10 +126,15 @@ async def execute(
     if isinstance(variables, list):
         return None, variables
     steps = [step for _, entries in plan.namespaces.values() for _, step in entries if step is not None]
-    outcomes = await asyncio.gather(
-        *(_resolve(step, Info(context, plan.fragments, variables, step.nodes)) for step in steps),
-        return_exceptions=True,
-    )
+    infos = [Info(context, plan.fragments, variables, step.nodes) for step in steps]
+    outcomes: list[Any]
+    if len(steps) == 1:  # the usual case: no task to schedule
+        try:
+            outcomes = [await _resolve(steps[0], infos[0])]
+        except Exception as e:
+            outcomes = [e]
+    else:
+        outcomes = await asyncio.gather(*map(_resolve, steps, infos), return_exceptions=True)
     errors: list[GraphQLError] = []
     values: dict[tuple[str, str], Any] = {}
     for step, outcome in zip(steps, outcomes, strict=True):

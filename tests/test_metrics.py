@@ -1,0 +1,26 @@
+"""/metrics counts every answered request by route and status, on both lanes."""
+
+from __future__ import annotations
+
+import re
+
+from tests.support.regency import Regency
+
+
+def _count(text: str, route: str, status: str) -> float:
+    m = re.search(rf'hub_requests_total{{route="{re.escape(route)}",status="{status}"}} ([0-9.e+]+)', text)
+    return float(m.group(1)) if m else 0.0
+
+
+async def test_requests_are_counted_by_route_and_status(sqlite_regency: Regency) -> None:
+    client = sqlite_regency.client
+    before = (await client.get("/metrics")).text
+    for _ in range(3):
+        assert (await client.post("/graphql", json={"query": "{ me { id } }"})).status_code == 200
+    assert (await client.post("/graphql", content=b"{not json")).status_code == 400
+    assert (await client.get("/healthz")).status_code == 200
+    after = (await client.get("/metrics")).text
+    assert _count(after, "/graphql", "200") - _count(before, "/graphql", "200") == 3
+    assert _count(after, "/graphql", "400") - _count(before, "/graphql", "400") == 1
+    assert _count(after, "/healthz", "200") - _count(before, "/healthz", "200") == 1
+    assert 'hub_request_seconds_count{route="/graphql"}' in after
