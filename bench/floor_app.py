@@ -79,8 +79,9 @@ class Floor:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                self.pool = await asyncpg.create_pool(self.dsn, min_size=POOL_MIN, max_size=POOL_MAX)
-                self.dinsos = await asyncpg.create_pool(self.dinsos_dsn, min_size=POOL_MIN, max_size=POOL_MAX)
+                sizes = {"min_size": POOL_MIN, "max_size": POOL_MAX, "reset": keep_session}
+                self.pool = await asyncpg.create_pool(self.dsn, **sizes)
+                self.dinsos = await asyncpg.create_pool(self.dinsos_dsn, **sizes)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 for pool in (self.pool, self.dinsos):
@@ -146,6 +147,13 @@ class Floor:
         assert self.pool is not None
         groups = [{"group": {"kecamatan": k}, "count": n} for k, n in await self.pool.fetch(COUNT_SQL)]
         return orjson.dumps({"data": {"dukcapil": {"pendudukAggregate": groups}}})
+
+
+async def keep_session(conn: asyncpg.Connection) -> None:
+    """Connections go back to the pool without asyncpg's session reset (a round trip per
+    release), as the hub returns them: the floor is what the queries cost, no more."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
 
 
 async def read_body(receive: Any) -> bytes:
