@@ -72,7 +72,8 @@ class KeyStore:
 
     def _connect(self) -> sqlite3.Connection:
         if self._sqlite is None:
-            conn = sqlite3.connect(f"file:{self._path}?mode=ro", uri=True, check_same_thread=False)
+            # reads only, but opened read-write: a read-only connection cannot create WAL files
+            conn = sqlite3.connect(str(self._path), check_same_thread=False)
             conn.execute("PRAGMA busy_timeout=2000")
             self._sqlite = conn
         return self._sqlite
