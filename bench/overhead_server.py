@@ -1,0 +1,127 @@
+"""One variant of the hub for `overhead.py`, served as the hub is deployed: its own
+process, uvicorn with uvloop and httptools, one worker, on 127.0.0.1.
+
+    .venv/bin/python bench/overhead_server.py --variant full|allow-all|no-audit --dir DIR --ready FILE
+
+Writes into DIR the catalog (Dukcapil's residents, confidential fields), the real
+policy model with no explicit rule (the caller, `opd:dukcapil`, reads its own data
+by the owner rule) and the hub's store (SQLite, WAL, synchronous=FULL: the hub's own
+code opens it, as `hub serve` does). Starts the hub, replaces one step with a
+stand-in in THIS process only (never in the hub's code), creates an API key, binds a
+free port, writes `{"port", "key", "pid"}` to FILE and serves until SIGTERM:
+
+    full        policy and audit as in production
+    allow-all   the policy step answers "allowed" for every pair without looking
+    no-audit    the audit step returns at once without writing (the entry is still built)
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from types import FrameType
+
+import uvicorn
+import uvloop
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from servers import DATABASE
+from servers import DUKCAPIL as CATALOG
+
+from hub import clients
+from hub.app import Hub, create_app
+from hub.audit import Entry
+from hub.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+SUBJECT = "opd:dukcapil"  # Dukcapil's own system: reads its own residents (owner rule)
+VARIANTS = ("full", "allow-all", "no-audit")
+
+
+def write_config(tmp: Path) -> Settings:
+    (tmp / "schema").mkdir()
+    (tmp / "policies").mkdir()
+    (tmp / "schema" / "dukcapil.yaml").write_text(CATALOG.format(database=DATABASE))
+    (tmp / "policies" / "model.conf").write_text((REPO / "policies" / "model.conf").read_text())
+    (tmp / "policies" / "policy.csv").write_text("# opd:dukcapil reads its own data (owner rule)\n")
+    return Settings(
+        schema_dir=tmp / "schema", policies_dir=tmp / "policies", audit_key="bench-audit-key",
+        cursor_secret="bench-cursor-secret", database_url=f"sqlite+aiosqlite:///{tmp / 'hub.db'}",
+        log_level="WARNING",
+    )  # fmt: skip
+
+
+def stand_in(hub: Hub, variant: str) -> None:
+    """Switch one step off on this process's hub object (the benchmark's stand-ins)."""
+    if variant == "allow-all":
+
+        def allow_all(subject: str, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], bool]:
+            return dict.fromkeys(pairs, True)
+
+        hub.policy.decide = allow_all  # type: ignore[method-assign]
+    elif variant == "no-audit":
+
+        async def nothing(entry: Entry) -> int:
+            return 0
+
+        hub.audit.record = nothing  # type: ignore[method-assign]
+
+
+def stop(_signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+async def serve(variant: str, tmp: Path, ready: Path) -> None:
+    # SIGTERM before uvicorn serves, or re-raised by uvicorn after its graceful
+    # shutdown: leave through `finally`, so the hub closes its audit log and exits 0.
+    signal.signal(signal.SIGTERM, stop)
+    settings = write_config(tmp)
+    # As `hub serve`: no cyclic GC while start-up builds its long-lived objects, then
+    # freeze them and collect from here on.
+    gc.disable()
+    try:
+        hub = await Hub.start(settings)
+    finally:
+        gc.freeze()
+        gc.enable()
+    try:
+        stand_in(hub, variant)
+        key = (await clients.create(hub.store, SUBJECT, name=f"overhead-{variant}")).key
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        config = uvicorn.Config(
+            create_app(settings, hub=hub), loop="uvloop", http="httptools",
+            log_level="warning", access_log=False, lifespan="on",
+        )  # fmt: skip
+        server = uvicorn.Server(config)
+        port = sock.getsockname()[1]
+        # Written whole, then renamed: the parent never reads half a file.
+        part = ready.with_suffix(".part")
+        part.write_text(json.dumps({"port": port, "key": key, "pid": os.getpid(), "variant": variant}))
+        part.rename(ready)
+        await server.serve(sockets=[sock])
+    finally:
+        await hub.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="One hub variant for bench/overhead.py.")
+    parser.add_argument("--variant", choices=VARIANTS, required=True)
+    parser.add_argument("--dir", type=Path, required=True, help="empty directory for config and store")
+    parser.add_argument("--ready", type=Path, required=True, help="where to write port and key")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvloop.run(serve(args.variant, args.dir, args.ready))
+
+
+if __name__ == "__main__":
+    main()
