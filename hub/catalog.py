@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, Literal
@@ -170,6 +171,16 @@ class Catalog:
 
     def dataset(self, qualified: str) -> Dataset:
         return self.datasets[qualified]
+
+    @cached_property
+    def classification(self) -> dict[str, str]:
+        """`opd.dataset.field` -> the field's classification, for every field (looked up on
+        every release a request notes)."""
+        return {
+            f"{qualified}.{name}": spec.classification
+            for qualified, d in self.datasets.items()
+            for name, spec in d.spec.fields.items()
+        }
 
     def of_opd(self, opd: str) -> Iterator[Dataset]:
         return (d for d in self.datasets.values() if d.opd == opd)
