@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from hub.gql.scalars import decimal_text
-from hub.gql.shape import CONSTANT, MANY, ONE, SCALAR, NodeShape, write_node
+from hub.gql.shape import CONSTANT, MANY, ONE, SCALAR, NodeShape
 
 PERSON = NodeShape((("nik", SCALAR, 0, None), ("umur", SCALAR, 2, int), ("__typename", CONSTANT, -1, "P")))
 RECIPIENT = NodeShape(
@@ -20,6 +21,24 @@ RECIPIENT = NodeShape(
         ("again", SCALAR, 0, None),
     )
 )
+
+
+def write_node(shape: NodeShape, row: tuple[Any, ...]) -> dict[str, Any]:
+    """The reference: the entries walked one by one, as NodeShape.write must behave."""
+    out: dict[str, Any] = {}
+    for key, kind, at, payload in shape.entries:
+        if kind == SCALAR:
+            v = row[at]
+            out[key] = v if payload is None or v is None else payload(v)
+        elif kind == CONSTANT:
+            out[key] = payload
+        elif kind == ONE:
+            v = row[at]
+            out[key] = None if v is None else write_node(payload, v)
+        else:
+            out[key] = [write_node(payload, r) for r in row[at]]
+    return out
+
 
 people = st.tuples(st.text(max_size=3), st.none(), st.one_of(st.none(), st.integers()))
 recipients = st.tuples(

@@ -37,10 +37,6 @@ def match_plan(t: DatasetTypes, records: list[Mapping[str, Any]]) -> MatchPlan:
     return MatchPlan(ds.qualified, ds.key, plain, fields, normalize)
 
 
-def _by_field(t: DatasetTypes, record: Mapping[str, Any]) -> dict[str, Any]:
-    return {t.fields[k]: v for k, v in record.items() if v is not None}
-
-
 def write_matches(t: DatasetTypes, sel: Mapping[str, Selected], answers: list[dict[str, Any]]) -> list[Any]:
     typename = t.match_result.name if t.match_result else ""
     keys = [(key, None if s.name == "__typename" else t.fields.get(s.name, s.name)) for key, s in sel.items()]

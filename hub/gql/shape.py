@@ -47,7 +47,7 @@ class NodeShape:
 
     @cached_property
     def write(self) -> Callable[[Row], dict[str, Any]]:
-        """`write_node` for this shape, compiled into one dict display per row."""
+        """Row -> the node's JSON-ready dict, compiled into one dict display per row."""
         return _compile(self)
 
 
@@ -111,23 +111,6 @@ def node_shape(
             what = f"{t.dataset.qualified}.{t.fields.get(s.name) or t.relationships[s.name][0]}"
             denied.append(Denied((*path, key), s.nodes, f"you may not read {what}"))
     return NodeShape(tuple(entries))
-
-
-def write_node(shape: NodeShape, row: Row) -> dict[str, Any]:
-    """The reference writer: what `NodeShape.write` compiles (tests/test_shape.py)."""
-    out: dict[str, Any] = {}
-    for key, kind, at, payload in shape.entries:
-        if kind == SCALAR:
-            v = row[at]
-            out[key] = v if payload is None or v is None else payload(v)
-        elif kind == CONSTANT:
-            out[key] = payload
-        elif kind == ONE:
-            v = row[at]
-            out[key] = None if v is None else payload.write(v)
-        else:
-            out[key] = list(map(payload.write, row[at]))
-    return out
 
 
 Writer = Callable[["ReadResult", Callable[[Row], str]], Any]
