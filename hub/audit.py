@@ -5,11 +5,12 @@ the record is committed; if it cannot be, the request fails with AUDIT_UNAVAILAB
 no data. Records waiting at the same moment are committed together (group commit), so
 the cost per request stays small without ever answering before the record is durable.
 
-The chain: record n carries `prev_hash` (record n-1's `hash`) and
+The chain (hub/audit_chain.py): record n carries `prev_hash` (record n-1's `hash`) and
 `hash = sha256(prev_hash || canonical JSON of its fields)`. Writers lock the single
 `audit_head` row first, so several hub processes sharing one PostgreSQL store append
-in turn. `verify` recomputes the chain and compares it with the head: an edited,
-deleted, inserted or reordered record breaks it.
+in turn; a SQLite store is written by hub/audit_sqlite.py. `verify` recomputes the
+chain and compares it with the head: an edited, deleted, inserted or reordered record
+breaks it.
 
 Records hold who, when, which (object, action) pairs, how many rows, purpose, outcome
 and a keyed hash of the query and variables (variables carry NIKs; an unkeyed hash
@@ -26,13 +27,16 @@ import hmac
 import json
 import logging
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.audit_chain import GENESIS as GENESIS
+from hub.audit_chain import Entry as Entry
+from hub.audit_chain import Link, accesses, chain_hash, fields_of, link
 from hub.audit_sqlite import AuditWriteFailed as AuditWriteFailed
 from hub.audit_sqlite import SqliteAppender
 from hub.store import AuditAccess, AuditHead, AuditRecord
@@ -44,26 +48,7 @@ _HEAD: sa.Table = AuditHead.__table__  # type: ignore[assignment]
 _LOCK_HEAD = (
     sa.update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq).returning(_HEAD.c.seq, _HEAD.c.hash)
 )
-GENESIS = "0" * 64
 BATCH = 256
-
-
-@dataclass(frozen=True)
-class Entry:
-    """What the request released, before it gets its place in the chain."""
-
-    at: dt.datetime
-    request_id: str
-    subject: str
-    client_id: str | None
-    operation: str | None
-    query_hash: str
-    purpose: str | None
-    pairs: tuple[str, ...]  # sorted "object:action"
-    datasets: tuple[str, ...]  # sorted "opd.dataset"
-    rows: int
-    records: int
-    outcome: str
 
 
 def query_hash(key: bytes, query: str, variables: dict[str, Any] | None) -> str:
@@ -74,20 +59,6 @@ def query_hash(key: bytes, query: str, variables: dict[str, Any] | None) -> str:
     return hmac.new(key, material, hashlib.sha256).hexdigest()
 
 
-def _fields(entry: Entry) -> dict[str, Any]:
-    """The entry's fields by name (`asdict` without its deep copies: fields are flat)."""
-    return {name: getattr(entry, name) for name in _ENTRY_FIELDS}
-
-
-def chain_hash(prev_hash: str, seq: int, entry: Entry) -> str:
-    fields = _fields(entry) | {"seq": seq, "at": entry.at.astimezone(dt.UTC).isoformat()}
-    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=list)
-    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
-
-
-_ENTRY_FIELDS = tuple(f.name for f in fields(Entry))
-
-
 class AuditLog:
     """Appends entries with group commit. Start with `start()` inside the event loop."""
 
@@ -95,7 +66,7 @@ class AuditLog:
         self.engine = engine
         url = engine.url
         self._sqlite = (
-            SqliteAppender(str(url.database), _link)
+            SqliteAppender(str(url.database))
             if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
             else None
         )
@@ -134,15 +105,18 @@ class AuditLog:
             # Lock the head's row and read it in one statement (an UPDATE locks on every
             # backend, SQLite's whole database included): writers append one after another.
             head = (await conn.execute(_LOCK_HEAD)).one()
-            rows, access, last = _link(int(head.seq), str(head.hash), entries)
-            await conn.execute(sa.insert(_LOG), rows)
+            links = link(int(head.seq), str(head.hash), entries)
+            await conn.execute(sa.insert(_LOG), [_row(k) for k in links])
+            access = [{"seq": seq, "dataset": d, "opd": opd} for seq, d, opd in accesses(links)]
             if access:
                 await conn.execute(sa.insert(_ACCESS), access)
-            await conn.execute(sa.update(_HEAD).where(_HEAD.c.id == 1).values(seq=rows[-1]["seq"], hash=last))
-        return [r["seq"] for r in rows]
+            last = links[-1]
+            await conn.execute(sa.update(_HEAD).where(_HEAD.c.id == 1).values(seq=last.seq, hash=last.hash))
+        return [k.seq for k in links]
 
     async def close(self) -> None:
         if self._sqlite is not None:
+            await self._sqlite.drain()
             await asyncio.to_thread(self._sqlite.close)
         if self._writer is not None:
             self._writer.cancel()
@@ -150,27 +124,14 @@ class AuditLog:
                 await self._writer
 
 
-def _link(
-    seq: int, prev: str, entries: list[Entry]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:
-    """Chain `entries` after (seq, prev): their rows, their index rows, the new head hash."""
-    rows, access = [], []
-    for e in entries:
-        seq += 1
-        digest = chain_hash(prev, seq, e)
-        rows.append(_row(seq, e, prev, digest))
-        access += [{"seq": seq, "dataset": d, "opd": d.split(".")[0]} for d in e.datasets]
-        prev = digest
-    return rows, access, prev
-
-
-def _row(seq: int, e: Entry, prev: str, digest: str) -> dict[str, Any]:
-    return _fields(e) | {
-        "seq": seq,
-        "pairs": json.dumps(list(e.pairs)),
-        "datasets": json.dumps(list(e.datasets)),
-        "prev_hash": prev,
-        "hash": digest,
+def _row(k: Link) -> dict[str, Any]:
+    e = k.entry
+    return fields_of(e) | {
+        "seq": k.seq,
+        "pairs": orjson.dumps(e.pairs).decode(),
+        "datasets": orjson.dumps(e.datasets).decode(),
+        "prev_hash": k.prev_hash,
+        "hash": k.hash,
     }
 
 

@@ -1,11 +1,17 @@
-"""The audit append for a SQLite store, on a writer thread of its own.
+"""The audit append for a SQLite store: statements on the event loop, the commit on a
+thread of its own.
 
-Requests hand their entries to the thread through a plain queue; the thread takes
-every entry waiting, commits them in one transaction and settles all their futures
-with one call into the event loop (group commit without an asyncio task, executor
-or per-statement thread hop in between). `BEGIN IMMEDIATE` takes SQLite's write lock
-first, so processes sharing the file append in turn; WAL with full sync makes the
-commit durable before any waiter is answered.
+A batch is every entry handed over while the previous batch was committing (group
+commit). The loop thread takes SQLite's write lock without waiting (`BEGIN IMMEDIATE`
+with no busy timeout), chains the batch and inserts it: microseconds of work that
+would cost more as a hand-over to a thread, which must win the GIL back after every
+statement. Only `COMMIT`, which waits for the disk (WAL, full sync: durable before any
+waiter is answered), runs on the writer thread; the thread then settles the batch's
+futures with one call into the loop.
+
+When the write lock is taken (another process or connection appending) or there is no
+connection yet, the whole transaction goes to the writer thread, which may wait up to
+`LOCK_WAIT_MS` for the lock: the loop never waits on a lock or a disk.
 
 Rows are written in the formats SQLAlchemy reads back (datetimes as UTC
 `YYYY-MM-DD HH:MM:SS.ffffff`), so `verify` and the transparency queries see them as
@@ -21,19 +27,25 @@ import logging
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
 from typing import Any
+
+import orjson
+
+from hub.audit_chain import Entry, Link, accesses, link
 
 log = logging.getLogger("hub.audit")
 
-Chain = Callable[[int, str, list[Any]], tuple[list[dict[str, Any]], list[dict[str, Any]], str]]
+Batch = list[tuple[Entry, "asyncio.Future[int]"]]
+# A batch for the writer thread: its sequence numbers if staged (only COMMIT is left),
+# None if the whole transaction is to be written there.
+Job = tuple[Batch, list[int] | None, asyncio.AbstractEventLoop]
+Outcome = list[int] | Exception
 
 _COLUMNS = ("seq", "at", "request_id", "subject", "client_id", "operation", "query_hash", "purpose",
             "pairs", "datasets", "rows", "records", "outcome", "prev_hash", "hash")  # fmt: skip
 _INSERT_LOG = f"INSERT INTO audit_log ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 _INSERT_ACCESS = "INSERT INTO audit_access (seq, dataset, opd) VALUES (?, ?, ?)"
-BATCH = 256
-Waiter = tuple[Any, "asyncio.Future[int]", asyncio.AbstractEventLoop]
+LOCK_WAIT_MS = 10_000
 
 
 class AuditWriteFailed(Exception):
@@ -41,74 +53,113 @@ class AuditWriteFailed(Exception):
 
 
 class SqliteAppender:
-    def __init__(self, path: str, chain: Chain) -> None:
+    def __init__(self, path: str) -> None:
         self.path = path
-        self.chain = chain
-        self._conn: sqlite3.Connection | None = None
-        self._queue: queue.SimpleQueue[Waiter | None] = queue.SimpleQueue()
+        self._conn: sqlite3.Connection | None = None  # used by one thread at a time
+        self._pending: Batch = []
+        self._writing = False  # a batch is between BEGIN and its settling
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        self._start = threading.Lock()
 
-    def append(self, entry: Any) -> asyncio.Future[int]:
+    def append(self, entry: Entry) -> asyncio.Future[int]:
         """A future for `entry`'s sequence number, set once the entry is durable."""
         loop = asyncio.get_running_loop()
         done: asyncio.Future[int] = loop.create_future()
-        self._queue.put((entry, done, loop))
-        if self._thread is None or not self._thread.is_alive():
-            with self._start:
-                if self._thread is None or not self._thread.is_alive():
-                    self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
-                    self._thread.start()
+        self._pending.append((entry, done))
+        if not self._writing:
+            self._writing = True
+            self._idle.clear()
+            loop.call_soon(self._write, loop)  # after this loop pass: its entries join the batch
         return done
 
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
+    # --- on the loop thread -------------------------------------------------------------
+
+    def _write(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch, self._pending = self._pending, []
+        if self._conn is None:
+            self._hand_over((batch, None, loop))
+            return
+        try:
+            seqs = _stage(self._conn, [e for e, _ in batch])
+        except sqlite3.OperationalError as e:
+            if getattr(e, "sqlite_errorcode", 0) & 0xFF != sqlite3.SQLITE_BUSY:
+                self._close_conn()
+                self._settled(loop, batch, e)
                 return
-            batch = [first]
-            with contextlib.suppress(queue.Empty):
-                while len(batch) < BATCH:
-                    item = self._queue.get_nowait()
-                    if item is None:
-                        self._queue.put(None)  # stop after this batch
-                        break
-                    batch.append(item)
+            self._hand_over((batch, None, loop))  # locked: the thread waits for it
+            return
+        except Exception as e:
+            self._close_conn()
+            self._settled(loop, batch, e)
+            return
+        self._hand_over((batch, seqs, loop))
+
+    def _hand_over(self, job: Job) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+            self._thread.start()
+        self._jobs.put(job)
+
+    def _settled(self, loop: asyncio.AbstractEventLoop, batch: Batch, outcome: Outcome) -> None:
+        if isinstance(outcome, Exception):
+            why = type(outcome).__name__
+            log.error("audit store unavailable (%s); %d request(s) refused", why, len(batch))
+        for i, (_, done) in enumerate(batch):
+            if done.done():
+                continue
+            if isinstance(outcome, Exception):
+                done.set_exception(AuditWriteFailed(type(outcome).__name__))
+            else:
+                done.set_result(outcome[i])
+        if self._pending:
+            self._write(loop)
+        else:
+            self._writing = False
+            self._idle.set()
+
+    # --- on the writer thread -----------------------------------------------------------
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            batch, seqs, loop = job
             try:
-                outcome: list[int] | Exception = self._append([e for e, _, _ in batch])
+                outcome: Outcome = (
+                    self._commit(seqs) if seqs is not None else self._whole([e for e, _ in batch])
+                )
             except Exception as e:
-                log.error("audit store unavailable (%s); %d request(s) refused", type(e).__name__, len(batch))
                 self._close_conn()  # a fresh connection next time (the file may have moved or come back)
-                outcome = AuditWriteFailed(type(e).__name__)
-            loops: dict[asyncio.AbstractEventLoop, list[tuple[int, asyncio.Future[int]]]] = {}
-            for i, (_, done, loop) in enumerate(batch):
-                loops.setdefault(loop, []).append((i, done))
-            for loop, waiters in loops.items():
-                with contextlib.suppress(RuntimeError):  # that loop has closed: nobody waits
-                    loop.call_soon_threadsafe(_settle, waiters, outcome)
+                outcome = e
+            with contextlib.suppress(RuntimeError):  # that loop has closed: nobody waits
+                loop.call_soon_threadsafe(self._settled, loop, batch, outcome)
+
+    def _commit(self, seqs: list[int]) -> list[int]:
+        assert self._conn is not None
+        try:
+            self._conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
+            raise
+        return seqs
+
+    def _whole(self, entries: list[Entry]) -> list[int]:
+        conn = self._connect()
+        conn.execute(f"PRAGMA busy_timeout={LOCK_WAIT_MS}")
+        try:
+            seqs = _stage(conn, entries)
+        finally:
+            conn.execute("PRAGMA busy_timeout=0")
+        return self._commit(seqs)
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
-            for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=10000"):
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=0)
+            for pragma in (f"busy_timeout={LOCK_WAIT_MS}", "journal_mode=WAL", "synchronous=FULL"):
                 conn.execute(f"PRAGMA {pragma}")
             self._conn = conn
         return self._conn
-
-    def _append(self, entries: list[Any]) -> list[int]:
-        conn = self._connect()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            seq, prev = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
-            rows, access, last = self.chain(int(seq), str(prev), entries)
-            conn.executemany(_INSERT_LOG, [tuple(_sqlite(r[c]) for c in _COLUMNS) for r in rows])
-            conn.executemany(_INSERT_ACCESS, [(a["seq"], a["dataset"], a["opd"]) for a in access])
-            conn.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (rows[-1]["seq"], last))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return [r["seq"] for r in rows]
 
     def _close_conn(self) -> None:
         if self._conn is not None:
@@ -116,27 +167,44 @@ class SqliteAppender:
                 self._conn.close()
             self._conn = None
 
+    # --- stopping -----------------------------------------------------------------------
+
+    async def drain(self) -> None:
+        """Wait until every entry handed over so far is settled (on the appending loop)."""
+        await self._idle.wait()
+
     def close(self) -> None:
-        """Stop the thread after the entries already handed over, then disconnect."""
+        """Stop the writer thread and disconnect (after `drain`)."""
         thread = self._thread
         if thread is not None and thread.is_alive():
-            self._queue.put(None)
+            self._jobs.put(None)
             thread.join(timeout=30)
         self._thread = None
         self._close_conn()
 
 
-def _settle(waiters: list[tuple[int, asyncio.Future[int]]], outcome: list[int] | Exception) -> None:
-    for i, done in waiters:
-        if done.done():
-            continue
-        if isinstance(outcome, Exception):
-            done.set_exception(AuditWriteFailed(str(outcome)))
-        else:
-            done.set_result(outcome[i])
+def _stage(conn: sqlite3.Connection, entries: list[Entry]) -> list[int]:
+    """Take the write lock and write `entries` after the head, uncommitted; their
+    sequence numbers. Rolled back on any failure."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        seq, prev = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+        links = link(int(seq), str(prev), entries)
+        conn.executemany(_INSERT_LOG, [_log_row(k) for k in links])
+        conn.executemany(_INSERT_ACCESS, accesses(links))
+        conn.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (links[-1].seq, links[-1].hash))
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise
+    return [k.seq for k in links]
 
 
-def _sqlite(value: Any) -> Any:
-    if isinstance(value, dt.datetime):  # SQLAlchemy's SQLite text form, in UTC
-        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    return value
+def _log_row(k: Link) -> tuple[Any, ...]:
+    e = k.entry
+    at = e.at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLAlchemy's SQLite text form
+    return (
+        k.seq, at, e.request_id, e.subject, e.client_id, e.operation, e.query_hash, e.purpose,
+        orjson.dumps(e.pairs).decode(), orjson.dumps(e.datasets).decode(), e.rows, e.records, e.outcome,
+        k.prev_hash, k.hash,
+    )  # fmt: skip

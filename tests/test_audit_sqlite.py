@@ -1,0 +1,168 @@
+"""The audit log on a SQLite store (hub/audit_sqlite.py) and the chain's canonical form
+(hub/audit_chain.py), against real SQLite files.
+
+The appender writes on the event loop and commits on a thread of its own; these tests
+hold SQLite's write lock from another connection, break the store under it and close
+it with entries in flight, and check each time that every answered entry is in a log
+that verifies, and that a refused one is not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hub import audit_sqlite
+from hub.audit import AuditLog, AuditWriteFailed, verify
+from hub.audit_chain import Entry, canonical, chain_hash, fields_of
+from hub.store import migrate, store_engine
+
+
+def entry(n: int, datasets: tuple[str, ...] = ("dukcapil.penduduk",)) -> Entry:
+    return Entry(
+        at=dt.datetime(2026, 11, 28, 10, 0, n % 60, n, tzinfo=dt.UTC), request_id=f"req{n:05d}",
+        subject="opd:dinsos", client_id="c1", operation="Check", query_hash=f"{n:064x}",
+        purpose="verifikasi bansos", pairs=("dukcapil.penduduk.nama:read",), datasets=datasets,
+        rows=n, records=0, outcome="ok",
+    )  # fmt: skip
+
+
+@asynccontextmanager
+async def sqlite_log(tmp: Path) -> AsyncIterator[tuple[AuditLog, str]]:
+    path = str(tmp / "hub.db")
+    url = f"sqlite+aiosqlite:///{path}"
+    await asyncio.to_thread(migrate, url)
+    engine = store_engine(url)
+    log = AuditLog(engine)
+    try:
+        yield log, path
+    finally:
+        await log.close()
+        await engine.dispose()
+
+
+def stored(path: str) -> list[tuple[int, str]]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT seq, request_id FROM audit_log ORDER BY seq").fetchall()
+    finally:
+        conn.close()
+
+
+async def test_concurrent_entries_get_consecutive_places_in_a_chain_that_verifies(tmp_path: Path) -> None:
+    async with sqlite_log(tmp_path) as (log, path):
+        seqs = await asyncio.gather(*(log.record(entry(n)) for n in range(300)))
+        assert sorted(seqs) == list(range(1, 301))
+        more = await asyncio.gather(*(log.record(entry(n, ("a.x", "b.y"))) for n in range(300, 310)))
+        assert sorted(more) == list(range(301, 311))
+        verdict = await verify(log.engine)
+        assert verdict.ok and verdict.checked == 310, verdict
+        assert sorted(r for _, r in stored(path)) == sorted(f"req{n:05d}" for n in range(310))
+
+
+async def test_a_write_lock_held_elsewhere_delays_answers_without_blocking_the_loop(tmp_path: Path) -> None:
+    async with sqlite_log(tmp_path) as (log, path):
+        assert await log.record(entry(0)) == 1  # the appender has its connection now
+        other = sqlite3.connect(path, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+            waiting = [asyncio.ensure_future(log.record(entry(n))) for n in range(1, 6)]
+            started = time.monotonic()
+            for _ in range(20):  # the loop keeps turning while the appender waits
+                await asyncio.sleep(0.01)
+            assert time.monotonic() - started < 2
+            assert not any(w.done() for w in waiting)
+            other.execute("COMMIT")
+        finally:
+            other.close()
+        assert sorted(await asyncio.wait_for(asyncio.gather(*waiting), 10)) == [2, 3, 4, 5, 6]
+        assert (await verify(log.engine)).ok
+
+
+async def test_a_lock_held_too_long_refuses_the_entries_and_the_next_ones_are_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(audit_sqlite, "LOCK_WAIT_MS", 200)
+    async with sqlite_log(tmp_path) as (log, path):
+        assert await log.record(entry(0)) == 1
+        other = sqlite3.connect(path, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            with pytest.raises(AuditWriteFailed):
+                await asyncio.wait_for(log.record(entry(1)), 10)
+            other.execute("COMMIT")
+        finally:
+            other.close()
+        assert any("audit store unavailable" in r.getMessage() for r in caplog.records)
+        assert await log.record(entry(2)) == 2  # the refused entry took no place
+        assert [r for _, r in stored(path)] == ["req00000", "req00002"]
+        assert (await verify(log.engine)).ok
+
+
+async def test_a_broken_store_refuses_entries_until_it_is_repaired(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with sqlite_log(tmp_path) as (log, path):
+        assert await log.record(entry(0)) == 1
+        fixer = sqlite3.connect(path, isolation_level=None)
+        try:
+            fixer.execute("ALTER TABLE audit_head RENAME TO audit_head_away")
+            with caplog.at_level(logging.ERROR, logger="hub.audit"):
+                refused = await asyncio.gather(
+                    *(log.record(entry(n)) for n in (1, 2)), return_exceptions=True
+                )
+            assert all(isinstance(r, AuditWriteFailed) for r in refused), refused
+            assert any("audit store unavailable" in r.getMessage() for r in caplog.records)
+            fixer.execute("ALTER TABLE audit_head_away RENAME TO audit_head")
+        finally:
+            fixer.close()
+        assert await log.record(entry(3)) == 2
+        assert [r for _, r in stored(path)] == ["req00000", "req00003"]
+        assert (await verify(log.engine)).ok
+
+
+async def test_closing_waits_for_entries_in_flight(tmp_path: Path) -> None:
+    async with sqlite_log(tmp_path) as (log, path):
+        waiting = [asyncio.ensure_future(log.record(entry(n))) for n in range(50)]
+        await asyncio.sleep(0)  # handed over, not yet committed
+        await log.close()
+        assert sorted(w.result() for w in waiting) == list(range(1, 51))
+        assert len(stored(path)) == 50
+
+
+# --- the canonical form ---------------------------------------------------------------------
+
+text = st.text(st.characters(codec="utf-8"), max_size=20) | st.sampled_from(["", "\x7f", "é", '\x00\n\t"\\/'])
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    fields=st.dictionaries(
+        st.sampled_from(["request_id", "subject", "operation", "purpose", "pairs", "rows", "seq"]),
+        text | st.none() | st.integers() | st.lists(text, max_size=4).map(tuple),
+        max_size=7,
+    )
+)
+def test_canonical_is_what_json_dumps_writes(fields: dict[str, object]) -> None:
+    expected = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=list).encode()
+    assert canonical(fields) == expected
+
+
+def test_chain_hash_is_sha256_of_the_previous_hash_and_the_json_dumps_form() -> None:
+    import hashlib
+
+    e = entry(7)
+    fields = fields_of(e) | {"seq": 9, "at": e.at.isoformat()}
+    text_form = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=list)
+    assert chain_hash("ab" * 32, 9, e) == hashlib.sha256(("ab" * 32 + text_form).encode()).hexdigest()
