@@ -107,9 +107,21 @@ def _build(loader: yaml.SafeLoader, root: yaml.Node) -> tuple[Any, list[tuple[st
 
 
 def _duplicates(root: yaml.Node) -> list[tuple[str, str]]:
+    """Duplicate keys anywhere under `root`; yaml.YAMLError for an alias that points
+    back into a node containing it (recursive data: no catalog holds it, and walking
+    or building it would never end)."""
     found: list[tuple[str, str]] = []
+    inside: set[int] = set()
 
     def walk(node: yaml.Node, path: str) -> None:
+        if id(node) in inside:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"at {path or 'the top'}: an alias refers back to a node that contains it",
+                node.start_mark,
+            )
+        inside.add(id(node))
         if isinstance(node, yaml.MappingNode):
             seen: set[str] = set()
             for key_node, value in node.value:
@@ -122,6 +134,7 @@ def _duplicates(root: yaml.Node) -> list[tuple[str, str]]:
         elif isinstance(node, yaml.SequenceNode):
             for i, item in enumerate(node.value):
                 walk(item, f"{path}[{i}]")
+        inside.discard(id(node))
 
     walk(root, "")
     return found

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 
+from hub.catalog import CatalogError, load_catalog
 from hub.yamlfile import Loader, read
 
 DOCUMENTS = {
@@ -64,3 +67,18 @@ def test_broken_yaml_raises_what_pyyaml_raises(text: str) -> None:
         yaml.load(text, Loader=Loader)  # the safe loader read() builds on (libyaml when installed)
     assert type(ours.value) is type(theirs.value)
     assert str(ours.value) == str(theirs.value)
+
+
+@pytest.mark.parametrize(
+    "text", ["a: &a [1, *a]\n", "m: &m {k: *m}\n", "x: &x [[*x]]\n"], ids=["list", "mapping", "nested"]
+)
+def test_an_alias_into_its_own_parent_is_a_yaml_error_not_a_crash(text: str) -> None:
+    with pytest.raises(yaml.YAMLError, match="an alias refers back to a node that contains it"):
+        read(text)
+
+
+def test_a_recursive_catalog_file_is_a_catalog_problem(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("opd: {id: a, name: A}\nsources: &s [*s]\n")
+    with pytest.raises(CatalogError) as e:
+        load_catalog(tmp_path)
+    assert "an alias refers back to a node that contains it" in str(e.value)
