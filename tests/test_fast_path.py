@@ -113,3 +113,14 @@ async def test_other_shapes_go_through_graphql_core(sqlite_regency: Regency, que
     assert not isinstance(document, list), document
     name = "B" if "query B" in query else None
     assert service.layout(query, document, name) is None or name == "B"
+
+
+@pytest.mark.parametrize(("no", "keys"), [(True, ["nik"]), (False, ["nik", "nama"])])
+async def test_skip_and_include_below_the_dataset_field_take_effect(
+    sqlite_regency: Regency, no: bool, keys: list[str]
+) -> None:
+    query = """query($no: Boolean!) { dukcapil { penduduk(first: 2) { nodes {
+        nik nama @skip(if: $no) kecamatan @include(if: false) } } } }"""
+    body = await sqlite_regency.gql(query, {"no": no})
+    nodes = body["data"]["dukcapil"]["penduduk"]["nodes"]
+    assert len(nodes) == 2 and [list(n) for n in nodes] == [keys, keys]

@@ -48,7 +48,7 @@ def collect(
         if selection_set is None:
             return
         for sel in selection_set.selections:
-            if not _included(sel, variables):
+            if sel.directives and not _included(sel, variables):
                 continue
             if isinstance(sel, FieldNode):
                 key = sel.alias.value if sel.alias else sel.name.value
