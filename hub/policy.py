@@ -66,10 +66,13 @@ class Rules:
     g2: list[list[str]]
 
 
-def read_rules(path: Path) -> Rules:
-    """Parse `policy.csv`; raise PolicyError naming each bad line."""
+def read_rules(path: Path, catalog: Catalog | None = None) -> Rules:
+    """Parse `policy.csv`; raise PolicyError naming each bad line. With the catalog, a
+    rule whose object matches no field of it is a problem too: a misspelt object
+    would otherwise match nothing in silence (and a misspelt deny deny nothing)."""
     problems: list[PolicyProblem] = []
     rules = Rules([], [], [])
+    pending: list[tuple[int, str]] = []  # (line, object) of the p rules, checked once all g2 are read
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
@@ -94,8 +97,11 @@ def read_rules(path: Path) -> Rules:
                         str(path), number, f"action must be read, match, aggregate or *, not {values[2]!r}"
                     )
                 )
+            elif not values[0] or not values[1]:
+                problems.append(PolicyProblem(str(path), number, "a p rule needs a subject and an object"))
             else:
                 rules.p.append(values)
+                pending.append((number, values[1]))
         elif kind in ("g", "g2"):
             if len(values) != 2 or not all(values):
                 problems.append(PolicyProblem(str(path), number, f"a {kind} line is `{kind}, member, group`"))
@@ -103,9 +109,30 @@ def read_rules(path: Path) -> Rules:
                 (rules.g if kind == "g" else rules.g2).append(values)
         else:
             problems.append(PolicyProblem(str(path), number, f"unknown rule type {kind!r} (p, g or g2)"))
+    if catalog is not None:
+        groups = {group for _, group in rules.g2} | {f"class:{c}" for c in catalog.classification.values()}
+        for number, obj in pending:
+            if not _matches_some_field(obj, catalog, groups):
+                classes = ", ".join(sorted(g for g in groups if g.startswith("class:")))
+                problems.append(
+                    PolicyProblem(
+                        str(path),
+                        number,
+                        f"object {obj!r} matches no field of the catalog (its classes: {classes})",
+                    )
+                )
     if problems:
         raise PolicyError(problems)
     return rules
+
+
+def _matches_some_field(obj: str, catalog: Catalog, groups: set[str]) -> bool:
+    """Whether a rule's object can match anything: `*`, a group of g2 lines (the
+    catalog's `class:` groups included), a field, or a keyMatch prefix of one."""
+    if obj == "*" or obj in groups or obj in catalog.classification:
+        return True
+    star = obj.find("*")
+    return star >= 0 and any(name.startswith(obj[:star]) for name in catalog.classification)
 
 
 def generated_rules(catalog: Catalog) -> Rules:
@@ -179,7 +206,7 @@ class Policy:
 
     def _load(self, version: int) -> _State:
         stamp = self._stamp()
-        rules = read_rules(self.csv)
+        rules = read_rules(self.csv, self.catalog)
         state = _State(rules, version, stamp, None, lambda: build_enforcer(self.model, rules, self.catalog))
         if is_standard(self.model):
             extra = generated_rules(self.catalog)

@@ -85,13 +85,15 @@ def random_rules(rnd: random.Random, fields: list[str]) -> tuple[RuleSet, Counte
     if rnd.random() < 0.7:  # a role of a role
         rules.g.append(("role:auditor", "role:analyst"))
         kinds["role of a role"] += 1
-    if rnd.random() < 0.5:  # a group of the catalog's own, and a group of a group
+    classes = CLASSES[:3]  # the catalog's own
+    if rnd.random() < 0.5:  # a group of the policy's own, and a group of a group
         rules.g2 += [("dukcapil.penduduk.tinggi", "class:body"), ("dukcapil.penduduk.anak", "class:body")]
         rules.g2.append(("class:internal", "class:restricted"))
+        classes = CLASSES  # a rule may name a group only where it is defined
     for _ in range(rnd.randint(3, 18)):
         sub = rnd.choice([*USERS, *OPDS, "public", *ROLES, "*"])
         kind = rnd.choice(["exact", "exact", "prefix", "class"])
-        obj = rnd.choice({"exact": fields, "prefix": PREFIXES, "class": CLASSES}[kind])
+        obj = rnd.choice({"exact": fields, "prefix": PREFIXES, "class": classes}[kind])
         act = rnd.choice([*ACTIONS, "*"])
         eft = "deny" if rnd.random() < 0.3 else "allow"
         rules.p.append((sub, obj, act, eft))
@@ -140,7 +142,7 @@ def test_decisions_equal_casbin_on_random_triples(tmp_path: Path, catalog: Catal
     fields = fields_of(catalog)
     checked, outcomes, kinds = 0, Counter[str](), Counter[str]()
     wrong: list[str] = []
-    for rules, policy, used in random_policies(tmp_path, catalog, count=40):
+    for rules, policy, used in random_policies(tmp_path, catalog, count=50):
         kinds += used
         ref = reference(policy.csv.parent, policy.model, rules, catalog)
         denies = reference(policy.csv.parent, policy.model, rules, catalog, denies_only=True)
@@ -309,6 +311,11 @@ BROKEN = [
     ("unknown action", f"{GOOD}p, user:ana, {NIK}, write, allow\n", 2, "action must be"),
     ("unknown rule type", f"{GOOD}q, user:ana, {NIK}, read, allow\n", 2, "unknown rule type"),
     ("g with a domain", f"g, user:ana, role:analyst, dukcapil\n{GOOD}", 1, "a g line is"),
+    ("empty subject", f"p, , {NIK}, read, allow\n", 1, "a p rule needs a subject and an object"),
+    # a misspelt object matches nothing: a misspelt deny would deny nothing, in silence
+    ("misspelt class in a deny", f"{GOOD}p, *, class:confidental, read, deny\n", 2, "matches no field"),
+    ("unknown field", "p, user:ana, dukcapil.penduduk.nikk, read, allow\n", 1, "'dukcapil.penduduk.nikk'"),
+    ("prefix of no field", f"{GOOD}p, user:ana, dukcapl.*, read, allow\n", 2, "matches no field"),
 ]
 
 
