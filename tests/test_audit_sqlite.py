@@ -166,3 +166,34 @@ def test_chain_hash_is_sha256_of_the_previous_hash_and_the_json_dumps_form() -> 
     fields = fields_of(e) | {"seq": 9, "at": e.at.isoformat()}
     text_form = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=list)
     assert chain_hash("ab" * 32, 9, e) == hashlib.sha256(("ab" * 32 + text_form).encode()).hexdigest()
+
+
+async def test_two_logs_on_one_file_append_in_turn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As two hub processes on one SQLite store: each takes the lock in turn (the one
+    that finds it taken hands its batch to its thread, which waits), one chain."""
+    whole = audit_sqlite.SqliteAppender._whole
+    handed_over: list[int] = []
+
+    def counted(self: audit_sqlite.SqliteAppender, entries: list[Entry]) -> list[int]:
+        handed_over.append(len(entries))
+        return whole(self, entries)
+
+    monkeypatch.setattr(audit_sqlite.SqliteAppender, "_whole", counted)
+    async with sqlite_log(tmp_path) as (first, path):
+        second = AuditLog(store_engine(f"sqlite+aiosqlite:///{path}"))
+        seqs: list[int] = []
+        try:
+            for start in (0, 100):  # the first round connects, the second finds the lock taken
+                seqs += await asyncio.wait_for(
+                    asyncio.gather(
+                        *(log.record(entry(n)) for n in range(start, start + 100) for log in (first, second))
+                    ),
+                    60,
+                )
+        finally:
+            await second.close()
+            await second.engine.dispose()
+        assert sorted(seqs) == list(range(1, 401))
+        verdict = await verify(first.engine)
+        assert verdict.ok and verdict.checked == 400, verdict
+        assert len(handed_over) > 2  # not only each log's first batch (no connection yet): a lock found taken
