@@ -3,7 +3,7 @@ step switched off in turn, each variant a server process of its own, interleaved
 one run (issue 3: policies on / allow-all >= 0.9; issue 5: audit on / audit off >= 0.85).
 
     .venv/bin/python bench/overhead.py [--rows 100000] [--duration 6] [--warmup 1] [--rounds 5]
-        [--concurrency 8] [--json PATH]
+        [--concurrency 8] [--store sqlite|postgresql] [--json PATH]
 
 The caller is Dukcapil's own system reading 100 of its residents (W1 of read_bench:
 confidential fields, so every request writes an audit record before it is answered).
@@ -16,6 +16,10 @@ in the benchmark's server process only:
     full        policy and audit as in production
     allow-all   the policy step answers "allowed" for every pair without looking
     no-audit    the audit step returns at once without writing
+
+With `--store postgresql` each variant's store is a fresh database of its own on the
+benchmark's PostgreSQL server (`hub_overhead_<variant>`, dropped and created at the
+start), as several hub processes would share one in production.
 
 Before measuring, every variant must answer every request body with the same rows.
 Each round runs every variant once (the starting variant rotates from round to
@@ -41,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -70,6 +75,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds before each run (default 1)")
     p.add_argument("--rounds", type=int, default=5, help="rounds over the three variants (default 5)")
     p.add_argument("--concurrency", type=int, default=8, help="concurrent client workers (default 8)")
+    p.add_argument(
+        "--store", choices=("sqlite", "postgresql"), default="sqlite",
+        help="the hub store of each variant: a SQLite file (default) or a PostgreSQL database",
+    )  # fmt: skip
     p.add_argument("--json", type=Path, help="also write the figures as JSON to this path")
     args = p.parse_args(argv)
     if args.rows < 1000 or args.duration <= 0 or args.warmup < 0 or args.rounds < 1:
@@ -91,7 +100,23 @@ class Variant:
     server: Server | None = None
 
 
-def launch(kids: Children, tmp: Path, name: str) -> Variant:
+def store_database(name: str) -> str:
+    return f"hub_overhead_{name.replace('-', '_')}"
+
+
+async def fresh_store(name: str) -> str:
+    """An empty PostgreSQL database for variant `name`'s store; its SQLAlchemy URL."""
+    database = store_database(name)
+    conn = await asyncpg.connect(f"{SERVER}/postgres")
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{database}"')
+    finally:
+        await conn.close()
+    return f"{SERVER.replace('postgresql://', 'postgresql+asyncpg://')}/{database}"
+
+
+def launch(kids: Children, tmp: Path, name: str, store: str) -> Variant:
     where = tmp / name
     where.mkdir()
     log = where / "server.log"
@@ -99,6 +124,8 @@ def launch(kids: Children, tmp: Path, name: str) -> Variant:
         sys.executable, str(BENCH / "overhead_server.py"),
         "--variant", name, "--dir", str(where), "--ready", str(where / "ready.json"),
     ]  # fmt: skip
+    if store == "postgresql":
+        argv += ["--store-url", asyncio.run(fresh_store(name))]
     return Variant(name, kids.start(f"hub {name}", argv, log=log), where, log)
 
 
@@ -121,14 +148,25 @@ def ready(v: Variant) -> Variant:
     return Variant(v.name, v.proc, v.dir, v.log, server)
 
 
-def audit_records(v: Variant) -> int:
+def audit_records(v: Variant, store: str) -> int:
     """Records in the variant's audit log (read after its server has stopped)."""
+    if store == "postgresql":
+        return asyncio.run(_pg_count(store_database(v.name)))
     conn = sqlite3.connect(f"file:{v.dir / 'hub.db'}?mode=ro", uri=True)
     try:
         count: int = conn.execute("SELECT count(*) FROM audit_log").fetchone()[0]
         return count
     finally:
         conn.close()
+
+
+async def _pg_count(database: str) -> int:
+    conn = await asyncpg.connect(f"{SERVER}/{database}")
+    try:
+        count: int = await conn.fetchval("SELECT count(*) FROM audit_log")
+        return count
+    finally:
+        await conn.close()
 
 
 # --- checking and measuring ----------------------------------------------------------
@@ -187,7 +225,7 @@ def benchmark(bodies: list[str], args: argparse.Namespace) -> tuple[list[dict[st
         tmp = Path(name)
         variants: list[Variant] = []
         try:
-            variants = [launch(kids, tmp, v) for v in VARIANTS]  # start together, then wait
+            variants = [launch(kids, tmp, v, args.store) for v in VARIANTS]  # start together, then wait
             variants = [ready(v) for v in variants]
             servers = {v.name: v.server for v in variants if v.server is not None}
             check(list(servers.values()), bodies)
@@ -196,7 +234,7 @@ def benchmark(bodies: list[str], args: argparse.Namespace) -> tuple[list[dict[st
                 kids.stop(v.proc, grace=30)  # SIGTERM: uvicorn drains, the hub closes its audit log
                 if v.proc.returncode != 0:
                     raise RuntimeError(f"hub {v.name} exited with {v.proc.returncode}:\n{tail(v.log)}")
-            return runs, {v.name: audit_records(v) for v in variants}
+            return runs, {v.name: audit_records(v, args.store) for v in variants}
         except Exception:
             for v in variants:
                 print(f"--- hub {v.name} log (tail) ---\n{tail(v.log)}", file=sys.stderr)
@@ -254,8 +292,8 @@ def header(args: argparse.Namespace, info: dict[str, Any], command: str, date: s
             f"command: {command}",
             f"load:    {info['load_at_start']} (1/5/15-min load average at start)",
             f"runs:    {args.rounds} rounds x ({', '.join(VARIANTS)}), {args.duration:g} s each after "
-            f"{args.warmup:g} s warm-up, {args.concurrency} concurrent clients, W1 (100 rows x 7) "
-            "as opd:dukcapil, each variant its own server process",
+            f"{args.warmup:g} s warm-up, {args.concurrency} concurrent clients, {args.store} store, "
+            "W1 (100 rows x 7) as opd:dukcapil, each variant its own server process",
         ]
     )
 

@@ -2,11 +2,13 @@
 process, uvicorn with uvloop and httptools, one worker, on 127.0.0.1.
 
     .venv/bin/python bench/overhead_server.py --variant full|allow-all|no-audit --dir DIR --ready FILE
+        [--store-url URL]
 
 Writes into DIR the catalog (Dukcapil's residents, confidential fields), the real
 policy model with no explicit rule (the caller, `opd:dukcapil`, reads its own data
 by the owner rule) and the hub's store (SQLite, WAL, synchronous=FULL: the hub's own
-code opens it, as `hub serve` does). Starts the hub, replaces one step with a
+code opens it, as `hub serve` does; or the empty database at --store-url, e.g. a
+PostgreSQL one, which the hub migrates at start). Starts the hub, replaces one step with a
 stand-in in THIS process only (never in the hub's code), creates an API key, binds a
 free port, writes `{"port", "key", "pid"}` to FILE and serves until SIGTERM:
 
@@ -46,7 +48,7 @@ SUBJECT = "opd:dukcapil"  # Dukcapil's own system: reads its own residents (owne
 VARIANTS = ("full", "allow-all", "no-audit")
 
 
-def write_config(tmp: Path) -> Settings:
+def write_config(tmp: Path, store_url: str | None = None) -> Settings:
     (tmp / "schema").mkdir()
     (tmp / "policies").mkdir()
     (tmp / "schema" / "dukcapil.yaml").write_text(CATALOG.format(database=DATABASE))
@@ -54,8 +56,8 @@ def write_config(tmp: Path) -> Settings:
     (tmp / "policies" / "policy.csv").write_text("# opd:dukcapil reads its own data (owner rule)\n")
     return Settings(
         schema_dir=tmp / "schema", policies_dir=tmp / "policies", audit_key="bench-audit-key",
-        cursor_secret="bench-cursor-secret", database_url=f"sqlite+aiosqlite:///{tmp / 'hub.db'}",
-        log_level="WARNING",
+        cursor_secret="bench-cursor-secret", log_level="WARNING",
+        database_url=store_url or f"sqlite+aiosqlite:///{tmp / 'hub.db'}",
     )  # fmt: skip
 
 
@@ -79,11 +81,11 @@ def stop(_signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
-async def serve(variant: str, tmp: Path, ready: Path) -> None:
+async def serve(variant: str, tmp: Path, ready: Path, store_url: str | None) -> None:
     # SIGTERM before uvicorn serves, or re-raised by uvicorn after its graceful
     # shutdown: leave through `finally`, so the hub closes its audit log and exits 0.
     signal.signal(signal.SIGTERM, stop)
-    settings = write_config(tmp)
+    settings = write_config(tmp, store_url)
     # As `hub serve`: no cyclic GC while start-up builds its long-lived objects, then
     # freeze them and collect from here on.
     gc.disable()
@@ -118,9 +120,10 @@ def main() -> None:
     parser.add_argument("--variant", choices=VARIANTS, required=True)
     parser.add_argument("--dir", type=Path, required=True, help="empty directory for config and store")
     parser.add_argument("--ready", type=Path, required=True, help="where to write port and key")
+    parser.add_argument("--store-url", help="the hub store (default: a SQLite file in DIR)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvloop.run(serve(args.variant, args.dir, args.ready))
+    uvloop.run(serve(args.variant, args.dir, args.ready, args.store_url))
 
 
 if __name__ == "__main__":

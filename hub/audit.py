@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.audit_chain import GENESIS as GENESIS
 from hub.audit_chain import Entry as Entry
 from hub.audit_chain import Link, accesses, chain_hash, fields_of, link
+from hub.audit_pg import PgAppender
 from hub.audit_sqlite import AuditWriteFailed as AuditWriteFailed
 from hub.audit_sqlite import SqliteAppender
 from hub.store import AuditAccess, AuditHead, AuditRecord
@@ -69,6 +70,12 @@ class AuditLog:
             if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
             else None
         )
+        self._pg = (
+            PgAppender(url.set(drivername="postgresql").render_as_string(hide_password=False))
+            if url.get_backend_name() == "postgresql" and url.get_driver_name() == "asyncpg"
+            else None
+        )
+        # any other store (MariaDB, ...): SQLAlchemy, batched by the task below
         self._queue: asyncio.Queue[tuple[Entry, asyncio.Future[int]]] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
 
@@ -76,6 +83,8 @@ class AuditLog:
         """Commit `entry`; its sequence number once durable; AuditWriteFailed otherwise."""
         if self._sqlite is not None:
             return await self._sqlite.append(entry)
+        if self._pg is not None:
+            return await self._pg.append(entry)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._run(), name="audit-writer")
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
@@ -117,6 +126,8 @@ class AuditLog:
         if self._sqlite is not None:
             await self._sqlite.drain()
             await asyncio.to_thread(self._sqlite.close)
+        if self._pg is not None:
+            await self._pg.close()
         if self._writer is not None:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -103,16 +103,7 @@ class SqliteAppender:
         self._jobs.put(job)
 
     def _settled(self, loop: asyncio.AbstractEventLoop, batch: Batch, outcome: Outcome) -> None:
-        if isinstance(outcome, Exception):
-            why = type(outcome).__name__
-            log.error("audit store unavailable (%s); %d request(s) refused", why, len(batch))
-        for i, (_, done) in enumerate(batch):
-            if done.done():
-                continue
-            if isinstance(outcome, Exception):
-                done.set_exception(AuditWriteFailed(type(outcome).__name__))
-            else:
-                done.set_result(outcome[i])
+        settle(batch, outcome)
         if self._pending:
             self._write(loop)
         else:
@@ -181,6 +172,21 @@ class SqliteAppender:
             thread.join(timeout=30)
         self._thread = None
         self._close_conn()
+
+
+def settle(batch: Batch, outcome: Outcome) -> None:
+    """Answer a batch's waiters: each its sequence number, or all AuditWriteFailed (logged
+    once, by the exception's type only: its message might quote a value)."""
+    if isinstance(outcome, Exception):
+        why = type(outcome).__name__
+        log.error("audit store unavailable (%s); %d request(s) refused", why, len(batch))
+    for i, (_, done) in enumerate(batch):
+        if done.done():
+            continue
+        if isinstance(outcome, Exception):
+            done.set_exception(AuditWriteFailed(type(outcome).__name__))
+        else:
+            done.set_result(outcome[i])
 
 
 def _stage(conn: sqlite3.Connection, entries: list[Entry]) -> list[int]:

@@ -85,7 +85,10 @@ def store_engine(url: str) -> AsyncEngine:
     fsync and still durable, readers never block the audit writer, and several
     processes on one file wait for each other (busy_timeout) instead of failing."""
     if not url.startswith("sqlite"):
-        return create_async_engine(url, hide_parameters=True)
+        # pre-ping: after the store was down, a pooled connection it dropped is replaced
+        # at checkout instead of failing its next query (transparency, verify); the hot
+        # path (key checks, audit appends) does not go through this pool
+        return create_async_engine(url, hide_parameters=True, pool_pre_ping=True)
     path = url.split("///", 1)[-1]
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
