@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import logging
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -29,8 +28,6 @@ from hub.audit_sqlite import Batch, settle
 
 if TYPE_CHECKING:
     import asyncpg
-
-log = logging.getLogger("hub.audit")
 
 CONNECT_TIMEOUT = 5.0  # seconds to connect
 COMMAND_TIMEOUT = 10.0  # seconds for one statement (a store that hangs fails closed)
