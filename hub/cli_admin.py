@@ -109,9 +109,16 @@ def policy_explain(
     subject: str, obj: Annotated[str, typer.Argument(metavar="OBJECT")], action: str,
     schema: SchemaOpt = None, policies: PoliciesOpt = None,
 ) -> None:  # fmt: skip
-    """The decision for SUBJECT OBJECT ACTION and the rule that made it."""
+    """The decision for SUBJECT OBJECT ACTION and the rule that made it: exit 0 ALLOW,
+    1 DENY, 2 when there is no decision to give (bad catalog, policy or action)."""
+    if action not in ACTIONS:
+        err.print(f"[red]ACTION must be one of {', '.join(ACTIONS)}, not {action!r}[/]")
+        raise typer.Exit(2)
     settings = settings_with(schema_dir=schema, policies_dir=policies)
-    policy = check_policy(settings, check_catalog(settings))
+    try:
+        policy = check_policy(settings, check_catalog(settings))
+    except typer.Exit:  # the problems are printed; 1 would read as DENY
+        raise typer.Exit(2) from None
     casbin_says, rule = policy.explain(subject, obj, action)
     allowed = policy.allows(subject, obj, action)
     print(f"{'ALLOW' if allowed else 'DENY'} {subject} {obj} {action}")

@@ -445,3 +445,22 @@ async def test_hub_check_reports_policy_problems_with_file_and_line(
     assert "policy OK" not in bad.stdout
     assert f"{csv_path}:5: effect must be allow or deny, not 'alow'" in bad.stderr
     assert f"{csv_path}:6: unknown rule type 'x'" in bad.stderr
+
+
+async def test_policy_explain_exits_2_when_it_has_no_decision_to_give(
+    tmp_path: Path, cli_dirs: tuple[Path, Path]
+) -> None:
+    """1 means DENY: a broken policy or an unknown action must not read as one."""
+    env = hub_env(HUB_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    unknown = await run_hub(
+        "policy", "explain", "user:rina", NIK, "write", *cli_args(cli_dirs), cwd=tmp_path, env=env
+    )
+    assert unknown.code == 2, unknown
+    assert "ACTION must be one of read, match, aggregate, not 'write'" in unknown.stderr
+    (cli_dirs[1] / "policy.csv").write_text(CLI_RULES + "p, user:rina, dinsos.*, read, alow\n")
+    broken = await run_hub(
+        "policy", "explain", "user:rina", NIK, "read", *cli_args(cli_dirs), cwd=tmp_path, env=env
+    )
+    assert broken.code == 2, broken
+    assert "effect must be allow or deny, not 'alow'" in broken.stderr
+    assert "DENY" not in broken.stdout
