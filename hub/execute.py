@@ -54,7 +54,9 @@ async def run_read(sources: Sources, plan: ReadPlan) -> ReadResult:
 async def attach(sources: Sources, node: NodePlan, rows: list[Row]) -> list[Row]:
     """Append each relationship's value to every row."""
     resolved = await asyncio.gather(*(_resolve(sources, node, rel, rows) for rel in node.relationships))
-    return [(*row, *(values[i] for values in resolved)) for i, row in enumerate(rows)]
+    if len(resolved) == 1:  # the usual case: no per-row generator
+        return [(*row, value) for row, value in zip(rows, resolved[0], strict=True)]
+    return [(*row, *values) for row, *values in zip(rows, *resolved, strict=True)]
 
 
 async def _resolve(sources: Sources, node: NodePlan, rel: RelPlan, rows: list[Row]) -> list[Any]:
@@ -74,12 +76,15 @@ async def _resolve(sources: Sources, node: NodePlan, rel: RelPlan, rows: list[Ro
             found = [r[:-1] for r in found]
         if rel.node.relationships and found:
             found = await attach(sources, rel.node, found)
+    if not rel.many:  # the first row found per key (no key is None: None keys are not looked up)
+        first: dict[Any, Row] = {}
+        for key, r in zip(group_keys, found, strict=True):
+            first.setdefault(key, r)
+        return [first.get(r[own]) for r in rows]
     groups: dict[Any, list[Row]] = defaultdict(list)
     for key, r in zip(group_keys, found, strict=True):
         groups[key].append(r)
-    if rel.many:
-        return [groups.get(r[own], []) for r in rows]
-    return [(groups[r[own]][0] if r[own] in groups else None) for r in rows]
+    return [groups.get(r[own], []) for r in rows]
 
 
 async def run_match(sources: Sources, plan: MatchPlan) -> list[dict[str, Any]]:
