@@ -197,3 +197,31 @@ async def test_two_logs_on_one_file_append_in_turn(tmp_path: Path, monkeypatch: 
         verdict = await verify(first.engine)
         assert verdict.ok and verdict.checked == 400, verdict
         assert len(handed_over) > 2  # not only each log's first batch (no connection yet): a lock found taken
+
+
+async def test_under_load_a_batch_waits_for_the_commit_gap_and_collects_what_arrives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(audit_sqlite, "COMMIT_GAP", 0.3)
+    stage = audit_sqlite._stage
+    batches: list[int] = []
+
+    def counted(conn: sqlite3.Connection, entries: list[Entry]) -> list[int]:
+        batches.append(len(entries))
+        return stage(conn, entries)
+
+    monkeypatch.setattr(audit_sqlite, "_stage", counted)
+    async with sqlite_log(tmp_path) as (log, _):
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        assert await log.record(entry(0)) == 1  # connects on the thread (not staged on the loop)
+        assert await log.record(entry(1)) == 2  # staged on the loop: the gap has not passed
+        first = asyncio.ensure_future(log.record(entry(2)))
+        await asyncio.sleep(0.1)  # still inside the gap: the next two join that batch
+        rest = await asyncio.gather(first, log.record(entry(3)), log.record(entry(4)))
+        assert (
+            loop.time() - started >= 0.59
+        )  # two gaps (less the loop's clock resolution): one before entry 1, one before entries 2-4
+        assert sorted(rest) == [3, 4, 5]
+        assert batches[-2:] == [1, 3]
+        assert (await verify(log.engine)).ok
