@@ -33,9 +33,9 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.audit_chain import COLUMNS, Link, accesses, chain_hash, link, row_values
 from hub.audit_chain import GENESIS as GENESIS
 from hub.audit_chain import Entry as Entry
-from hub.audit_chain import Link, accesses, chain_hash, fields_of, link
 from hub.audit_pg import PgAppender
 from hub.audit_sqlite import AuditWriteFailed as AuditWriteFailed
 from hub.audit_sqlite import SqliteAppender
@@ -135,14 +135,7 @@ class AuditLog:
 
 
 def _row(k: Link) -> dict[str, Any]:
-    e = k.entry
-    return fields_of(e) | {
-        "seq": k.seq,
-        "pairs": orjson.dumps(e.pairs).decode(),
-        "datasets": orjson.dumps(e.datasets).decode(),
-        "prev_hash": k.prev_hash,
-        "hash": k.hash,
-    }
+    return dict(zip(COLUMNS, row_values(k), strict=True))
 
 
 def _entry(row: Any) -> Entry:

@@ -2,9 +2,9 @@
 
 Record n carries `prev_hash` (record n-1's `hash`) and
 `hash = sha256(prev_hash || canonical JSON of its fields and seq)`, so an edited,
-deleted, inserted or reordered record breaks the chain from there on. Both store
-writers (hub/audit.py for PostgreSQL, hub/audit_sqlite.py for SQLite) and `verify`
-use these functions.
+deleted, inserted or reordered record breaks the chain from there on. Every store
+writer (hub/audit_sqlite.py, hub/audit_pg.py, and hub/audit.py's SQLAlchemy path for
+other stores) and `verify` use these functions.
 """
 
 from __future__ import annotations
@@ -85,6 +85,20 @@ def link(seq: int, prev: str, entries: list[Entry]) -> list[Link]:
         out.append(Link(seq, e, prev, digest))
         prev = digest
     return out
+
+
+COLUMNS = ("seq", "at", "request_id", "subject", "client_id", "operation", "query_hash", "purpose",
+           "pairs", "datasets", "rows", "records", "outcome", "prev_hash", "hash")  # fmt: skip
+
+
+def row_values(k: Link) -> tuple[Any, ...]:
+    """The record's audit_log columns in `COLUMNS` order (`at` in UTC, lists as JSON)."""
+    e = k.entry
+    return (
+        k.seq, e.at.astimezone(dt.UTC), e.request_id, e.subject, e.client_id, e.operation, e.query_hash,
+        e.purpose, orjson.dumps(e.pairs).decode(), orjson.dumps(e.datasets).decode(), e.rows, e.records,
+        e.outcome, k.prev_hash, k.hash,
+    )  # fmt: skip
 
 
 def accesses(links: Sequence[Link]) -> list[tuple[int, str, str]]:

@@ -18,12 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
-from hub.audit_chain import Entry, Link, accesses, link
+from hub.audit_chain import Entry, Link, accesses, link, row_values
 from hub.audit_sqlite import Batch, settle
 
 if TYPE_CHECKING:
@@ -116,15 +113,6 @@ class PgAppender:
 
 def _columns(links: list[Link]) -> list[list[Any]]:
     """The batch as one array per column: audit_log's 15, then audit_access's 3."""
-    log_rows = [_log_row(k) for k in links]
+    log_rows = [row_values(k) for k in links]
     access = accesses(links)
     return [list(c) for c in zip(*log_rows, strict=True)] + [[a[i] for a in access] for i in range(3)]
-
-
-def _log_row(k: Link) -> tuple[Any, ...]:
-    e = k.entry
-    return (
-        k.seq, e.at.astimezone(dt.UTC), e.request_id, e.subject, e.client_id, e.operation, e.query_hash,
-        e.purpose, orjson.dumps(e.pairs).decode(), orjson.dumps(e.datasets).decode(), e.rows, e.records,
-        e.outcome, k.prev_hash, k.hash,
-    )  # fmt: skip

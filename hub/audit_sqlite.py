@@ -23,16 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 import queue
 import sqlite3
 import threading
 from typing import Any
 
-import orjson
-
-from hub.audit_chain import Entry, Link, accesses, link
+from hub.audit_chain import COLUMNS, Entry, Link, accesses, link, row_values
 
 log = logging.getLogger("hub.audit")
 
@@ -42,9 +39,7 @@ Batch = list[tuple[Entry, "asyncio.Future[int]"]]
 Job = tuple[Batch, list[int] | None, asyncio.AbstractEventLoop]
 Outcome = list[int] | Exception
 
-_COLUMNS = ("seq", "at", "request_id", "subject", "client_id", "operation", "query_hash", "purpose",
-            "pairs", "datasets", "rows", "records", "outcome", "prev_hash", "hash")  # fmt: skip
-_INSERT_LOG = f"INSERT INTO audit_log ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+_INSERT_LOG = f"INSERT INTO audit_log ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 _INSERT_ACCESS = "INSERT INTO audit_access (seq, dataset, opd) VALUES (?, ?, ?)"
 LOCK_WAIT_MS = 10_000
 # A batch starts at least this long (s) after the previous one started. An idle hub
@@ -219,10 +214,5 @@ def _stage(conn: sqlite3.Connection, entries: list[Entry]) -> list[int]:
 
 
 def _log_row(k: Link) -> tuple[Any, ...]:
-    e = k.entry
-    at = e.at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLAlchemy's SQLite text form
-    return (
-        k.seq, at, e.request_id, e.subject, e.client_id, e.operation, e.query_hash, e.purpose,
-        orjson.dumps(e.pairs).decode(), orjson.dumps(e.datasets).decode(), e.rows, e.records, e.outcome,
-        k.prev_hash, k.hash,
-    )  # fmt: skip
+    seq, at, *rest = row_values(k)
+    return (seq, at.strftime("%Y-%m-%d %H:%M:%S.%f"), *rest)  # `at` in SQLAlchemy's SQLite text form
