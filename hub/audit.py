@@ -8,7 +8,8 @@ the cost per request stays small without ever answering before the record is dur
 The chain (hub/audit_chain.py): record n carries `prev_hash` (record n-1's `hash`) and
 `hash = sha256(prev_hash || canonical JSON of its fields)`. Writers lock the single
 `audit_head` row first, so several hub processes sharing one PostgreSQL store append
-in turn; a SQLite store is written by hub/audit_sqlite.py. `verify` recomputes the
+in turn. A SQLite store is written by hub/audit_sqlite.py, a PostgreSQL one by
+hub/audit_pg.py, any other through SQLAlchemy here. `verify` recomputes the
 chain and compares it with the head: an edited, deleted, inserted or reordered record
 breaks it.
 

@@ -52,7 +52,7 @@ class PgAppender:
         self._writing = False
         self._idle = asyncio.Event()
         self._idle.set()
-        self._task: asyncio.Task[None] | None = None
+        self._task: asyncio.Task[None] | None = None  # held: the loop keeps only weak references
 
     def append(self, entry: Entry) -> asyncio.Future[int]:
         """A future for `entry`'s sequence number, set once the entry is durable."""
@@ -72,7 +72,7 @@ class PgAppender:
                 try:
                     outcome = await self._write([e for e, _ in batch])
                 except Exception as e:
-                    await self._drop()
+                    self._drop()
                     outcome = e
                 settle(batch, outcome)
         finally:
@@ -97,7 +97,7 @@ class PgAppender:
             )
         return self._conn
 
-    async def _drop(self) -> None:
+    def _drop(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.terminate()
