@@ -10,9 +10,10 @@ module to the same answers). Strings compare by code point, as SQLite does.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from functools import cmp_to_key
 from typing import Any
 
@@ -186,12 +187,17 @@ def pushdown_equalities(where: Filter | None, fields: Iterable[str]) -> dict[str
 class RecordsAdapter(Adapter):
     """An adapter for sources that can only list records (optionally narrowed by a few
     equality parameters): it fetches them, at most `max_rows`, and answers the rest of
-    the contract in memory. Subclasses implement `records`."""
+    the contract in memory. Subclasses implement `records`.
+
+    Identical listings asked for while one is in flight share it (single flight): a
+    page and its totalCount, which the hub asks for together, cost the source one
+    listing and are counted over the same records. Nothing is kept once it is done."""
 
     def __init__(self, name: str, config: Mapping[str, Any], bindings: Sequence[Binding]) -> None:
         self.name = name
         self.bindings = {b.name: b for b in bindings}
         self.max_rows = int(config.get("max_rows") or 50_000)
+        self._in_flight: dict[Hashable, asyncio.Task[list[Record]]] = {}
 
     async def records(self, dataset: str, equal: Mapping[str, Any]) -> list[Record]:
         """Every record of `dataset` (typed, keyed by field name) whose fields equal
@@ -204,7 +210,25 @@ class RecordsAdapter(Adapter):
         return ()
 
     async def _rows(self, dataset: str, where: Filter | None) -> list[Record]:
-        return await self.records(dataset, pushdown_equalities(where, self.pushable(dataset)))
+        equal = pushdown_equalities(where, self.pushable(dataset))
+        try:
+            key: Hashable = (dataset, frozenset(equal.items()))
+            hash(key)
+        except TypeError:  # a value that cannot be a key: no sharing
+            return await self.records(dataset, equal)
+        task = self._in_flight.get(key)
+        if task is None or task.get_loop() is not asyncio.get_running_loop():
+            task = asyncio.ensure_future(self.records(dataset, equal))
+            self._in_flight[key] = task
+            task.add_done_callback(lambda t: self._landed(key, t))
+        # A waiter that gives up (its timeout) leaves the listing to the others.
+        return await asyncio.shield(task)
+
+    def _landed(self, key: Hashable, task: asyncio.Task[list[Record]]) -> None:
+        if self._in_flight.get(key) is task:
+            del self._in_flight[key]
+        if not task.cancelled():
+            task.exception()  # retrieved: no "never retrieved" warning when every waiter left
 
     async def fetch(self, query: PageQuery) -> list[Row]:
         return page(await self._rows(query.dataset, query.where), query)

@@ -4,6 +4,7 @@ misbehaves ending as a coded error with the reason in the log only."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import socket
@@ -262,6 +263,45 @@ async def test_equality_filters_are_pushed_down_to_the_api(world: World) -> None
     rows = await world.live("lewat_halaman").lookup("dukcapil.lewat_halaman", "nik", [nik], ("nik", "nama"))
     assert rows == [(nik, world.people[42]["nama"])]
     assert world.server.served["/flat/page"] == 1 and world.server.requests["/flat/page"] == 1
+
+
+async def test_a_page_and_its_total_cost_the_api_one_listing(world: World) -> None:
+    meral = [p for p in world.people if p["kecamatan"] == "Meral"]
+    q = """{ dukcapil { lewatHalaman(where: {kecamatan: {eq: "Meral"}}, first: 5) {
+        totalCount nodes { nik } } } }"""
+    body = (await world.gql(q)).json()
+    assert "errors" not in body, body
+    answer = body["data"]["dukcapil"]["lewatHalaman"]
+    assert answer["totalCount"] == len(meral) and len(answer["nodes"]) == 5
+    assert world.server.served["/flat/page"] == len(meral)  # once, not once for the page and again to count
+
+    # Identical listings in flight together share one; different ones do not.
+    world.server.reset()
+    adapter = world.live("lewat_halaman")
+    where = Cmp("kecamatan", "eq", "Meral")
+    counts = await asyncio.gather(
+        *(adapter.count("dukcapil.lewat_halaman", where) for _ in range(3)),
+        adapter.count("dukcapil.lewat_halaman", Cmp("kecamatan", "eq", "Moro")),
+    )
+    moro = sum(p["kecamatan"] == "Moro" for p in world.people)
+    assert counts == [len(meral)] * 3 + [moro]
+    assert world.server.served["/flat/page"] == len(meral) + moro
+    assert not adapter._in_flight  # nothing kept once done
+
+    # Later listings fetch afresh.
+    assert await adapter.count("dukcapil.lewat_halaman", where) == len(meral)
+    assert world.server.served["/flat/page"] == 2 * len(meral) + moro
+
+
+async def test_a_waiter_that_gives_up_leaves_the_listing_to_the_others(world: World) -> None:
+    adapter = world.live("lewat_halaman")
+    where = Cmp("kecamatan", "eq", "Meral")
+    impatient = asyncio.ensure_future(adapter.count("dukcapil.lewat_halaman", where))
+    patient = asyncio.ensure_future(adapter.count("dukcapil.lewat_halaman", where))
+    await asyncio.sleep(0)  # both are waiting on the one listing
+    impatient.cancel()
+    assert await patient == sum(p["kecamatan"] == "Meral" for p in world.people)
+    assert impatient.cancelled()
 
 
 async def test_row_budget_stops_collecting_early(world: World) -> None:
