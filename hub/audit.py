@@ -26,7 +26,7 @@ import datetime as dt
 import hmac
 import json
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -193,9 +193,14 @@ async def _index_mismatch(engine: AsyncEngine, expected: dict[int, set[str]]) ->
     return bad[0] if bad else None
 
 
-async def verify(engine: AsyncEngine) -> Verdict:
+async def verify(engine: AsyncEngine, anchors: Mapping[int, str] | None = None) -> Verdict:
     """Recompute the chain from the genesis hash, compare it with the stored head, and
-    check that the transparency index lists exactly each record's datasets."""
+    check that the transparency index lists exactly each record's datasets.
+
+    `anchors` maps sequence numbers to the hashes those records had when the anchors
+    were taken (`hub audit head`, kept outside the store). A chain recomputed after an
+    edit verifies by itself; it cannot keep the anchored hashes."""
+    anchors = anchors or {}
     expected_seq, prev, checked = 1, GENESIS, 0
     index: dict[int, set[str]] = {}
     async for row in records(engine):
@@ -213,6 +218,11 @@ async def verify(engine: AsyncEngine) -> Verdict:
             return Verdict(False, checked, row.seq, f"record {row.seq} does not follow record {row.seq - 1}")
         if chain_hash(prev, row.seq, _entry(row)) != row.hash:
             return Verdict(False, checked, row.seq, f"record {row.seq} was changed after it was written")
+        if row.seq in anchors and anchors[row.seq] != row.hash:
+            return Verdict(
+                False, checked, row.seq,
+                f"record {row.seq} is not the record anchored: the log was rewritten at or before it",
+            )  # fmt: skip
         prev, expected_seq, checked = row.hash, expected_seq + 1, checked + 1
     bad = await _index_mismatch(engine, index)
     if bad is not None:
@@ -223,7 +233,36 @@ async def verify(engine: AsyncEngine) -> Verdict:
         return Verdict(
             False, checked, checked + 1, f"the log ends at record {checked} but the head says {head.seq}"
         )
+    beyond = [seq for seq in anchors if seq > checked]
+    if beyond:
+        first = min(beyond)
+        why = f"record {first} is anchored but the log ends at record {checked}"
+        return Verdict(False, checked, first, why)
     return Verdict(True, checked)
+
+
+def read_anchors(text: str) -> dict[int, str]:
+    """Anchors as `hub audit head` prints them, one per line: `SEQ HASH`, anything after
+    a `#` ignored. ValueError naming the line if one is not."""
+    out: dict[int, str] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        words = line.split("#", 1)[0].split()
+        if not words:
+            continue
+        if (
+            len(words) != 2 or not words[0].isascii() or not words[0].isdigit()
+            or len(words[1]) != 64 or any(c not in "0123456789abcdef" for c in words[1])
+        ):  # fmt: skip
+            raise ValueError(f"line {n}: expected a sequence number and a 64-digit hex hash")
+        seq = int(words[0])
+        if seq == 0:  # the head of an empty log: anchors nothing
+            if words[1] != GENESIS:
+                raise ValueError(f"line {n}: record 0 is the empty log, whose hash is {GENESIS}")
+            continue
+        if out.get(seq, words[1]) != words[1]:
+            raise ValueError(f"line {n}: record {seq} is anchored twice with different hashes")
+        out[seq] = words[1]
+    return out
 
 
 def describe(row: Any) -> str:

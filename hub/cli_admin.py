@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import sqlalchemy as sa
@@ -13,10 +15,10 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub import clients
-from hub.audit import Verdict, describe, records, verify
+from hub.audit import Verdict, describe, read_anchors, records, verify
 from hub.cli_common import PoliciesOpt, SchemaOpt, check_catalog, check_policy, err, settings_with
 from hub.policy import ACTIONS
-from hub.store import AuditHead, migrate, store_engine
+from hub.store import AuditHead, AuditRecord, migrate, store_engine
 
 migrate_app = typer.Typer()
 clients_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
@@ -152,24 +154,69 @@ audit_app = typer.Typer(help="The audit log: verify the hash chain, read it.", n
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Recompute the hash chain: exit 0 if intact, 1 naming the first bad record."""
+def audit_verify(
+    anchors: Annotated[
+        Path | None,
+        typer.Option(
+            help="A file of anchors from `hub audit head` (one `SEQ HASH` per line), kept outside the "
+            "store: each anchored record must still have its hash, which a log rewritten with "
+            "recomputed hashes cannot.",
+        ),
+    ] = None,
+) -> None:
+    """Recompute the hash chain: exit 0 if intact, 1 naming the first bad record, 2 if
+    the anchors file cannot be read."""
 
     url = _store()
+    anchored: dict[int, str] = {}
+    if anchors is not None:
+        try:
+            anchored = read_anchors(anchors.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            err.print(f"anchors {anchors}: {e}", markup=False, highlight=False)
+            raise typer.Exit(2) from None
 
     async def go() -> Verdict:
         engine = store_engine(url)
         try:
-            return await verify(engine)
+            return await verify(engine, anchored)
         finally:
             await engine.dispose()
 
     verdict = asyncio.run(go())
     if verdict.ok:
         print(f"audit log intact: {verdict.checked} records")
+        if anchored:
+            print(f"anchors held: {len(anchored)}")
         return
     print(f"audit log BROKEN at record {verdict.first_bad}: {verdict.reason}")
     raise typer.Exit(1)
+
+
+@audit_app.command("head")
+def audit_head() -> None:
+    """Print the latest record as an anchor, `SEQ HASH  # time`: append it to a file kept
+    outside the store (another machine, a signed mail, paper) and pass that file to
+    `hub audit verify --anchors`."""
+
+    url = _store()
+
+    async def go() -> tuple[int, str, str]:
+        engine = store_engine(url)
+        try:
+            async with engine.connect() as conn:
+                head = (await conn.execute(sa.select(AuditHead.seq, AuditHead.hash))).one()
+                last = sa.select(AuditRecord.at).where(AuditRecord.seq == head.seq)
+                at = (await conn.execute(last)).scalar()
+        finally:
+            await engine.dispose()
+        if at is None:
+            return int(head.seq), str(head.hash), "empty log"
+        utc = at if at.tzinfo else at.replace(tzinfo=dt.UTC)  # SQLite gives UTC without its zone
+        return int(head.seq), str(head.hash), utc.isoformat(timespec="seconds")
+
+    seq, digest, when = asyncio.run(go())
+    print(f"{seq} {digest}  # {when}")
 
 
 @audit_app.command("tail")

@@ -17,6 +17,7 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -24,9 +25,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub import audit_sqlite
-from hub.audit import AuditLog, AuditWriteFailed, verify
-from hub.audit_chain import Entry, canonical, chain_hash, fields_of
+from hub.audit import AuditLog, AuditWriteFailed, _entry, records, verify
+from hub.audit_chain import GENESIS, Entry, canonical, chain_hash, fields_of
 from hub.store import migrate, store_engine
+from tests.support.hubcli import hub_env, run_hub
 
 
 def entry(n: int, datasets: tuple[str, ...] = ("dukcapil.penduduk",)) -> Entry:
@@ -225,3 +227,87 @@ async def test_under_load_a_batch_waits_for_the_commit_gap_and_collects_what_arr
         assert sorted(rest) == [3, 4, 5]
         assert batches[-2:] == [1, 3]
         assert (await verify(log.engine)).ok
+
+
+# --- anchors kept outside the store -------------------------------------------------------
+
+
+async def rewrite_from(url: str, path: str, seq: int) -> None:
+    """What someone with write access to the store could do: change record `seq` and
+    recompute every hash from there, and the head, so that the chain verifies."""
+    engine = store_engine(url)
+    try:
+        rows = [row async for row in records(engine)]
+    finally:
+        await engine.dispose()
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        prev = rows[seq - 2].hash if seq > 1 else GENESIS
+        for row in rows[seq - 1 :]:
+            e = _entry(row)
+            if row.seq == seq:
+                e = replace(e, rows=e.rows + 1000)
+            digest = chain_hash(prev, row.seq, e)
+            conn.execute(
+                "UPDATE audit_log SET rows = ?, prev_hash = ?, hash = ? WHERE seq = ?",
+                (e.rows, prev, digest, row.seq),
+            )
+            prev = digest
+        conn.execute("UPDATE audit_head SET hash = ? WHERE id = 1", (prev,))
+    finally:
+        conn.close()
+
+
+async def test_anchors_kept_outside_the_store_catch_a_log_rewritten_with_recomputed_hashes(
+    tmp_path: Path,
+) -> None:
+    async with sqlite_log(tmp_path) as (log, path):
+        url = log.engine.url.render_as_string(hide_password=False)
+        env = hub_env(HUB_DATABASE_URL=url)
+        anchors = tmp_path / "anchors.txt"
+        empty = await run_hub("audit", "head", cwd=tmp_path, env=env)
+        assert empty.stdout == f"0 {GENESIS}  # empty log\n", empty
+        anchors.write_text(empty.stdout)  # an anchor taken before the first record holds nothing
+        for start in (0, 10):  # an anchor after 10 records, another after 30
+            await asyncio.gather(*(log.record(entry(n)) for n in range(start, 30 if start else 10)))
+            head = await run_hub("audit", "head", cwd=tmp_path, env=env)
+            assert head.code == 0, head
+            with anchors.open("a") as f:
+                f.write(head.stdout)
+    lines = anchors.read_text().splitlines()[1:]
+    assert [line.split()[0] for line in lines] == ["10", "30"] and all(" # 2026-11-28T" in x for x in lines)
+
+    held = await run_hub("audit", "verify", "--anchors", str(anchors), cwd=tmp_path, env=env)
+    assert (held.code, held.stdout.splitlines()) == (0, ["audit log intact: 30 records", "anchors held: 2"])
+
+    await rewrite_from(url, path, 12)
+    plain = await run_hub("audit", "verify", cwd=tmp_path, env=env)
+    assert (plain.code, plain.stdout.strip()) == (
+        0,
+        "audit log intact: 30 records",
+    )  # the chain alone cannot tell
+    caught = await run_hub("audit", "verify", "--anchors", str(anchors), cwd=tmp_path, env=env)
+    assert caught.code == 1, caught
+    assert (
+        "BROKEN at record 30: record 30 is not the record anchored" in caught.stdout
+    )  # anchor 10 still holds
+
+    conn = sqlite3.connect(path, isolation_level=None)  # and cut the log back to record 25
+    try:
+        last = conn.execute("SELECT hash FROM audit_log WHERE seq = 25").fetchone()[0]
+        conn.execute("DELETE FROM audit_log WHERE seq > 25")
+        conn.execute("DELETE FROM audit_access WHERE seq > 25")
+        conn.execute("UPDATE audit_head SET seq = 25, hash = ? WHERE id = 1", (last,))
+    finally:
+        conn.close()
+    assert (await run_hub("audit", "verify", cwd=tmp_path, env=env)).code == 0
+    caught = await run_hub("audit", "verify", "--anchors", str(anchors), cwd=tmp_path, env=env)
+    assert caught.code == 1, caught
+    assert "BROKEN at record 30: record 30 is anchored but the log ends at record 25" in caught.stdout
+
+    for bad in ("30 xyz\n", "-1 " + "a" * 64 + "\n", f"{lines[0]}\n10 {'b' * 64}\n", f"0 {'a' * 64}\n"):
+        anchors.write_text(bad)
+        refused = await run_hub("audit", "verify", "--anchors", str(anchors), cwd=tmp_path, env=env)
+        assert refused.code == 2 and "line " in refused.stderr and not refused.stdout, refused
+    missing = await run_hub("audit", "verify", "--anchors", str(tmp_path / "nowhere"), cwd=tmp_path, env=env)
+    assert missing.code == 2 and "nowhere" in missing.stderr, missing
