@@ -1,0 +1,227 @@
+"""A against B: the same overhead variant served by two revisions of the hub,
+interleaved in one run, to tell whether a change to the request path pays on a
+machine whose speed drifts by more than the change.
+
+    .venv/bin/python bench/ab.py A B [--variant full|allow-all|no-audit] [--rounds 10]
+        [--duration 6] [--warmup 1] [--concurrency 8] [--store sqlite|postgresql]
+        [--rows 100000] [--json PATH]
+
+A and B are git revisions of this repository (`HEAD~1`, a branch, a commit) or `.`
+for the working tree as it is, uncommitted changes included. Each revision is
+checked out into a temporary worktree and served from there by that revision's own
+`bench/overhead_server.py` (one process, uvicorn with uvloop and httptools, its own
+store: a SQLite file, or with `--store postgresql` a fresh database named
+`hub_overhead_ab_a` / `hub_overhead_ab_b`). The load generator, the request bodies
+(W1: 100 residents x 7 fields as `opd:dukcapil`) and the measuring are this
+checkout's, as in `overhead.py`.
+
+Both servers are started once and must give the same rows for every body. Then each
+round measures both, A first in odd rounds and B first in even ones. The report gives
+each side's medians, B over A per round (throughput, and A's CPU per request over
+B's: higher is better for B in both), their medians, and in how many rounds B was
+ahead. A difference this machine can show is one B wins in most rounds, not one
+median against another. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from children import Children, tail, terminate_as_exit
+from overhead import Variant, check, fresh_store, ready
+from read_bench import load_average, machine, measure
+from servers import DATABASE, SERVER
+from synthetic import ensure_loaded, kecamatan_in
+from workloads import read_workload
+
+REPO = Path(__file__).resolve().parents[1]
+SIDES = ("A", "B")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("a", metavar="A", help="git revision, or . for the working tree")
+    p.add_argument("b", metavar="B", help="git revision, or . for the working tree")
+    p.add_argument(
+        "--variant", choices=("full", "allow-all", "no-audit"), default="full",
+        help="what each side serves (overhead_server.py; default full: policy and audit on)",
+    )  # fmt: skip
+    p.add_argument("--rounds", type=int, default=10, help="rounds over both sides (default 10)")
+    p.add_argument("--duration", type=float, default=6.0, help="measured seconds per run (default 6)")
+    p.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds before each run (default 1)")
+    p.add_argument("--concurrency", type=int, default=8, help="concurrent client workers (default 8)")
+    p.add_argument(
+        "--store", choices=("sqlite", "postgresql"), default="sqlite",
+        help="each side's hub store: a SQLite file (default) or a fresh PostgreSQL database",
+    )  # fmt: skip
+    p.add_argument("--rows", type=int, default=100_000, help="synthetic residents (default 100000)")
+    p.add_argument("--json", type=Path, help="also write every round and the summary as JSON to this path")
+    args = p.parse_args(argv)
+    if args.rounds < 1 or args.duration <= 0 or args.concurrency < 1:
+        p.error("--rounds and --concurrency must be at least 1, --duration above 0")
+    return args
+
+
+def git(*args: str) -> str:
+    done = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)}: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def checkout(rev: str, where: Path) -> tuple[Path, str]:
+    """The directory serving `rev` and a label for it (a worktree at its commit)."""
+    if rev == ".":
+        dirty = " (uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else ""
+        return REPO, f"working tree at {git('rev-parse', '--short', 'HEAD')}{dirty}"
+    try:
+        commit = git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+    except RuntimeError:
+        raise RuntimeError(f"{rev!r} is not a commit of {REPO} (nor `.`, the working tree)") from None
+    git("worktree", "add", "--detach", "--force", str(where), commit)
+    return where, f"{rev} ({commit[:7]})"
+
+
+def launch(kids: Children, tmp: Path, side: str, tree: Path, args: argparse.Namespace) -> Variant:
+    where = tmp / f"serve-{side}"
+    where.mkdir()
+    log = where / "server.log"
+    argv = [
+        sys.executable, str(tree / "bench" / "overhead_server.py"),
+        "--variant", args.variant, "--dir", str(where), "--ready", str(where / "ready.json"),
+    ]  # fmt: skip
+    if args.store == "postgresql":
+        argv += ["--store-url", asyncio.run(fresh_store(f"ab-{side.lower()}"))]
+    env = {**os.environ, "PYTHONPATH": str(tree)}  # that revision's `hub`, not this checkout's
+    return Variant(side, kids.start(f"hub {side}", argv, env=env, log=log), where, log)
+
+
+def run_rounds(
+    kids: Children, servers: dict[str, Any], bodies: list[str], args: argparse.Namespace
+) -> list[Any]:
+    runs = []
+    for n in range(1, args.rounds + 1):
+        for side in SIDES if n % 2 else SIDES[::-1]:
+            r = measure(kids, servers[side], bodies, args)
+            runs.append({"round": n, "side": side} | r)
+            print(
+                f"  round {n:2d} {side}  {r['throughput']:8.1f} req/s  p50 {r['p50_ms']:7.2f} ms"
+                f"  p99 {r['p99_ms']:7.2f} ms  server cpu {r['server_cpu_ms_per_req']:6.3f} ms/req",
+                flush=True,
+            )
+    return runs
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    by = {(r["round"], r["side"]): r for r in runs}
+    rounds = sorted({r["round"] for r in runs})
+    speed = [by[n, "B"]["throughput"] / by[n, "A"]["throughput"] for n in rounds]
+    cpu = [by[n, "A"]["server_cpu_ms_per_req"] / by[n, "B"]["server_cpu_ms_per_req"] for n in rounds]
+    medians = {
+        side: {
+            m: statistics.median(r[m] for r in runs if r["side"] == side)
+            for m in ("throughput", "p50_ms", "p99_ms", "server_cpu_ms_per_req")
+        }
+        for side in SIDES
+    }
+    return {
+        "medians": medians,
+        "throughput_b_over_a": speed,
+        "cpu_a_over_b": cpu,
+        "throughput_ratio": statistics.median(speed),
+        "cpu_ratio": statistics.median(cpu),
+        "b_ahead": sum(x > 1 for x in speed),
+    }
+
+
+def report(summary: dict[str, Any], labels: dict[str, str], rounds: int) -> None:
+    print(f"\nmedians over {rounds} rounds:\n")
+    print(f"  {'side':<5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'server CPU ms/req':>18}  revision")
+    for side, m in summary["medians"].items():
+        print(
+            f"  {side:<5} {m['throughput']:8.1f} {m['p50_ms']:8.2f} {m['p99_ms']:8.2f}"
+            f" {m['server_cpu_ms_per_req']:18.3f}  {labels[side]}"
+        )
+    speed = " ".join(f"{x:.2f}" for x in summary["throughput_b_over_a"])
+    cpu = " ".join(f"{x:.2f}" for x in summary["cpu_a_over_b"])
+    print(f"\nB / A throughput (median of the rounds' ratios): {summary['throughput_ratio']:.3f}")
+    print(f"  rounds: {speed}")
+    print(f"A / B server CPU per request (same):            {summary['cpu_ratio']:.3f}")
+    print(f"  rounds: {cpu}")
+    print(f"B ahead in {summary['b_ahead']} of {rounds} rounds")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    command = shlex.join([Path(sys.executable).name, *sys.argv])
+    info = machine()
+    print(f"date:    {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}")
+    print(f"machine: {info['nproc']} CPUs, {info['cpu']}, Python {info['python']} ({info['platform']})")
+    print(f"command: {command}")
+    print(f"load:    {load_average()} (1/5/15-min load average at start)", flush=True)
+    started = time.monotonic()
+    with terminate_as_exit(), tempfile.TemporaryDirectory(prefix="hub-ab-") as name:
+        tmp = Path(name)
+        trees: dict[str, Path] = {}
+        labels: dict[str, str] = {}
+        try:
+            for side, rev in zip(SIDES, (args.a, args.b), strict=True):
+                trees[side], labels[side] = checkout(rev, tmp / f"tree-{side}")
+                print(f"{side}:       {labels[side]}", flush=True)
+            asyncio.run(ensure_loaded(SERVER, DATABASE, args.rows))
+            kecamatan = asyncio.run(kecamatan_in(f"{SERVER}/{DATABASE}"))
+            bodies = read_workload("W1", 100, kecamatan, postgraphile=False).bodies["hub"]
+            runs = serve_and_measure(tmp, trees, bodies, args)
+        except RuntimeError as e:
+            print(f"ab: {e}", file=sys.stderr)
+            return 1
+        finally:
+            for tree in trees.values():
+                if tree != REPO:
+                    subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)],
+                                   capture_output=True, check=False)  # fmt: skip
+    summary = summarise(runs)
+    report(summary, labels, args.rounds)
+    print(f"\nwall time: {time.monotonic() - started:.0f} s")
+    if args.json:
+        args.json.write_text(
+            json.dumps({"command": command, "labels": labels, "runs": runs} | summary, indent=2)
+        )
+    return 0
+
+
+def serve_and_measure(
+    tmp: Path, trees: dict[str, Path], bodies: list[str], args: argparse.Namespace
+) -> list[Any]:
+    with Children() as kids:
+        sides: list[Variant] = []
+        try:
+            sides = [launch(kids, tmp, side, trees[side], args) for side in SIDES]
+            sides = [ready(v) for v in sides]
+            servers = {v.name: v.server for v in sides}
+            check([s for s in servers.values() if s is not None], bodies)
+            return run_rounds(kids, servers, bodies, args)
+        except Exception:
+            for v in sides:
+                print(f"--- hub {v.name} log (tail) ---\n{tail(v.log)}", file=sys.stderr)
+            raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())
