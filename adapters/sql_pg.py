@@ -17,15 +17,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
 from adapters.base import Row, SourceError
-
-if TYPE_CHECKING:  # imported when a PostgreSQL source or store is first used (start-up time)
-    import asyncpg
+from adapters.pg_pool import Pool
 
 PREFIX = "_v"  # the names of value parameters: _v0, _v1, … in the order they were bound
 
@@ -62,7 +60,7 @@ Build = Callable[[Binds], "sa.Select[Any]"]
 
 
 class PgRunner:
-    """One source's asyncpg pool and its statement cache (created in the running loop)."""
+    """One source's connection pool (adapters/pg_pool.py) and its statement cache."""
 
     def __init__(self, name: str, url: sa.URL, dialect: Dialect, pool_size: int) -> None:
         import asyncpg  # noqa: F401 - fail here, at start, if the driver is missing
@@ -71,8 +69,7 @@ class PgRunner:
         self.dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
         self.dialect = dialect
         self.pool_size = pool_size
-        self._pool: asyncpg.Pool | None = None
-        self._opening = asyncio.Lock()
+        self._pool: Pool | None = None
         self._compiled: dict[Hashable, Compiled] = {}
         self.listeners: list[Callable[[str], None]] = []  # told each statement's text (tests count them)
 
@@ -97,15 +94,9 @@ class PgRunner:
             self._compiled[key] = found
         return found
 
-    async def pool(self) -> asyncpg.Pool:
-        import asyncpg
-
+    def pool(self) -> Pool:
         if self._pool is None:
-            async with self._opening:
-                if self._pool is None:
-                    self._pool = await asyncpg.create_pool(
-                        self.dsn, min_size=1, max_size=self.pool_size, reset=_reset
-                    )
+            self._pool = Pool(self.dsn, self.pool_size)  # connects on first use
         return self._pool
 
     async def rows(self, key: Hashable, build: Build, values: Sequence[Any]) -> list[Row]:
@@ -113,10 +104,10 @@ class PgRunner:
 
         compiled = self.compile(key, build, values)
         try:
-            pool = await self.pool()
+            pool = self.pool()
             for listener in self.listeners:
                 listener(compiled.sql)
-            return await pool.fetch(compiled.sql, *compiled.bind(values))  # type: ignore[no-any-return]
+            return await pool.fetch(compiled.sql, *compiled.bind(values))
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as e:
             raise SourceError(f"{self.name}: {reason(e, compiled.sql)}") from e
 
@@ -129,14 +120,6 @@ class PgRunner:
                 await pool.close()
         except TimeoutError:
             pool.terminate()
-
-
-async def _reset(conn: asyncpg.Connection) -> None:
-    """Before a connection goes back to the pool. asyncpg's default resets the whole
-    session (a round trip on every release); the hub never changes session state and
-    reads in autocommit, so only an interrupted transaction needs undoing."""
-    if conn.is_in_transaction():
-        await conn.execute("ROLLBACK")
 
 
 def reason(e: BaseException, sql: str) -> str:
