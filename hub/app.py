@@ -188,8 +188,9 @@ async def serve_graphql(request: Request, service: GraphQLService, public: bool)
     """limits -> auth -> GraphQL (parse, validate, plan, policy, execute) -> JSON."""
     hub: Hub = request.app.state.hub
     request_id = new_request_id()
-    wants_ide = "query" not in request.query_params and "text/html" in request.headers.get("accept", "")
-    if request.method == "GET" and wants_ide:
+    # a browser opening the endpoint gets the IDE (the query string is parsed for GETs only)
+    accept = request.headers.get("accept", "")
+    if request.method == "GET" and "text/html" in accept and "query" not in request.query_params:
         return HTMLResponse(get_graphql_ide_html())
     try:
         query, variables, name = await read_request(request, hub.settings.max_body_bytes)
