@@ -47,7 +47,10 @@ class Pool:
             rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
         except self._server_error:
             # the server refused the statement and is ready for the next: the connection is fine
-            self._give(conn) if not conn.is_in_transaction() else self._retire(conn)
+            if conn.is_in_transaction():
+                self._retire(conn)
+            else:
+                self._give(conn)
             raise
         except BaseException:
             self._retire(conn)
@@ -140,9 +143,9 @@ class Pool:
 
     async def close(self) -> None:
         """Close idle connections now, the others as their statements finish."""
-        self._closed = True
         import asyncpg
 
+        self._closed = True
         for waiter in self._waiters:
             if not waiter.done():
                 waiter.set_exception(asyncpg.InterfaceError("the connection pool is closed"))
