@@ -9,10 +9,12 @@ state, so here a checkout is a list pop and a return a list append.
 A connection whose statement did not complete (a broken connection, the caller's
 timeout or cancellation) is never reused: it is retired in the background, first
 letting asyncpg finish cancelling a query still running on the server (as asyncpg's
-pool does), then closed. One whose statement the server refused (an error answer)
-is ready for the next and stays. A place is free once its connection is gone, so at
-most `max_size` connections are open at any moment. Connections are opened on demand,
-most recently used first, and the server closing one idle is noticed at checkout.
+pool does), then closed; so is one whose statement ended in a connection error or an
+operator's intervention (SQLSTATE classes 08, 57, XX). One whose statement the server
+merely refused (a bad cast, a division by zero) is ready for the next and stays. A
+place is free once its connection is gone, so at most `max_size` connections are open
+at any moment. Connections are opened on demand, most recently used first, and the
+server closing one idle is noticed at checkout.
 """
 
 from __future__ import annotations
@@ -28,11 +30,17 @@ CANCEL_WAIT = 5.0  # seconds a retiring connection may take to cancel its query 
 CLOSE_WAIT = 5.0  # seconds `close` waits for connections to close gracefully
 
 
+# SQLSTATE classes after which a connection is not reused: connection exceptions,
+# operator intervention (a cancelled query, the server shutting down), internal errors.
+_NOT_REUSED = ("08", "57", "XX")
+
+
 class Pool:
     def __init__(self, dsn: str, max_size: int) -> None:
         import asyncpg  # when the first PostgreSQL source or store is used (start-up time)
 
         self._server_error = asyncpg.PostgresError
+        self._client_error = asyncpg.InternalClientError
         self.dsn = dsn
         self.max_size = max_size
         self._idle: list[asyncpg.Connection] = []
@@ -42,21 +50,29 @@ class Pool:
         self._closed = False
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        conn = self._take() or await self._wait()
-        try:
-            rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
-        except self._server_error:
-            # the server refused the statement and is ready for the next: the connection is fine
-            if conn.is_in_transaction():
+        for attempt in (1, 2):
+            conn = self._take() or await self._wait()
+            try:
+                rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
+            except self._client_error:
+                # asyncpg refused before sending anything: the connection was still winding
+                # down an error the server sent while it was idle (it ended the connection)
                 self._retire(conn)
-            else:
-                self._give(conn)
-            raise
-        except BaseException:
-            self._retire(conn)
-            raise
-        self._give(conn)
-        return rows
+                if attempt == 2:
+                    raise
+                continue
+            except self._server_error as e:
+                if _refused(conn, e):  # the server refused the statement and waits for the next
+                    self._give(conn)
+                else:
+                    self._retire(conn)
+                raise
+            except BaseException:
+                self._retire(conn)
+                raise
+            self._give(conn)
+            return rows
+        raise AssertionError("unreachable")
 
     # --- checkout and return --------------------------------------------------------
 
@@ -164,3 +180,13 @@ class Pool:
         self._idle.clear()
         for task in self._retiring:
             task.cancel()
+
+
+def _refused(conn: asyncpg.Connection, e: asyncpg.PostgresError) -> bool:
+    """Whether `e` refused one statement on a connection that stays usable (a bad cast,
+    a division by zero), rather than ending or interrupting the connection."""
+    sqlstate = str(getattr(e, "sqlstate", "") or "")
+    return (
+        bool(sqlstate) and sqlstate[:2] not in _NOT_REUSED
+        and not conn.is_closed() and not conn.is_in_transaction()
+    )  # fmt: skip

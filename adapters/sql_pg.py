@@ -108,7 +108,7 @@ class PgRunner:
             for listener in self.listeners:
                 listener(compiled.sql)
             return await pool.fetch(compiled.sql, *compiled.bind(values))
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as e:
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError) as e:
             raise SourceError(f"{self.name}: {reason(e, compiled.sql)}") from e
 
     async def close(self) -> None:

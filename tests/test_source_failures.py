@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
@@ -148,5 +149,61 @@ async def test_breaker_opens_fails_fast_and_closes_when_the_source_returns(tmp_p
             await client.aclose()
             await hub.close()
             await proxy.down()
+    finally:
+        await db.drop()
+
+
+async def test_connections_the_server_drops_under_load_fail_only_their_own_requests(tmp_path: Path) -> None:
+    """The pool (adapters/pg_pool.py) under load while PostgreSQL terminates every
+    connection of the source, five times: each request answers (data, or its source's
+    field null with SOURCE_UNAVAILABLE), and once the killing stops every request
+    answers with data again, through connections the pool opened afresh."""
+    require_server("postgresql")
+    db = await ScratchDatabase("postgresql", tmp_path).create()
+    try:
+        await load(db.url, PENERIMA, make_rows(50)[1])
+        local = await ScratchDatabase("sqlite", tmp_path).create()
+        await load(local.url, PENDUDUK, make_rows(50)[0])
+        write_catalog(tmp_path / "schema", local.url, db.url, options2=", breaker_failures: 100000")
+        hub, client = await start_hub(tmp_path)
+        admin = await asyncpg.connect(db.url.replace("postgresql+asyncpg", "postgresql"))
+        try:
+            killed = 0
+
+            async def kill() -> None:
+                nonlocal killed
+                for _ in range(5):
+                    await asyncio.sleep(0.05)
+                    killed += await admin.fetchval(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+
+            async def ask() -> dict[str, object]:
+                r = await client.post("/graphql", json={"query": QUERY})
+                assert r.status_code == 200, r.text
+                body: dict[str, object] = r.json()
+                return body
+
+            async def load_while_killing() -> list[dict[str, object]]:
+                answers: list[dict[str, object]] = []
+                while not killer.done():
+                    answers += await asyncio.gather(*(ask() for _ in range(8)))
+                return answers
+
+            killer = asyncio.ensure_future(kill())
+            answers, _ = await asyncio.gather(load_while_killing(), killer)
+            assert killed > 0
+            for body in answers:
+                assert body["data"]["dukcapil"]["penduduk"]["nodes"], body  # type: ignore[index]
+                codes = [e["extensions"]["code"] for e in body.get("errors", [])]  # type: ignore[attr-defined]
+                assert set(codes) <= {"SOURCE_UNAVAILABLE"}, body
+            await asyncio.sleep(0.2)  # the pool notices the dropped idle connections at checkout
+            after = await asyncio.gather(*(ask() for _ in range(20)))
+            assert all("errors" not in body for body in after), after
+        finally:
+            await admin.close()
+            await client.aclose()
+            await hub.close()
     finally:
         await db.drop()
