@@ -41,7 +41,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from children import Children, tail, terminate_as_exit
-from overhead import Variant, check, fresh_store, ready
+from overhead import VARIANTS, Variant, add_load_options, check, check_load_options, fresh_store, ready
 from read_bench import load_average, machine, measure
 from servers import DATABASE, SERVER
 from synthetic import ensure_loaded, kecamatan_in
@@ -59,23 +59,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("a", metavar="A", help="git revision, or . for the working tree")
     p.add_argument("b", metavar="B", help="git revision, or . for the working tree")
     p.add_argument(
-        "--variant", choices=("full", "allow-all", "no-audit"), default="full",
+        "--variant", choices=VARIANTS, default="full",
         help="what each side serves (overhead_server.py; default full: policy and audit on)",
     )  # fmt: skip
-    p.add_argument("--rounds", type=int, default=10, help="rounds over both sides (default 10)")
-    p.add_argument("--duration", type=float, default=6.0, help="measured seconds per run (default 6)")
-    p.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds before each run (default 1)")
-    p.add_argument("--concurrency", type=int, default=8, help="concurrent client workers (default 8)")
-    p.add_argument(
-        "--store", choices=("sqlite", "postgresql"), default="sqlite",
-        help="each side's hub store: a SQLite file (default) or a fresh PostgreSQL database",
-    )  # fmt: skip
-    p.add_argument("--rows", type=int, default=100_000, help="synthetic residents (default 100000)")
-    p.add_argument("--json", type=Path, help="also write every round and the summary as JSON to this path")
-    args = p.parse_args(argv)
-    if args.rounds < 1 or args.duration <= 0 or args.concurrency < 1:
-        p.error("--rounds and --concurrency must be at least 1, --duration above 0")
-    return args
+    store_help = "each side's hub store: a SQLite file (default) or a fresh PostgreSQL database"
+    add_load_options(p, 10, "rounds over both sides", store_help)
+    return check_load_options(p, p.parse_args(argv))
 
 
 def git(*args: str) -> str:

@@ -65,27 +65,33 @@ METRICS = ("throughput", "p50_ms", "p99_ms", "server_cpu_ms_per_req", "client_cp
 START_TIMEOUT = 120.0
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def add_load_options(p: argparse.ArgumentParser, rounds: int, rounds_help: str, store_help: str) -> None:
+    """The options `overhead.py` and `ab.py` share: data, load, rounds, store, JSON."""
     p.add_argument("--rows", type=int, default=100_000, help="synthetic residents (default 100000)")
     p.add_argument("--duration", type=float, default=6.0, help="measured seconds per run (default 6)")
     p.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds before each run (default 1)")
-    p.add_argument("--rounds", type=int, default=5, help="rounds over the three variants (default 5)")
+    p.add_argument("--rounds", type=int, default=rounds, help=f"{rounds_help} (default {rounds})")
     p.add_argument("--concurrency", type=int, default=8, help="concurrent client workers (default 8)")
-    p.add_argument(
-        "--store", choices=("sqlite", "postgresql"), default="sqlite",
-        help="the hub store of each variant: a SQLite file (default) or a PostgreSQL database",
-    )  # fmt: skip
+    p.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite", help=store_help)
     p.add_argument("--json", type=Path, help="also write the figures as JSON to this path")
-    args = p.parse_args(argv)
+
+
+def check_load_options(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
     if args.rows < 1000 or args.duration <= 0 or args.warmup < 0 or args.rounds < 1:
         p.error("need --rows >= 1000, --duration > 0, --warmup >= 0, --rounds >= 1")
     if not 1 <= args.concurrency <= 256:
         p.error("need 1 <= --concurrency <= 256")
     return args
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    store_help = "the hub store of each variant: a SQLite file (default) or a PostgreSQL database"
+    add_load_options(p, 5, "rounds over the three variants", store_help)
+    return check_load_options(p, p.parse_args(argv))
 
 
 # --- the servers -------------------------------------------------------------------
