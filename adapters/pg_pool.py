@@ -50,29 +50,30 @@ class Pool:
         self._closed = False
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        for attempt in (1, 2):
-            conn = self._take() or await self._wait()
-            try:
-                rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
-            except self._client_error:
-                # asyncpg refused before sending anything: the connection was still winding
-                # down an error the server sent while it was idle (it ended the connection)
+        try:
+            return await self._fetch_on(self._take() or await self._wait(), sql, args)
+        except self._client_error:
+            # asyncpg refused before sending anything: that connection was still winding
+            # down an error the server sent while it was idle (it ended the connection)
+            return await self._fetch_on(self._take() or await self._wait(), sql, args)
+
+    async def _fetch_on(
+        self, conn: asyncpg.Connection, sql: str, args: tuple[Any, ...]
+    ) -> list[asyncpg.Record]:
+        """`sql` on `conn`; then `conn` back to the pool, or retired if it may be unusable."""
+        try:
+            rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
+        except self._server_error as e:
+            if _refused(conn, e):  # the server refused the statement and waits for the next
+                self._give(conn)
+            else:
                 self._retire(conn)
-                if attempt == 2:
-                    raise
-                continue
-            except self._server_error as e:
-                if _refused(conn, e):  # the server refused the statement and waits for the next
-                    self._give(conn)
-                else:
-                    self._retire(conn)
-                raise
-            except BaseException:
-                self._retire(conn)
-                raise
-            self._give(conn)
-            return rows
-        raise AssertionError("unreachable")
+            raise
+        except BaseException:
+            self._retire(conn)
+            raise
+        self._give(conn)
+        return rows
 
     # --- checkout and return --------------------------------------------------------
 
