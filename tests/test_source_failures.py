@@ -19,10 +19,12 @@ from tests.support.regency import PENDUDUK, PENERIMA, load, make_rows, start_hub
 QUERY = "{ dukcapil { penduduk(first: 2) { nodes { nik } } } dinsos { penerimaBansos(first: 2) { nodes { id } } } }"
 
 
-async def hub_with_dinsos_at(tmp: Path, url: str, timeout: float) -> tuple[Hub, httpx.AsyncClient]:
+async def hub_with_dinsos_at(
+    tmp: Path, url: str, timeout: float, options2: str = ""
+) -> tuple[Hub, httpx.AsyncClient]:
     db = await ScratchDatabase("sqlite", tmp).create()
     await load(db.url, PENDUDUK, make_rows(50)[0])
-    write_catalog(tmp / "schema", db.url, url, timeout=timeout)
+    write_catalog(tmp / "schema", db.url, url, timeout=timeout, options2=options2)
     return await start_hub(tmp)
 
 
@@ -162,10 +164,7 @@ async def test_connections_the_server_drops_under_load_fail_only_their_own_reque
     db = await ScratchDatabase("postgresql", tmp_path).create()
     try:
         await load(db.url, PENERIMA, make_rows(50)[1])
-        local = await ScratchDatabase("sqlite", tmp_path).create()
-        await load(local.url, PENDUDUK, make_rows(50)[0])
-        write_catalog(tmp_path / "schema", local.url, db.url, options2=", breaker_failures: 100000")
-        hub, client = await start_hub(tmp_path)
+        hub, client = await hub_with_dinsos_at(tmp_path, db.url, 5, options2=", breaker_failures: 100000")
         admin = await asyncpg.connect(db.url.replace("postgresql+asyncpg", "postgresql"))
         try:
             killed = 0
