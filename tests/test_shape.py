@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.gql.scalars import decimal_text
+from hub.gql.scalars import OUTPUT, decimal_text
 from hub.gql.shape import CONSTANT, MANY, ONE, SCALAR, NodeShape
 
 PERSON = NodeShape((("nik", SCALAR, 0, None), ("umur", SCALAR, 2, int), ("__typename", CONSTANT, -1, "P")))
@@ -59,3 +59,28 @@ def test_compiled_writer_equals_the_reference(row: tuple[object, ...]) -> None:
 def test_keys_are_data_not_code() -> None:
     odd = NodeShape((("a'}; import os #", SCALAR, 0, None), ("b", SCALAR, 1, None)))
     assert odd.write((1, dt.date(2020, 1, 1))) == {"a'}; import os #": 1, "b": dt.date(2020, 1, 1)}
+
+
+NUMBERS = NodeShape(
+    (
+        ("i", SCALAR, 0, OUTPUT["integer"]),
+        ("f", SCALAR, 1, OUTPUT["float"]),
+        ("b", SCALAR, 2, OUTPUT["boolean"]),
+    )
+)
+# what sources hand over: the converter's own class, a neighbour (SQLite's 0/1 for
+# booleans, an integer for a float, a bool for an integer), a decimal, or NULL
+anything = st.one_of(
+    st.none(),
+    st.integers(),
+    st.booleans(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.decimals(allow_nan=False, allow_infinity=False),
+)
+
+
+@given(row=st.tuples(anything, anything, anything))
+def test_converted_scalars_equal_the_reference_with_their_classes(row: tuple[object, ...]) -> None:
+    written, expected = NUMBERS.write(row), write_node(NUMBERS, row)
+    assert written == expected
+    assert [type(v) for v in written.values()] == [type(v) for v in expected.values()]

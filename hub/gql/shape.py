@@ -17,7 +17,7 @@ from graphql import FieldNode
 
 from adapters.base import Row
 from hub.cursor import Cursors
-from hub.gql.scalars import OUTPUT
+from hub.gql.scalars import OUTPUT, UNCHANGED
 from hub.gql.selection import Selected, collect
 from hub.names import pascal
 from hub.plan import NodePlan, ReadPlan
@@ -63,6 +63,9 @@ def _compile(shape: NodeShape) -> Callable[[Row], dict[str, Any]]:
         scope[f"k{i}"] = key
         if kind == SCALAR and payload is None:
             value = f"row[{int(at)}]"
+        elif kind == SCALAR and payload in UNCHANGED:  # most values need no call: W3's ints
+            scope[f"f{i}"], scope[f"t{i}"] = payload, UNCHANGED[payload]
+            value = f"(v if (v := row[{int(at)}]).__class__ is t{i} or v is None else f{i}(v))"
         elif kind == SCALAR:
             scope[f"f{i}"] = payload
             value = f"(None if row[{int(at)}] is None else f{i}(row[{int(at)}]))"
