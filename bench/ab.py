@@ -2,8 +2,8 @@
 interleaved in one run, to tell whether a change to the request path pays on a
 machine whose speed drifts by more than the change.
 
-    .venv/bin/python bench/ab.py A B [--variant full|allow-all|no-audit] [--rounds 10]
-        [--duration 6] [--warmup 1] [--concurrency 8] [--store sqlite|postgresql]
+    .venv/bin/python bench/ab.py A B [--variant full|allow-all|no-audit] [--workload W1|W4]
+        [--rounds 10] [--duration 6] [--warmup 1] [--concurrency 8] [--store sqlite|postgresql]
         [--rows 100000] [--json PATH]
 
 A and B are git revisions of this repository (`HEAD~1`, a branch, a commit) or `.`
@@ -13,7 +13,8 @@ checked out into a temporary worktree and served from there by that revision's o
 store: a SQLite file, or with `--store postgresql` a fresh database named
 `hub_overhead_ab_a` / `hub_overhead_ab_b`). The load generator, the request bodies
 (W1: 100 residents x 7 fields as `opd:dukcapil`) and the measuring are this
-checkout's, as in `overhead.py`.
+checkout's, as in `overhead.py`. With `--workload W4` the bodies are read_bench's W4
+instead: a match of 1,000 records each, the caller matching its own residents.
 
 Both servers are started once and must give the same rows for every body. Then each
 round measures both, A first in odd rounds and B first in even ones. The report gives
@@ -44,8 +45,8 @@ from children import Children, tail, terminate_as_exit
 from overhead import VARIANTS, Variant, add_load_options, check, check_load_options, fresh_store, ready
 from read_bench import load_average, machine, measure
 from servers import DATABASE, SERVER
-from synthetic import ensure_loaded, kecamatan_in
-from workloads import read_workload
+from synthetic import ensure_loaded, kecamatan_in, people_in
+from workloads import match_workload, read_workload
 
 REPO = Path(__file__).resolve().parents[1]
 SIDES = ("A", "B")
@@ -61,6 +62,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--variant", choices=VARIANTS, default="full",
         help="what each side serves (overhead_server.py; default full: policy and audit on)",
+    )  # fmt: skip
+    p.add_argument(
+        "--workload", choices=("W1", "W4"), default="W1",
+        help="the requests: W1 (100 residents x 7 fields, default) or W4 (match 1,000 records)",
     )  # fmt: skip
     store_help = "each side's hub store: a SQLite file (default) or a fresh PostgreSQL database"
     add_load_options(p, 10, "rounds over both sides", store_help)
@@ -174,8 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                 trees[side], labels[side] = checkout(rev, tmp / f"tree-{side}")
                 print(f"{side}:       {labels[side]}", flush=True)
             asyncio.run(ensure_loaded(SERVER, DATABASE, args.rows))
-            kecamatan = asyncio.run(kecamatan_in(f"{SERVER}/{DATABASE}"))
-            bodies = read_workload("W1", 100, kecamatan, postgraphile=False).bodies["hub"]
+            bodies = asyncio.run(workload_bodies(args.workload))
             runs = serve_and_measure(tmp, trees, bodies, args)
         except RuntimeError as e:
             print(f"ab: {e}", file=sys.stderr)
@@ -193,6 +197,14 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps({"command": command, "labels": labels, "runs": runs} | summary, indent=2)
         )
     return 0
+
+
+async def workload_bodies(name: str) -> list[str]:
+    if name == "W1":
+        kecamatan = await kecamatan_in(f"{SERVER}/{DATABASE}")
+        return read_workload("W1", 100, kecamatan, postgraphile=False).bodies["hub"]
+    people = await people_in(f"{SERVER}/{DATABASE}")
+    return match_workload(people).bodies["hub"]
 
 
 def serve_and_measure(

@@ -185,7 +185,8 @@ def rows_of(server: Server, client: httpx.Client, body: str) -> Any:
     answer = r.json()
     if answer.get("errors"):
         raise RuntimeError(f"hub {server.name} answered with errors: {r.text[:500]}")
-    return answer["data"]["dukcapil"]["penduduk"]["nodes"]
+    (value,) = answer["data"]["dukcapil"].values()  # a page (its nodes) or a match's answers
+    return value["nodes"] if isinstance(value, dict) else value
 
 
 def check(servers: list[Server], bodies: list[str]) -> None:

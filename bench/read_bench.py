@@ -49,7 +49,7 @@ from servers import (
     start_hub,
     start_postgraphile,
 )
-from synthetic import ensure_loaded, kecamatan_in
+from synthetic import ensure_loaded, kecamatan_in, people_in
 from workloads import Workload, count_workload, match_workload, read_workload, recipients_workload
 
 WORKLOADS = ("W1", "W2", "W3", "W4", "W5")
@@ -136,13 +136,7 @@ async def build_workloads(args: argparse.Namespace, postgraphile: bool) -> list[
         await conn.close()
     people: list[tuple[str, str]] = []
     if "W4" in args.workloads:
-        conn = await asyncpg.connect(f"{SERVER}/{DATABASE}")
-        try:
-            people = [
-                (r["nik"], r["nama"]) for r in await conn.fetch("SELECT nik, nama FROM penduduk ORDER BY nik")
-            ]
-        finally:
-            await conn.close()
+        people = await people_in(f"{SERVER}/{DATABASE}")
     make = {
         "W1": lambda: read_workload("W1", 100, kecamatan, postgraphile),
         "W2": lambda: read_workload("W2", 1000, kecamatan, postgraphile),

@@ -178,3 +178,13 @@ async def kecamatan_in(dsn: str) -> list[str]:
     finally:
         await conn.close()
     return [r["kecamatan"] for r in rows]
+
+
+async def people_in(dsn: str) -> list[tuple[str, str]]:
+    """Every resident's (nik, nama), in NIK order: what W4's match records are drawn from."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch("SELECT nik, nama FROM penduduk ORDER BY nik")
+    finally:
+        await conn.close()
+    return [(r["nik"], r["nama"]) for r in rows]
