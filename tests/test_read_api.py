@@ -38,6 +38,7 @@ def matches(row: dict[str, Any], field: str, op: str, value: Any) -> bool:
     }[op]()
 
 
+TRICKY = ['back\\slash "quoted"', "ünïcödé ✓ 😀", "line\nbreak\ttab", '["json"]', "null", "", "Zulkifli "]
 FILTERS: list[tuple[dict[str, Any], Any]] = [
     ({"kecamatan": {"eq": "Meral"}}, lambda r: matches(r, "kecamatan", "eq", "Meral")),
     ({"kecamatan": {"neq": "Meral"}}, lambda r: matches(r, "kecamatan", "neq", "Meral")),
@@ -59,6 +60,13 @@ FILTERS: list[tuple[dict[str, Any], Any]] = [
      lambda r: matches(r, "anak", "gte", 1) and matches(r, "anak", "lt", 3) and r["is_alive"]),
     ({"nik": {"eq": "' OR 1=1 --"}}, lambda r: False),
     ({"nama": {"in": ["x'); DROP TABLE penduduk; --", "Zulkifli"]}}, lambda r: r["nama"] == "Zulkifli"),
+    # lists travel to PostgreSQL as one JSON text: what JSON escapes must come back intact
+    ({"nama": {"in": [*TRICKY, "Zulkifli"]}}, lambda r: r["nama"] == "Zulkifli"),
+    ({"nama": {"nin": [*TRICKY, "Zulkifli"]}}, lambda r: r["nama"] != "Zulkifli"),
+    ({"anak": {"in": [0, 2, 5]}}, lambda r: matches(r, "anak", "in", [0, 2, 5])),
+    ({"anak": {"nin": [0, 2]}}, lambda r: matches(r, "anak", "nin", [0, 2])),
+    ({"kecamatan": {"in": []}}, lambda r: False),
+    ({"kecamatan": {"nin": []}}, lambda r: True),
 ]  # fmt: skip
 
 

@@ -206,3 +206,21 @@ async def test_connections_the_server_drops_under_load_fail_only_their_own_reque
             await hub.close()
     finally:
         await db.drop()
+
+
+def test_why_a_postgresql_call_failed_never_quotes_a_value() -> None:
+    """The reasons go to the log; asyncpg's encoding errors quote the argument."""
+    import orjson
+
+    from adapters.sql_pg import reason
+
+    sql = "SELECT nik FROM penduduk WHERE nama = $1"
+    encode = asyncpg.DataError("invalid input for query argument $1: 'Siti Aminah 2102000000000001' (bad)")
+    try:
+        orjson.dumps(["Siti Aminah \ud800"])
+    except orjson.JSONEncodeError as e:
+        unlisted = e
+    for e in (encode, unlisted):
+        why = reason(e, sql)
+        assert "Siti" not in why and "2102" not in why
+        assert why.startswith(type(e).__name__) and sql in why
