@@ -14,7 +14,9 @@ operator's intervention (SQLSTATE classes 08, 57, XX). One whose statement the s
 merely refused (a bad cast, a division by zero) is ready for the next and stays. A
 place is free once its connection is gone, so at most `max_size` connections are open
 at any moment. Connections are opened on demand, most recently used first, and the
-server closing one idle is noticed at checkout.
+server closing one idle is noticed at checkout. A connection left idle for
+`idle_timeout` seconds is closed (asyncpg's pool does the same after 300 s), so a hub
+quiet at night does not hold every OPD server's connections.
 """
 
 from __future__ import annotations
@@ -36,14 +38,17 @@ _NOT_REUSED = ("08", "57", "XX")
 
 
 class Pool:
-    def __init__(self, dsn: str, max_size: int) -> None:
+    def __init__(self, dsn: str, max_size: int, idle_timeout: float = 300.0) -> None:
         import asyncpg  # when the first PostgreSQL source or store is used (start-up time)
 
         self._server_error = asyncpg.PostgresError
         self._client_error = asyncpg.InternalClientError
         self.dsn = dsn
         self.max_size = max_size
-        self._idle: list[asyncpg.Connection] = []
+        self.idle_timeout = idle_timeout
+        self._idle: list[asyncpg.Connection] = []  # least recently used first
+        self._idle_since: list[float] = []  # loop time each idle connection came back
+        self._reaper: asyncio.TimerHandle | None = None
         self._size = 0  # connections open, being opened, or retiring
         self._waiters: collections.deque[asyncio.Future[asyncpg.Connection | None]] = collections.deque()
         self._retiring: set[asyncio.Task[None]] = set()
@@ -80,6 +85,7 @@ class Pool:
     def _take(self) -> asyncpg.Connection | None:
         while self._idle:
             conn = self._idle.pop()
+            self._idle_since.pop()
             if not conn.is_closed():
                 return conn
             self._size -= 1  # the server closed it while idle
@@ -127,6 +133,24 @@ class Pool:
                 waiter.set_result(conn)
                 return
         self._idle.append(conn)
+        loop = asyncio.get_running_loop()
+        self._idle_since.append(loop.time())
+        if self._reaper is None:
+            self._reaper = loop.call_at(self._idle_since[0] + self.idle_timeout, self._reap)
+
+    def _reap(self) -> None:
+        """Close the connections idle for `idle_timeout`; come back for the next one."""
+        self._reaper = None
+        loop = asyncio.get_running_loop()
+        cutoff = loop.time() - self.idle_timeout
+        stale = 0
+        while stale < len(self._idle_since) and self._idle_since[stale] <= cutoff:
+            stale += 1
+        for conn in self._idle[:stale]:
+            self._retire(conn)
+        del self._idle[:stale], self._idle_since[:stale]
+        if self._idle and not self._closed:
+            self._reaper = loop.call_at(self._idle_since[0] + self.idle_timeout, self._reap)
 
     def _freed(self) -> None:
         """A place came free: the first live waiter may open a connection in it."""
@@ -167,7 +191,8 @@ class Pool:
             if not waiter.done():
                 waiter.set_exception(asyncpg.InterfaceError("the connection pool is closed"))
         self._waiters.clear()
-        idle, self._idle = self._idle, []
+        idle, self._idle, self._idle_since = self._idle, [], []
+        self._stop_reaper()
         for conn in idle:
             self._retire(conn)
         if self._retiring:
@@ -176,11 +201,18 @@ class Pool:
     def terminate(self) -> None:
         """Close every connection at once, without waiting."""
         self._closed = True
+        self._stop_reaper()
         for conn in self._idle:
             conn.terminate()
         self._idle.clear()
+        self._idle_since.clear()
         for task in self._retiring:
             task.cancel()
+
+    def _stop_reaper(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            self._reaper = None
 
 
 def _refused(conn: asyncpg.Connection, e: asyncpg.PostgresError) -> bool:

@@ -153,7 +153,7 @@ def _reason(e: BaseException) -> str:
 
 
 class SqlAdapter(Adapter):
-    """Config keys: `url` (SQLAlchemy async URL), `pool_size`.
+    """Config keys: `url` (SQLAlchemy async URL), `pool_size`, `idle_timeout`.
 
     PostgreSQL runs on asyncpg directly with statements compiled once per shape
     (`adapters.sql_pg`); SQLite and MariaDB/MySQL run through SQLAlchemy's engine.
@@ -166,17 +166,20 @@ class SqlAdapter(Adapter):
         self.name = name
         kwargs: dict[str, Any] = {}
         pool_size = int(config.get("pool_size", 5))
+        idle_timeout = float(config.get("idle_timeout", 300.0))
         if not str(url).startswith("sqlite"):
             # No pre-ping: it costs a round trip per call. A connection found dead fails
             # that call (the breaker counts it) and SQLAlchemy then drops the whole pool.
-            kwargs = {"pool_size": pool_size}
+            # Recycling connections older than idle_timeout keeps them well inside a
+            # server's own idle limit (MariaDB's wait_timeout), so that rarely happens.
+            kwargs = {"pool_size": pool_size, "pool_recycle": idle_timeout}
         # The hub only reads: autocommit spares each call its BEGIN and ROLLBACK round trips.
         self.engine: AsyncEngine = create_async_engine(
             url, hide_parameters=True, isolation_level="AUTOCOMMIT", **kwargs
         )
         backend = self.engine.url.get_backend_name()
         self.pg = (
-            PgRunner(name, self.engine.url, self.engine.dialect, pool_size)
+            PgRunner(name, self.engine.url, self.engine.dialect, pool_size, idle_timeout)
             if backend == "postgresql" and self.engine.url.get_driver_name() == "asyncpg"
             else None
         )

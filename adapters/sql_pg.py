@@ -85,13 +85,16 @@ Build = Callable[[Binds], "sa.Select[Any]"]
 class PgRunner:
     """One source's connection pool (adapters/pg_pool.py) and its statement cache."""
 
-    def __init__(self, name: str, url: sa.URL, dialect: Dialect, pool_size: int) -> None:
+    def __init__(
+        self, name: str, url: sa.URL, dialect: Dialect, pool_size: int, idle_timeout: float = 300.0
+    ) -> None:
         import asyncpg  # noqa: F401 - fail here, at start, if the driver is missing
 
         self.name = name
         self.dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
         self.dialect = dialect
         self.pool_size = pool_size
+        self.idle_timeout = idle_timeout
         self._pool: Pool | None = None
         self._compiled: dict[Hashable, Compiled] = {}
         self.listeners: list[Callable[[str], None]] = []  # told each statement's text (tests count them)
@@ -119,7 +122,7 @@ class PgRunner:
 
     def pool(self) -> Pool:
         if self._pool is None:
-            self._pool = Pool(self.dsn, self.pool_size)  # connects on first use
+            self._pool = Pool(self.dsn, self.pool_size, self.idle_timeout)  # connects on first use
         return self._pool
 
     async def rows(self, key: Hashable, build: Build, values: Sequence[Any]) -> list[Row]:

@@ -87,6 +87,9 @@ class SourceSpec(_Frozen):
     headers: dict[str, str] = Field(default_factory=dict)
     timeout: float = Field(5.0, gt=0, le=600, description="seconds; every adapter accepts it")
     pool_size: int = Field(5, ge=1, le=100)
+    idle_timeout: float = Field(
+        300.0, gt=0, le=86_400, description="sql: seconds a pooled connection may stay unused (see README)"
+    )
     retries: int = Field(2, ge=0, le=10, description="rest/graphql: retries of idempotent requests")
     breaker_failures: int = Field(5, ge=1, description="consecutive failures that open the circuit breaker")
     breaker_reset: float = Field(10.0, gt=0, description="seconds the breaker stays open before a probe")

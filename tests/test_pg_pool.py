@@ -159,3 +159,26 @@ async def test_a_waiter_cancelled_just_after_being_handed_a_place_or_a_connectio
     finally:
         p._give(held)
         await p.close()
+
+
+async def test_connections_idle_for_the_timeout_are_closed(admin: asyncpg.Connection) -> None:
+    p = Pool(f"{DSN}?application_name={NAME}", 3, idle_timeout=0.3)
+    try:
+        await asyncio.gather(*(p.fetch("SELECT pg_sleep(0.05)") for _ in range(3)))
+        assert await connections(admin) == 3
+        # one stays in use: queried every 0.1 s, it is never idle for 0.3 s
+        deadline = time.monotonic() + 10
+        while await connections(admin) > 1:
+            assert time.monotonic() < deadline, "idle connections were not closed"
+            await p.fetch("SELECT 1")
+            await asyncio.sleep(0.1)
+        assert await connections(admin) == 1
+        # then nothing uses it: it goes too, and the next query opens a fresh one
+        while await connections(admin) > 0:
+            assert time.monotonic() < deadline, "the last idle connection was not closed"
+            await asyncio.sleep(0.05)
+        assert (await p.fetch("SELECT 7"))[0][0] == 7
+        assert await connections(admin) == 1
+    finally:
+        await p.close()
+    assert await connections(admin) == 0
