@@ -4,7 +4,7 @@ Every entry handed over while a batch is being written joins the next batch. A b
 is one transaction of two statements: lock the head row and read it (writers in every
 hub process sharing the store queue on that row lock, so they append in turn), then
 insert the chained records, their transparency index rows and the new head in one
-statement (arrays unnested in data-modifying CTEs). Four round trips per batch,
+statement (two JSON texts unnested in data-modifying CTEs). Four round trips per batch,
 BEGIN and COMMIT included; the answer waits for COMMIT, so a record is durable before
 its data leaves the hub.
 
@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from hub.audit_chain import Entry, Link, accesses, link, row_values
+import orjson
+
+from hub.audit_chain import COLUMNS, Entry, Link, accesses, link, row_values
 from hub.audit_sqlite import Batch, settle
 
 if TYPE_CHECKING:
@@ -30,17 +32,20 @@ CONNECT_TIMEOUT = 5.0  # seconds to connect
 COMMAND_TIMEOUT = 10.0  # seconds for one statement (a store that hangs fails closed)
 
 _LOCK_HEAD = "UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash"
-_WRITE = """
-WITH log AS (
-    INSERT INTO audit_log (seq, at, request_id, subject, client_id, operation, query_hash, purpose,
-                           pairs, datasets, rows, records, outcome, prev_hash, hash)
-    SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[],
-                         $7::text[], $8::text[], $9::text[], $10::text[], $11::int[], $12::int[], $13::text[],
-                         $14::text[], $15::text[])
-), access AS (
-    INSERT INTO audit_access (seq, dataset, opd) SELECT * FROM unnest($16::bigint[], $17::text[], $18::text[])
+_LOG_TYPES = (
+    "seq bigint, at timestamptz, request_id text, subject text, client_id text, operation text, "
+    "query_hash text, purpose text, pairs text, datasets text, rows int, records int, outcome text, "
+    "prev_hash text, hash text"
 )
-UPDATE audit_head SET seq = $19, hash = $20 WHERE id = 1
+_WRITE = f"""
+WITH log AS (
+    INSERT INTO audit_log ({", ".join(COLUMNS)})
+    SELECT {", ".join(COLUMNS)} FROM jsonb_to_recordset($1::text::jsonb) AS r({_LOG_TYPES})
+), access AS (
+    INSERT INTO audit_access (seq, dataset, opd)
+    SELECT seq, dataset, opd FROM jsonb_to_recordset($2::text::jsonb) AS a(seq bigint, dataset text, opd text)
+)
+UPDATE audit_head SET seq = $3, hash = $4 WHERE id = 1
 """
 
 
@@ -85,7 +90,7 @@ class PgAppender:
             head = await conn.fetchrow(_LOCK_HEAD)
             assert head is not None, "the store has no audit head row (run `hub migrate`)"
             links = link(int(head["seq"]), str(head["hash"]), entries)
-            await conn.execute(_WRITE, *_columns(links), links[-1].seq, links[-1].hash)
+            await conn.execute(_WRITE, *_rows(links), links[-1].seq, links[-1].hash)
         return [k.seq for k in links]
 
     async def _connect(self) -> asyncpg.Connection:
@@ -111,8 +116,9 @@ class PgAppender:
                 await asyncio.wait_for(conn.close(), CONNECT_TIMEOUT)
 
 
-def _columns(links: list[Link]) -> list[list[Any]]:
-    """The batch as one array per column: audit_log's 15, then audit_access's 3."""
-    log_rows = [row_values(k) for k in links]
-    access = accesses(links)
-    return [list(c) for c in zip(*log_rows, strict=True)] + [[a[i] for a in access] for i in range(3)]
+def _rows(links: list[Link]) -> tuple[str, str]:
+    """The batch's audit_log and audit_access rows as two JSON texts: orjson writes them
+    in microseconds, where asyncpg checked every element of 18 arrays in Python."""
+    log_rows = [dict(zip(COLUMNS, row_values(k), strict=True)) for k in links]
+    access = [{"seq": seq, "dataset": d, "opd": opd} for seq, d, opd in accesses(links)]
+    return orjson.dumps(log_rows).decode(), orjson.dumps(access).decode()
