@@ -298,7 +298,6 @@ class RequestMetrics:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._cache: dict[tuple[int, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -319,21 +318,9 @@ class RequestMetrics:
         finally:
             hub: Hub | None = getattr(scope["app"].state, "hub", None)
             if hub is not None:
-                count, seconds = self._children(hub, route, status)
-                count.inc()
-                seconds.observe(time.perf_counter() - started)
-
-    def _children(self, hub: Hub, route: str, status: int) -> tuple[Any, Any]:
-        """The labelled metrics, looked up once per (route, status) instead of per request."""
-        key = (id(hub.metrics), route, status)
-        found = self._cache.get(key)
-        if found is None:
-            found = (
-                hub.metrics.requests.labels(route, str(status)),
-                hub.metrics.request_seconds.labels(route),
-            )
-            self._cache[key] = found
-        return found
+                m = hub.metrics
+                m.child(m.requests, route, str(status)).inc()
+                m.child(m.request_seconds, route).observe(time.perf_counter() - started)
 
 
 class FrontDoor:

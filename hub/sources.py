@@ -117,13 +117,14 @@ class Sources:
             self._failed(source, "error", str(e))
             raise SourceUnavailable(f"source {source.id} is unavailable", source=source.id) from None
         finally:
-            self.metrics.source_seconds.labels(source.id).observe(time.perf_counter() - started)
+            self.metrics.child(self.metrics.source_seconds, source.id).observe(time.perf_counter() - started)
             if not settled:
                 source.breaker.abandon()
 
     def _count(self, source: Source, outcome: str) -> None:
-        self.metrics.source_requests.labels(source.id, outcome).inc()
-        self.metrics.breaker_open.labels(source.id).set(1 if source.breaker.opened_at is not None else 0)
+        m = self.metrics
+        m.child(m.source_requests, source.id, outcome).inc()
+        m.child(m.breaker_open, source.id).set(1 if source.breaker.opened_at is not None else 0)
 
     def _failed(self, source: Source, outcome: str, reason: str) -> None:
         source.breaker.failure()

@@ -24,3 +24,28 @@ async def test_requests_are_counted_by_route_and_status(sqlite_regency: Regency)
     assert _count(after, "/graphql", "400") - _count(before, "/graphql", "400") == 1
     assert _count(after, "/healthz", "200") - _count(before, "/healthz", "200") == 1
     assert 'hub_request_seconds_count{route="/graphql"}' in after
+
+
+def _metric(text: str, name: str, labels: str) -> float:
+    m = re.search(rf"{name}{{{re.escape(labels)}}} ([0-9.e+]+)", text)
+    return float(m.group(1)) if m else 0.0
+
+
+async def test_source_calls_are_counted_and_timed_per_source(sqlite_regency: Regency) -> None:
+    client = sqlite_regency.client
+    query = "{ dukcapil { penduduk(first: 2) { nodes { kecamatan } } } }"
+    before = (await client.get("/metrics")).text
+    for _ in range(4):
+        assert (await client.post("/graphql", json={"query": query})).status_code == 200
+    after = (await client.get("/metrics")).text
+    ok = 'outcome="ok",source="dukcapil.main"'
+    timed = 'source="dukcapil.main"'
+    assert (
+        _metric(after, "hub_source_requests_total", ok) - _metric(before, "hub_source_requests_total", ok)
+        == 4
+    )
+    assert (
+        _metric(after, "hub_source_seconds_count", timed) - _metric(before, "hub_source_seconds_count", timed)
+        == 4
+    )
+    assert _metric(after, "hub_source_breaker_open", timed) == 0
