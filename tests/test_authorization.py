@@ -596,6 +596,34 @@ async def test_sorting_by_a_field_one_may_not_read_is_forbidden(town: Town) -> N
     assert forbidden(body) == [["dukcapil", "penduduk"]]
 
 
+async def test_one_document_asked_in_turn_by_subjects_with_different_rights(town: Town) -> None:
+    """The fast path keeps what a document's selection yields from request to request
+    (hub/gql/memo.py): every subject must still get exactly its own answer, as
+    graphql-core's executor (which keeps nothing) gives it."""
+    query = """query($k: String) { dukcapil { penduduk(where: {kecamatan: {eq: $k}}, first: 3) {
+        totalCount nodes { nik nama kecamatan statusHidup anak } } } }"""
+    service = town.regency.hub.graphql
+    subjects = ["user:reader", "user:counter", "user:matcher", *PROPERTY_SUBJECTS[:3]]
+    expected = {}
+    service.fast = False
+    try:
+        for subject in subjects:
+            expected[subject] = await town.post(subject, query, {"k": "Meral"})
+    finally:
+        service.fast = True
+    assert len({repr(strip_ids(b)) for b in expected.values()}) > 2  # the rights differ
+    for _ in range(3):
+        for subject in subjects:
+            body = await town.post(subject, query, {"k": "Meral"})
+            assert strip_ids(body) == strip_ids(expected[subject]), subject
+
+
+def strip_ids(body: dict[str, Any]) -> dict[str, Any]:
+    for error in body.get("errors", []):
+        error.get("extensions", {}).pop("requestId", None)
+    return body
+
+
 # --- match ---------------------------------------------------------------------------------------
 
 MATCH = """query($r: [DukcapilPendudukMatchInput!]!) {

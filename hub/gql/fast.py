@@ -38,6 +38,7 @@ from graphql import (
 from graphql.execution.values import VariableValues, get_argument_values
 
 from hub.gql.executor import Precompleted, coerce_variables
+from hub.gql.memo import StepMemo
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Step:
     path: tuple[str, str]  # (namespace key, field key)
     field: GraphQLField
     nodes: list[FieldNode]
+    memo: StepMemo  # what its selection yields, kept across requests (hub/gql/memo.py)
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class Info:
     fragments: dict[str, FragmentDefinitionNode]
     variable_values: VariableValues
     field_nodes: list[FieldNode]
+    memo: StepMemo
 
 
 def layout(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None) -> Layout | None:
@@ -104,7 +107,9 @@ def layout(schema: GraphQLSchema, document: DocumentNode, operation_name: str | 
             sub_field = namespace.fields.get(sub_name)
             if sub_field is None or sub_field.resolve is None or isinstance(sub_field.type, GraphQLNonNull):
                 return None
-            entries.append((sub_key, Step((key, sub_key), sub_field, sub_nodes)))
+            entries.append(
+                (sub_key, Step((key, sub_key), sub_field, sub_nodes, StepMemo(sub_nodes, fragments)))
+            )
         namespaces[key] = (namespace.name, entries)
     return Layout(operation, fragments, namespaces, tuple(root_typenames), tuple(grouped))
 
@@ -126,7 +131,7 @@ async def execute(
     if isinstance(variables, list):
         return None, variables
     steps = [step for _, entries in plan.namespaces.values() for _, step in entries if step is not None]
-    infos = [Info(context, plan.fragments, variables, step.nodes) for step in steps]
+    infos = [Info(context, plan.fragments, variables, step.nodes, step.memo) for step in steps]
     outcomes: list[Any]
     if len(steps) == 1:  # the usual case: no task to schedule
         try:

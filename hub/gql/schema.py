@@ -27,6 +27,7 @@ from hub.errors import Forbidden
 from hub.execute import run_aggregate, run_match, run_read
 from hub.gql.catalog_types import Subject, build_listing, catalog_type, subject_type
 from hub.gql.executor import Precompleted
+from hub.gql.memo import NEVER, StepMemo
 from hub.gql.ops import aggregate_plan, match_plan, write_groups, write_matches
 from hub.gql.selection import collect
 from hub.gql.shape import shape_connection
@@ -69,13 +70,17 @@ def build_schema(catalog: Catalog, default_first: int = 100, audience: Audience 
         async def resolve(_source: Any, info: GraphQLResolveInfo[Any], **args: Any) -> Precompleted:
             ctx: Context = info.context
             q = Query(info.fragments, info.variable_values, ctx.max_first)
-            sel = collect(info.field_nodes, q.fragments, q.variables)
-            plan = read_plan(types, t, sel, args, q, ctx.cursors)
+            memo: StepMemo = getattr(info, "memo", NEVER)  # set on the fast path (hub/gql/fast.py)
+            sel = memo.get("selection", lambda: collect(info.field_nodes, q.fragments, q.variables))
+            plan = read_plan(types, t, sel, args, q, ctx.cursors, memo)
             asked = pairs(plan) | count_pairs(plan.dataset, t.dataset.fields)
             plan = restrict(plan, ctx.policy.decide(ctx.subject, asked))
             used = pairs(plan)
             ctx.ledger.require_purpose(used)
-            shape = shape_connection(types, t, sel, q.fragments, q.variables, ctx.cursors, plan)
+            shape = memo.get(
+                ("shape", plan.node, plan.order),
+                lambda: shape_connection(types, t, sel, q.fragments, q.variables, ctx.cursors, plan),
+            )
             result = await run_read(ctx.sources, plan)
             ctx.ledger.note(used, rows=count_rows(plan.node, result.rows))
             denied = [(d.path, Forbidden(d.message), d.nodes) for d in shape.denied]

@@ -14,6 +14,7 @@ from typing import Any
 from adapters.base import And, Cmp, Filter, Not, Op, Or, Order
 from hub.cursor import Cursors
 from hub.errors import BadUserInput
+from hub.gql.memo import NEVER, StepMemo
 from hub.gql.selection import Selected, collect
 from hub.gql.types import DatasetTypes
 from hub.plan import NodePlan, ReadPlan, RelPlan
@@ -108,8 +109,10 @@ def read_plan(
     args: Mapping[str, Any],
     q: Query,
     cursors: Cursors,
+    memo: StepMemo = NEVER,
 ) -> ReadPlan:
-    """The plan of one dataset field, with everything the caller asked for."""
+    """The plan of one dataset field, with everything the caller asked for (what only
+    the selection decides kept in `memo`)."""
     first = args.get("first")
     if first is None or first < 0 or first > q.max_first:
         raise BadUserInput(f"`first` must be between 0 and {q.max_first}")
@@ -121,9 +124,13 @@ def read_plan(
         types_ = [ds.fields[o.field].type for o in order]
         after = cursors.decode(args["after"], ds.qualified, order, types_)
 
-    node_sels = _node_selections(sel, q)
-    merged = collect([n for s in node_sels for n in s.nodes], q.fragments, q.variables)
-    node = plan_node(types, t, merged, q)
+    def node_of_selection() -> NodePlan:
+        node_sels = _node_selections(sel, q)
+        return plan_node(
+            types, t, collect([n for s in node_sels for n in s.nodes], q.fragments, q.variables), q
+        )
+
+    node = memo.get("node", node_of_selection)
     wants_cursor = any(s.name in ("edges", "pageInfo") for s in sel.values())
     if wants_cursor:  # cursors need the order values of every row
         extra = tuple(o.field for o in order if o.field not in node.fields)
