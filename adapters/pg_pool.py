@@ -10,8 +10,9 @@ A connection whose statement did not complete (a broken connection, the caller's
 timeout or cancellation) is never reused: it is retired in the background, first
 letting asyncpg finish cancelling a query still running on the server (as asyncpg's
 pool does), then closed; so is one whose statement ended in a connection error or an
-operator's intervention (SQLSTATE classes 08, 57, XX). One whose statement the server
-merely refused (a bad cast, a division by zero) is ready for the next and stays. A
+operator's intervention (SQLSTATE classes 08, 57, XX), and the statement is tried once
+more on another connection when its own is found closed (the hub only reads). One
+whose statement the server merely refused (a bad cast, a division by zero) is ready for the next and stays. A
 place is free once its connection is gone, so at most `max_size` connections are open
 at any moment. Connections are opened on demand, most recently used first, and the
 server closing one idle is noticed at checkout. A connection left idle for
@@ -43,6 +44,7 @@ class Pool:
 
         self._server_error = asyncpg.PostgresError
         self._client_error = asyncpg.InternalClientError
+        self._interface_error = asyncpg.InterfaceError
         self.dsn = dsn
         self.max_size = max_size
         self.idle_timeout = idle_timeout
@@ -55,11 +57,19 @@ class Pool:
         self._closed = False
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        conn = self._take() or await self._wait()
         try:
-            return await self._fetch_on(self._take() or await self._wait(), sql, args)
+            return await self._fetch_on(conn, sql, args)
         except self._client_error:
             # asyncpg refused before sending anything: that connection was still winding
             # down an error the server sent while it was idle (it ended the connection)
+            return await self._fetch_on(self._take() or await self._wait(), sql, args)
+        except (self._server_error, self._interface_error, OSError):
+            if not conn.is_closed():
+                raise  # the statement failed on a live connection: its own error
+            # The connection is gone: the server ended it (often while it sat idle, before
+            # asyncpg noticed), or it broke. The hub's statements are reads, so one more
+            # try on another connection answers instead of failing this request.
             return await self._fetch_on(self._take() or await self._wait(), sql, args)
 
     async def _fetch_on(
