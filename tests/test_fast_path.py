@@ -10,6 +10,8 @@ import pytest
 from tests.support.regency import Regency
 
 READ = "{ dukcapil { penduduk(first: 3) { nodes { nik nama kecamatan } } } }"
+PLAIN = """query($k: String!, $n: Int, $all: Boolean) { dukcapil {
+    penduduk(where: {kecamatan: {eq: $k}, statusHidup: {eq: $all}}, first: $n) { totalCount nodes { nik } } } }"""
 DOCUMENTS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("read", READ, None),
     (
@@ -57,6 +59,26 @@ DOCUMENTS: list[tuple[str, str, dict[str, Any] | None]] = [
         "query($n: Int) { dukcapil { penduduk(first: $n) { totalCount } } }",
         {"n": "x"},
     ),
+    # plain scalar variables: taken as they are when plainly valid (hub/gql/variables.py),
+    # otherwise coerced or refused by graphql-core, in its words
+    *[
+        (f"plain variables {v!r}", PLAIN, v)
+        for v in (
+            {"k": "Meral", "n": 2, "all": True},
+            {"k": "Meral", "n": None},
+            {"k": "Meral"},
+            {"k": "Meral", "n": 2, "extra": [1, 2]},
+            {"k": None, "n": 2},
+            {"n": 2},
+            {"k": "Meral", "n": True},
+            {"k": "Meral", "n": 2.0},
+            {"k": "Meral", "n": 2**31},
+            {"k": "Meral", "n": -(2**31)},
+            {"k": 7, "n": 2},
+            {"k": "Meral", "n": 2, "all": 1},
+            None,
+        )
+    ],
     (
         "a missing required variable",
         "query($r: [DukcapilPendudukMatchInput!]!) { dukcapil { pendudukMatch(records: $r) { found } } }",
@@ -124,3 +146,36 @@ async def test_skip_and_include_below_the_dataset_field_take_effect(
     body = await sqlite_regency.gql(query, {"no": no})
     nodes = body["data"]["dukcapil"]["penduduk"]["nodes"]
     assert len(nodes) == 2 and [list(n) for n in nodes] == [keys, keys]
+
+
+# which of the PLAIN cases above are plainly valid (taken without graphql-core)
+TAKEN = [True, True, True, True, False, False, False, False, False, True, False, False, False]
+
+
+@pytest.mark.parametrize(
+    ("variables", "taken"),
+    list(zip([d[2] for d in DOCUMENTS if d[1] is PLAIN], TAKEN, strict=True)),
+    ids=str,
+)
+async def test_plain_variables_are_taken_as_graphql_core_coerces_them(
+    sqlite_regency: Regency, variables: dict[str, Any] | None, taken: bool
+) -> None:
+    from graphql import parse
+    from graphql.execution.values import get_variable_values
+
+    from hub.gql.variables import plain_signatures, quick_scalars
+
+    schema = sqlite_regency.hub.graphql.schema.schema
+    operation = parse(PLAIN).definitions[0]
+    plain = plain_signatures(schema, operation)  # type: ignore[arg-type]
+    assert plain is not None and [p[0] for p in plain] == ["k", "n", "all"]
+    quick = quick_scalars(plain, variables)
+    assert (quick is not None) is taken
+    if quick is None:
+        return  # graphql-core coerces or refuses it (compared above, through the endpoint)
+    core = get_variable_values(schema, operation.variable_definitions, variables or {})  # type: ignore[attr-defined]
+    assert not isinstance(core, list)
+    assert quick.coerced == core.coerced
+    assert {n: (str(v.signature), v.value) for n, v in quick.sources.items()} == {
+        n: (str(v.signature), v.value) for n, v in core.sources.items()
+    }

@@ -39,6 +39,7 @@ from graphql.execution.values import VariableValues, get_argument_values
 
 from hub.gql.executor import Precompleted, coerce_variables
 from hub.gql.memo import StepMemo
+from hub.gql.variables import Plain, plain_signatures, quick_scalars
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class Layout:
     namespaces: dict[str, tuple[str, list[tuple[str, Step | None]]]]
     root_typenames: tuple[str, ...]  # keys of `__typename` at the root
     keys: tuple[str, ...]  # root keys in order
+    plain: Plain | None  # the variables' signatures when all are plain scalars (hub/gql/variables.py)
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,8 @@ def layout(schema: GraphQLSchema, document: DocumentNode, operation_name: str | 
                 (sub_key, Step((key, sub_key), sub_field, sub_nodes, StepMemo(sub_nodes, fragments)))
             )
         namespaces[key] = (namespace.name, entries)
-    return Layout(operation, fragments, namespaces, tuple(root_typenames), tuple(grouped))
+    plain = plain_signatures(schema, operation)
+    return Layout(operation, fragments, namespaces, tuple(root_typenames), tuple(grouped), plain)
 
 
 def _plain_fields(selections: Any) -> dict[str, list[FieldNode]] | None:
@@ -127,7 +130,11 @@ async def execute(
     schema: GraphQLSchema, plan: Layout, context: Any, raw_variables: dict[str, Any] | None
 ) -> tuple[dict[str, Any] | None, list[GraphQLError]]:
     """(data, errors) as graphql-core's execute would give them."""
-    variables = coerce_variables(schema, plan.operation, raw_variables)
+    variables: VariableValues | list[GraphQLError] | None = None
+    if plan.plain is not None:
+        variables = quick_scalars(plan.plain, raw_variables)
+    if variables is None:
+        variables = coerce_variables(schema, plan.operation, raw_variables)
     if isinstance(variables, list):
         return None, variables
     steps = [step for _, entries in plan.namespaces.values() for _, step in entries if step is not None]
