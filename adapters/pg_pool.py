@@ -12,12 +12,13 @@ letting asyncpg finish cancelling a query still running on the server (as asyncp
 pool does), then closed; so is one whose statement ended in a connection error or an
 operator's intervention (SQLSTATE classes 08, 57, XX), and the statement is tried once
 more on another connection when its own is found closed (the hub only reads). One
-whose statement the server merely refused (a bad cast, a division by zero) is ready for the next and stays. A
-place is free once its connection is gone, so at most `max_size` connections are open
-at any moment. Connections are opened on demand, most recently used first, and the
-server closing one idle is noticed at checkout. A connection left idle for
-`idle_timeout` seconds is closed (asyncpg's pool does the same after 300 s), so a hub
-quiet at night does not hold every OPD server's connections.
+whose statement the server merely refused (a bad cast, a division by zero) is ready
+for the next and stays. A place is free once its connection is gone, so at most
+`max_size` connections are open at any moment. Connections are opened on demand, most
+recently used first, and the server closing one idle is noticed at checkout. A
+connection left idle for `idle_timeout` seconds is closed (asyncpg's pool does the
+same after 300 s), so a hub quiet at night does not hold every OPD server's
+connections.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 CANCEL_WAIT = 5.0  # seconds a retiring connection may take to cancel its query on the server
 CLOSE_WAIT = 5.0  # seconds `close` waits for connections to close gracefully
+IDLE_TIMEOUT = 300.0  # default seconds an idle connection is kept (asyncpg's pool: the same)
 
 
 # SQLSTATE classes after which a connection is not reused: connection exceptions,
@@ -39,7 +41,7 @@ _NOT_REUSED = ("08", "57", "XX")
 
 
 class Pool:
-    def __init__(self, dsn: str, max_size: int, idle_timeout: float = 300.0) -> None:
+    def __init__(self, dsn: str, max_size: int, idle_timeout: float = IDLE_TIMEOUT) -> None:
         import asyncpg  # when the first PostgreSQL source or store is used (start-up time)
 
         self._server_error = asyncpg.PostgresError
@@ -60,17 +62,14 @@ class Pool:
         conn = self._take() or await self._wait()
         try:
             return await self._fetch_on(conn, sql, args)
-        except self._client_error:
-            # asyncpg refused before sending anything: that connection was still winding
-            # down an error the server sent while it was idle (it ended the connection)
-            return await self._fetch_on(self._take() or await self._wait(), sql, args)
-        except (self._server_error, self._interface_error, OSError):
-            if not conn.is_closed():
+        except (self._client_error, self._server_error, self._interface_error, OSError) as e:
+            # Once more on another connection, when this one was unusable: asyncpg refused
+            # before sending anything (it was still winding down an error the server sent
+            # while it sat idle), or the connection is gone (the server ended it, often
+            # before asyncpg noticed, or it broke). The hub's statements are reads.
+            if not isinstance(e, self._client_error) and not conn.is_closed():
                 raise  # the statement failed on a live connection: its own error
-            # The connection is gone: the server ended it (often while it sat idle, before
-            # asyncpg noticed), or it broke. The hub's statements are reads, so one more
-            # try on another connection answers instead of failing this request.
-            return await self._fetch_on(self._take() or await self._wait(), sql, args)
+        return await self._fetch_on(self._take() or await self._wait(), sql, args)
 
     async def _fetch_on(
         self, conn: asyncpg.Connection, sql: str, args: tuple[Any, ...]

@@ -29,6 +29,7 @@ from adapters.base import (
     Row,
     SourceError,
 )
+from adapters.pg_pool import IDLE_TIMEOUT
 from adapters.sql_pg import Binds, Build, PgRunner
 
 SQL_TYPES: dict[str, sa.types.TypeEngine[Any]] = {
@@ -166,7 +167,7 @@ class SqlAdapter(Adapter):
         self.name = name
         kwargs: dict[str, Any] = {}
         pool_size = int(config.get("pool_size", 5))
-        idle_timeout = float(config.get("idle_timeout", 300.0))
+        idle_timeout = float(config.get("idle_timeout", IDLE_TIMEOUT))
         if not str(url).startswith("sqlite"):
             # No pre-ping: it costs a round trip per call. A connection found dead fails
             # that call (the breaker counts it) and SQLAlchemy then drops the whole pool.

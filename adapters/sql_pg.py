@@ -29,7 +29,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 
 from adapters.base import Row, SourceError
-from adapters.pg_pool import Pool
+from adapters.pg_pool import IDLE_TIMEOUT, Pool
 
 PREFIX = "_v"  # the names of value parameters: _v0, _v1, … in the order they were bound
 # Lists of these column types bind as one JSON text (module docstring); their values
@@ -86,7 +86,7 @@ class PgRunner:
     """One source's connection pool (adapters/pg_pool.py) and its statement cache."""
 
     def __init__(
-        self, name: str, url: sa.URL, dialect: Dialect, pool_size: int, idle_timeout: float = 300.0
+        self, name: str, url: sa.URL, dialect: Dialect, pool_size: int, idle_timeout: float = IDLE_TIMEOUT
     ) -> None:
         import asyncpg  # noqa: F401 - fail here, at start, if the driver is missing
 
