@@ -68,14 +68,12 @@ class Binds:
 class Compiled:
     sql: str
     params: tuple[tuple[int, Any], ...]  # per $n: (index into the values, or -1 and a constant)
-    as_json: frozenset[int] = frozenset()  # indices of values sent as JSON text
+    as_json: tuple[int, ...] = ()  # positions ($n - 1) whose value is sent as JSON text
 
     def bind(self, values: Sequence[Any]) -> list[Any]:
         out = [values[i] if i >= 0 else constant for i, constant in self.params]
-        if self.as_json:
-            for n, (i, _) in enumerate(self.params):
-                if i in self.as_json:
-                    out[n] = orjson.dumps(out[n]).decode()
+        for n in self.as_json:
+            out[n] = orjson.dumps(out[n]).decode()
         return out
 
 
@@ -115,7 +113,8 @@ class PgRunner:
                 params.append((int(name[len(PREFIX) :]), None))
             else:  # a constant SQLAlchemy bound itself (CASE's 0 and 1)
                 params.append((-1, compiled.binds[name].value))
-        found = Compiled(compiled.string, tuple(params), frozenset(binds.as_json))
+        as_json = tuple(n for n, (i, _) in enumerate(params) if i in binds.as_json)
+        found = Compiled(compiled.string, tuple(params), as_json)
         if len(self._compiled) < 10_000:  # shapes are few; a flood of odd ones is not kept
             self._compiled[key] = found
         return found
