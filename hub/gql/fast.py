@@ -110,7 +110,7 @@ def layout(schema: GraphQLSchema, document: DocumentNode, operation_name: str | 
             if sub_field is None or sub_field.resolve is None or isinstance(sub_field.type, GraphQLNonNull):
                 return None
             entries.append(
-                (sub_key, Step((key, sub_key), sub_field, sub_nodes, StepMemo(sub_nodes, fragments)))
+                (sub_key, Step((key, sub_key), sub_field, sub_nodes, StepMemo.of(sub_nodes, fragments)))
             )
         namespaces[key] = (namespace.name, entries)
     plain = plain_signatures(schema, operation)

@@ -22,9 +22,16 @@ MOST = 64  # entries per step; beyond that (a flood of subjects or orders) start
 
 
 class StepMemo:
-    def __init__(self, nodes: Iterable[FieldNode], fragments: Mapping[str, FragmentDefinitionNode]) -> None:
-        self.fixed = not any(_directives(n.selection_set, fragments, frozenset()) for n in nodes)
+    """Kept values, or none when `fixed` is false (a directive, or no step at all)."""
+
+    def __init__(self, fixed: bool) -> None:
+        self.fixed = fixed
         self._kept: dict[Hashable, Any] = {}
+
+    @classmethod
+    def of(cls, nodes: Iterable[FieldNode], fragments: Mapping[str, FragmentDefinitionNode]) -> StepMemo:
+        """The memo of a step whose field is selected by `nodes`."""
+        return cls(not any(_directives(n.selection_set, fragments, frozenset()) for n in nodes))
 
     def get(self, key: Hashable, make: Callable[[], T]) -> T:
         """`make()`, kept under `key` when the selection is fixed."""
@@ -39,15 +46,7 @@ class StepMemo:
         return found
 
 
-class _Never(StepMemo):
-    """For resolvers called by graphql-core (no step): everything is made afresh."""
-
-    def __init__(self) -> None:
-        self.fixed = False
-        self._kept = {}
-
-
-NEVER: StepMemo = _Never()
+NEVER = StepMemo(fixed=False)  # for resolvers called by graphql-core (no step): made afresh
 
 
 def _directives(
