@@ -32,11 +32,8 @@ CONNECT_TIMEOUT = 5.0  # seconds to connect
 COMMAND_TIMEOUT = 10.0  # seconds for one statement (a store that hangs fails closed)
 
 _LOCK_HEAD = "UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash"
-_LOG_TYPES = (
-    "seq bigint, at timestamptz, request_id text, subject text, client_id text, operation text, "
-    "query_hash text, purpose text, pairs text, datasets text, rows int, records int, outcome text, "
-    "prev_hash text, hash text"
-)
+_NOT_TEXT = {"seq": "bigint", "at": "timestamptz", "rows": "int", "records": "int"}  # audit_log's types
+_LOG_TYPES = ", ".join(f"{c} {_NOT_TEXT.get(c, 'text')}" for c in COLUMNS)
 _WRITE = f"""
 WITH log AS (
     INSERT INTO audit_log ({", ".join(COLUMNS)})
