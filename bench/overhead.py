@@ -135,20 +135,20 @@ def launch(kids: Children, tmp: Path, name: str, store: str) -> Variant:
     return Variant(name, kids.start(f"hub {name}", argv, log=log), where, log)
 
 
-def ready(v: Variant) -> Variant:
+def ready(v: Variant, timeout: float = START_TIMEOUT) -> Variant:
     """Wait for the variant's port and key, then for its /healthz."""
-    path, deadline = v.dir / "ready.json", time.monotonic() + START_TIMEOUT
+    path, deadline = v.dir / "ready.json", time.monotonic() + timeout
     while not path.exists():
         if v.proc.poll() is not None:
             raise RuntimeError(f"hub {v.name} exited with {v.proc.returncode}:\n{tail(v.log)}")
         if time.monotonic() > deadline:
-            raise RuntimeError(f"hub {v.name} not started within {START_TIMEOUT:.0f} s:\n{tail(v.log)}")
+            raise RuntimeError(f"hub {v.name} not started within {timeout:.0f} s:\n{tail(v.log)}")
         time.sleep(0.1)
     info = json.loads(path.read_text())
     if info["pid"] != v.proc.pid:  # server CPU is read from this pid's /proc
         raise RuntimeError(f"hub {v.name}: pid {info['pid']} is not the child's {v.proc.pid}")
     base = f"http://127.0.0.1:{info['port']}"
-    wait_healthy(f"hub {v.name}", v.proc, f"{base}/healthz", START_TIMEOUT, v.log)
+    wait_healthy(f"hub {v.name}", v.proc, f"{base}/healthz", timeout, v.log)
     headers = {"authorization": f"Bearer {info['key']}"}
     server = Server(v.name, v.proc.pid, f"{base}/graphql", headers, f"{base}/metrics")
     return Variant(v.name, v.proc, v.dir, v.log, server)
