@@ -46,6 +46,12 @@ def _actions(f: Filter | None, negated: bool = False) -> list[tuple[str, str]]:
     return [a for p in f.parts for a in _actions(p, negated)]
 
 
+def filter_shape(where: Filter | None) -> tuple[tuple[str, str], ...]:
+    """(field, action) per comparison, in order: what a filter asks of the policy,
+    without its values."""
+    return tuple(_actions(where))
+
+
 def filter_pairs(dataset: str, where: Filter | None) -> set[Pair]:
     return {(f"{dataset}.{field}", action) for field, action in _actions(where)}
 

@@ -229,6 +229,12 @@ class Policy:
     def version(self) -> int:
         return self._state.version
 
+    def current_version(self) -> int:
+        """The version in force after a `refresh`: a new one after every reload, so that
+        an outcome kept under a version is never used under another policy."""
+        self.refresh()
+        return self._state.version
+
     def refresh(self, force: bool = False) -> None:
         """Reload if a policy file changed (checked at most every `check_interval` s)."""
         now = time.monotonic()

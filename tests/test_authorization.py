@@ -114,13 +114,16 @@ p, user:counter, {DUKCAPIL}.anak, aggregate, allow
 p, user:reader, {DUKCAPIL}.kecamatan, read, allow
 p, user:reader, {DUKCAPIL}.status_hidup, read, allow
 p, user:reader, {DUKCAPIL}.anak, read, allow
+# compare names (match), read only the kecamatan
+p, user:checker, {DUKCAPIL}.nama, match, allow
+p, user:checker, {DUKCAPIL}.kecamatan, read, allow
 # the public: only public-classified fields; nothing of dinsos
 p, public, class:public, aggregate, allow
 p, public, {DUKCAPIL}.kecamatan, read, allow
 p, public, {DINSOS}.*, *, deny
 """
 POLICY = "\n".join(property_rules()) + "\n" + NAMED_RULES
-NAMED = ["user:matcher", "user:counter", "user:reader"]
+NAMED = ["user:matcher", "user:counter", "user:reader", "user:checker"]
 
 
 class Town:
@@ -616,6 +619,26 @@ async def test_one_document_asked_in_turn_by_subjects_with_different_rights(town
         for subject in subjects:
             body = await town.post(subject, query, {"k": "Meral"})
             assert strip_ids(body) == strip_ids(expected[subject]), subject
+
+
+async def test_a_kept_policy_outcome_follows_the_filter_and_order_given_in_variables(town: Town) -> None:
+    """The fast path keeps the policy's outcome per plan structure (hub/gql/schema.py's
+    `restrict_for`). One document whose filter and order come in variables asks
+    different things of the policy: `eq` on a name needs match, `neq` needs read, and
+    an order needs read. Each request must get its own decision, in any order."""
+    query = """query($w: DukcapilPendudukWhere, $o: [DukcapilPendudukOrderBy!]) {
+        dukcapil { penduduk(where: $w, orderBy: $o, first: 2) { nodes { kecamatan } } } }"""
+    person = PEOPLE[0]
+    eq = {"w": {"nama": {"eq": person["nama"]}}}
+    neq = {"w": {"nama": {"neq": person["nama"]}}}
+    by_kecamatan, by_nama = {"o": [{"kecamatan": "ASC"}]}, {"o": [{"nama": "ASC"}]}
+    for _ in range(2):
+        body = await town.post("user:checker", query, eq)
+        assert not forbidden(body)
+        assert {"kecamatan": person["kecamatan"]} in body["data"]["dukcapil"]["penduduk"]["nodes"]
+        assert forbidden(await town.post("user:checker", query, neq)) == [["dukcapil", "penduduk"]]
+        assert not forbidden(await town.post("user:checker", query, by_kecamatan))
+        assert forbidden(await town.post("user:checker", query, by_nama)) == [["dukcapil", "penduduk"]]
 
 
 def strip_ids(body: dict[str, Any]) -> dict[str, Any]:

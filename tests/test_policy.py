@@ -296,6 +296,17 @@ async def test_an_edit_reaches_http_without_a_restart(tmp_path: Path) -> None:
                 }
             }
         }
+
+        # and taken back: the same document by the same subject is refused again (what
+        # the fast path kept under the earlier policy is not used under this one)
+        (tmp_path / "policies" / "policy.csv").write_text(f"p, user:tester, {KECAMATAN}, read, allow\n")
+        started = time.monotonic()
+        while "errors" not in (body := await regency.gql(query)):
+            assert time.monotonic() - started < 2, body
+            await asyncio.sleep(0.02)
+        assert body["data"]["dukcapil"]["penduduk"]["nodes"] == [
+            {"kecamatan": p["kecamatan"], "nama": None} for p in regency.people[:3]
+        ]
     finally:
         await public.aclose()
         await regency.close()

@@ -8,6 +8,8 @@ the same for every request: the collected selection, the node plan, and per plan
 answer's shape. Planning them again cost ~5% of a 100-row answer's CPU.
 
 Kept per step, a few entries each (a plan per distinct policy outcome and order).
+What the policy leaves of a plan is kept apart (`decided`), per caller: a step asked by
+every OPD of a regency must not push its selection out.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from typing import Any, TypeVar
 from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, SelectionSetNode
 
 T = TypeVar("T")
-MOST = 64  # entries per step; beyond that (a flood of subjects or orders) start afresh
+MOST = 64  # entries per step; beyond that (a flood of orders) start afresh
+MOST_DECIDED = 1024  # policy outcomes per step (callers x versions x plans), the same
 
 
 class StepMemo:
@@ -27,6 +30,7 @@ class StepMemo:
     def __init__(self, fixed: bool) -> None:
         self.fixed = fixed
         self._kept: dict[Hashable, Any] = {}
+        self._decided: dict[Hashable, Any] = {}
 
     @classmethod
     def of(cls, nodes: Iterable[FieldNode], fragments: Mapping[str, FragmentDefinitionNode]) -> StepMemo:
@@ -35,15 +39,23 @@ class StepMemo:
 
     def get(self, key: Hashable, make: Callable[[], T]) -> T:
         """`make()`, kept under `key` when the selection is fixed."""
-        if not self.fixed:
-            return make()
-        try:
-            found: T = self._kept[key]
-        except KeyError:
-            if len(self._kept) >= MOST:
-                self._kept.clear()
-            found = self._kept[key] = make()
-        return found
+        return _kept(self._kept, MOST, key, make) if self.fixed else make()
+
+    def decided(self, key: Hashable, make: Callable[[], T]) -> T:
+        """As `get`, for a policy outcome: `key` must hold everything the outcome
+        depends on (the policy and its version, the subject, the plan's structure). An
+        exception from `make` (FORBIDDEN) is raised each time, never kept."""
+        return _kept(self._decided, MOST_DECIDED, key, make) if self.fixed else make()
+
+
+def _kept(kept: dict[Hashable, Any], most: int, key: Hashable, make: Callable[[], T]) -> T:
+    try:
+        found: T = kept[key]
+    except KeyError:
+        if len(kept) >= most:
+            kept.clear()
+        found = kept[key] = make()
+    return found
 
 
 NEVER = StepMemo(fixed=False)  # for resolvers called by graphql-core (no step): made afresh

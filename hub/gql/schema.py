@@ -6,7 +6,7 @@ arguments into a plan, run it, write the subtree (see `executor.Precompleted`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from graphql import GraphQLField, GraphQLNonNull, GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema
@@ -17,6 +17,7 @@ from hub.access import (
     check_aggregate,
     check_match,
     count_pairs,
+    filter_shape,
     match_pairs,
     pairs,
     restrict,
@@ -35,7 +36,8 @@ from hub.gql.translate import Query, read_plan
 from hub.gql.transparency import transparency_fields
 from hub.gql.types import Audience, DatasetTypes, Resolver, Resolvers, build_dataset_types, build_namespaces
 from hub.ledger import Ledger, count_rows
-from hub.policy import Policy
+from hub.plan import NodePlan, ReadPlan
+from hub.policy import Pair, Policy
 from hub.sources import Sources
 
 
@@ -56,6 +58,25 @@ class Context(Protocol):
     def ledger(self) -> Ledger: ...
 
 
+def restrict_for(
+    ctx: Context, plan: ReadPlan, t: DatasetTypes, memo: StepMemo
+) -> tuple[ReadPlan, frozenset[Pair]]:
+    """The plan the caller's decisions leave (FORBIDDEN for a filter or sort it may not
+    use), and the pairs that plan uses. The outcome depends on the policy in force, the
+    subject and the plan's structure, never on filter values: a cached document's step
+    keeps it under exactly those (bench/README.md, session 6)."""
+    policy = ctx.policy
+    key = (policy, policy.current_version(), ctx.subject, plan.node, plan.sort, filter_shape(plan.where))
+
+    def decide() -> tuple[NodePlan, frozenset[Pair]]:
+        asked = pairs(plan) | count_pairs(plan.dataset, t.dataset.fields)
+        restricted = restrict(plan, policy.decide(ctx.subject, asked))
+        return restricted.node, frozenset(pairs(restricted))
+
+    node, used = memo.decided(key, decide)
+    return replace(plan, node=node), used
+
+
 @dataclass(frozen=True)
 class HubSchema:
     schema: GraphQLSchema
@@ -72,10 +93,7 @@ def build_schema(catalog: Catalog, default_first: int = 100, audience: Audience 
             q = Query(info.fragments, info.variable_values, ctx.max_first)
             memo: StepMemo = getattr(info, "memo", NEVER)  # set on the fast path (hub/gql/fast.py)
             sel = memo.get("selection", lambda: collect(info.field_nodes, q.fragments, q.variables))
-            plan = read_plan(types, t, sel, args, q, ctx.cursors, memo)
-            asked = pairs(plan) | count_pairs(plan.dataset, t.dataset.fields)
-            plan = restrict(plan, ctx.policy.decide(ctx.subject, asked))
-            used = pairs(plan)
+            plan, used = restrict_for(ctx, read_plan(types, t, sel, args, q, ctx.cursors, memo), t, memo)
             ctx.ledger.require_purpose(used)
             shape = memo.get(
                 ("shape", plan.node, plan.order),
