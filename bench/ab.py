@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import os
 import shlex
 import statistics
 import subprocess
@@ -42,7 +41,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from children import Children, tail, terminate_as_exit
-from overhead import VARIANTS, Variant, add_load_options, check, check_load_options, fresh_store, ready
+from overhead import VARIANTS, Variant, add_load_options, check, check_load_options, launch, ready
 from read_bench import load_average, machine, measure
 from servers import DATABASE, SERVER
 from synthetic import ensure_loaded, kecamatan_in, people_in
@@ -90,20 +89,6 @@ def checkout(rev: str, where: Path) -> tuple[Path, str]:
         raise RuntimeError(f"{rev!r} is not a commit of {REPO} (nor `.`, the working tree)") from None
     git("worktree", "add", "--detach", "--force", str(where), commit)
     return where, f"{rev} ({commit[:7]})"
-
-
-def launch(kids: Children, tmp: Path, side: str, tree: Path, args: argparse.Namespace) -> Variant:
-    where = tmp / f"serve-{side}"
-    where.mkdir()
-    log = where / "server.log"
-    argv = [
-        sys.executable, str(tree / "bench" / "overhead_server.py"),
-        "--variant", args.variant, "--dir", str(where), "--ready", str(where / "ready.json"),
-    ]  # fmt: skip
-    if args.store == "postgresql":
-        argv += ["--store-url", asyncio.run(fresh_store(f"ab-{side.lower()}"))]
-    env = {**os.environ, "PYTHONPATH": str(tree)}  # that revision's `hub`, not this checkout's
-    return Variant(side, kids.start(f"hub {side}", argv, env=env, log=log), where, log)
 
 
 def run_rounds(
@@ -213,7 +198,10 @@ def serve_and_measure(
     with Children() as kids:
         sides: list[Variant] = []
         try:
-            sides = [launch(kids, tmp, side, trees[side], args) for side in SIDES]
+            sides = [
+                launch(kids, tmp / f"ab-{side.lower()}", side, args.variant, args.store, trees[side])
+                for side in SIDES
+            ]
             sides = [ready(v) for v in sides]
             servers = {v.name: v.server for v in sides}
             check([s for s in servers.values() if s is not None], bodies)

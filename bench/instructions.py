@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import os
 import re
 import shlex
 import shutil
@@ -43,7 +42,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ab import checkout, git, workload_bodies
 from children import Children, tail, terminate_as_exit
-from overhead import VARIANTS, Variant, check, fresh_store, ready
+from overhead import VARIANTS, Variant, check, launch, ready
 from read_bench import machine
 from servers import DATABASE, SERVER
 from synthetic import ensure_loaded
@@ -89,19 +88,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def launch(kids: Children, where: Path, label: str, tree: Path, variant: str, store: str) -> Variant:
-    where.mkdir()
-    log = where / "server.log"
-    argv = [
-        "valgrind", "--tool=callgrind", "--instr-atstart=no",
-        f"--callgrind-out-file={where / 'callgrind.out'}",
-        sys.executable, str(tree / "bench" / "overhead_server.py"),
-        "--variant", variant, "--dir", str(where), "--ready", str(where / "ready.json"),
-    ]  # fmt: skip
-    if store == "postgresql":
-        argv += ["--store-url", asyncio.run(fresh_store(f"cg-{where.name}"))]
-    env = {**os.environ, "PYTHONPATH": str(tree)}  # that revision's `hub`
-    return Variant(label, kids.start(f"hub {label}", argv, env=env, log=log), where, log)
+def valgrind(where: Path) -> list[str]:
+    """The wrapper: callgrind, counting nothing until told, its dumps into `where`."""
+    out = f"--callgrind-out-file={where / 'callgrind.out'}"
+    return ["valgrind", "--tool=callgrind", "--instr-atstart=no", out]
 
 
 def callgrind(pid: int, *args: str) -> None:
@@ -191,11 +181,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"rev {i}:   {label}", flush=True)
             asyncio.run(ensure_loaded(SERVER, DATABASE, args.rows))
             bodies = asyncio.run(workload_bodies(args.workload))
-            servers = [
-                launch(kids, tmp / f"serve-{i}-{v}", f"{rev} {v}", trees[rev], v, args.store)
-                for i, rev in enumerate(args.revs)
-                for v in args.variants
-            ]
+            for i, rev in enumerate(args.revs):
+                for v in args.variants:
+                    where = tmp / f"cg-{i}-{v}"
+                    label = f"{rev} {v}"
+                    servers.append(launch(kids, where, label, v, args.store, trees[rev], valgrind(where)))
             print(f"starting {len(servers)} server(s) under callgrind ...", flush=True)
             servers = [ready(v, START_TIMEOUT) for v in servers]
             check([v.server for v in servers if v.server is not None], bodies)

@@ -34,6 +34,7 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import os
 import shlex
 import sqlite3
 import statistics
@@ -41,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,17 +124,24 @@ async def fresh_store(name: str) -> str:
     return f"{SERVER.replace('postgresql://', 'postgresql+asyncpg://')}/{database}"
 
 
-def launch(kids: Children, tmp: Path, name: str, store: str) -> Variant:
-    where = tmp / name
+def launch(
+    kids: Children, where: Path, label: str, variant: str, store: str,
+    tree: Path | None = None, wrapper: Sequence[str] = (),
+) -> Variant:  # fmt: skip
+    """Start `variant` of overhead_server.py as `label`, in the new directory `where`:
+    this checkout's, or the one of the revision checked out at `tree` (with its own
+    `hub`), under `wrapper` if any (valgrind). A PostgreSQL store is a fresh database
+    named after `where`."""
     where.mkdir()
     log = where / "server.log"
     argv = [
-        sys.executable, str(BENCH / "overhead_server.py"),
-        "--variant", name, "--dir", str(where), "--ready", str(where / "ready.json"),
+        *wrapper, sys.executable, str((tree / "bench" if tree else BENCH) / "overhead_server.py"),
+        "--variant", variant, "--dir", str(where), "--ready", str(where / "ready.json"),
     ]  # fmt: skip
     if store == "postgresql":
-        argv += ["--store-url", asyncio.run(fresh_store(name))]
-    return Variant(name, kids.start(f"hub {name}", argv, log=log), where, log)
+        argv += ["--store-url", asyncio.run(fresh_store(where.name))]
+    env = {**os.environ, "PYTHONPATH": str(tree)} if tree else None  # that revision's `hub`
+    return Variant(label, kids.start(f"hub {label}", argv, env=env, log=log), where, log)
 
 
 def ready(v: Variant, timeout: float = START_TIMEOUT) -> Variant:
@@ -232,7 +241,8 @@ def benchmark(bodies: list[str], args: argparse.Namespace) -> tuple[list[dict[st
         tmp = Path(name)
         variants: list[Variant] = []
         try:
-            variants = [launch(kids, tmp, v, args.store) for v in VARIANTS]  # start together, then wait
+            # start together, then wait
+            variants = [launch(kids, tmp / v, v, v, args.store) for v in VARIANTS]
             variants = [ready(v) for v in variants]
             servers = {v.name: v.server for v in variants if v.server is not None}
             check(list(servers.values()), bodies)
