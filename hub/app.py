@@ -69,11 +69,11 @@ class Hub:
 
     def public_graphql(self) -> GraphQLService:
         """The public schema for the policy in force (rebuilt when the policy changes)."""
-        self.policy.refresh()
-        if self._public is None or self._public[0] != self.policy.version:
+        version = self.policy.current_version()
+        if self._public is None or self._public[0] != version:
             audience = public_audience(self.catalog, self.policy)
             schema = build_schema(self.catalog, self.settings.default_first, audience)
-            self._public = (self.policy.version, GraphQLService(schema, self.settings))
+            self._public = (version, GraphQLService(schema, self.settings))
         return self._public[1]
 
     @classmethod
