@@ -3,7 +3,7 @@ step switched off in turn, each variant a server process of its own, interleaved
 one run (issue 3: policies on / allow-all >= 0.9; issue 5: audit on / audit off >= 0.85).
 
     .venv/bin/python bench/overhead.py [--rows 100000] [--duration 6] [--warmup 1] [--rounds 5]
-        [--concurrency 8] [--store sqlite|postgresql] [--json PATH]
+        [--concurrency 8] [--store sqlite|postgresql] [--yardsticks] [--json PATH]
 
 The caller is Dukcapil's own system reading 100 of its residents (W1 of read_bench:
 confidential fields, so every request writes an audit record before it is answered).
@@ -16,6 +16,18 @@ in the benchmark's server process only:
     full        policy and audit as in production
     allow-all   the policy step answers "allowed" for every pair without looking
     no-audit    the audit step returns at once without writing
+
+With `--yardsticks` four more servers join the rounds, to tell what a target could
+reach on this machine (no targets of their own):
+
+    journal         no-audit's hub with the least a durable record could cost: each
+                    batch chained, appended to a file and fdatasync'd by a writer
+                    thread before it is answered (bench/journal.py)
+    journal-nosync  the same without the fdatasync (not durable)
+    journal-proc    journal's batches written and fdatasync'd by a helper process
+                    instead of a thread (its CPU counts as the server's)
+    floor           read_bench's floor (bench/floor_app.py: asyncpg + orjson, no
+                    GraphQL, key, policy or audit), issue 6's yardstick for W1
 
 With `--store postgresql` each variant's store is a fresh database of its own on the
 benchmark's PostgreSQL server (`hub_overhead_<variant>`, dropped and created at the
@@ -42,7 +54,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,19 +64,30 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from children import Children, tail, terminate_as_exit, wait_healthy
+from journal import lines as journal_lines
 from read_bench import OK_PREFIX, load_average, machine, measure
-from servers import BENCH, DATABASE, SERVER, Server
+from servers import BENCH, DATABASE, SERVER, Server, start_floor
 from synthetic import ensure_loaded, kecamatan_in
 from workloads import read_workload
 
 VARIANTS = ("full", "allow-all", "no-audit")
-# (label, numerator, denominator, target): throughput of full over the stand-in's.
-RATIOS = (
+YARDSTICKS = ("journal", "journal-nosync", "journal-proc", "floor")
+# (label, numerator, denominator, target): throughput of the first over the second's.
+RATIOS: tuple[tuple[str, str, str, float | None], ...] = (
     ("policies on / allow-all", "full", "allow-all", 0.90),
     ("audit on / audit off", "full", "no-audit", 0.85),
 )
+YARDSTICK_RATIOS: tuple[tuple[str, str, str, float | None], ...] = (
+    ("journal / audit off", "journal", "no-audit", None),
+    ("journal-nosync / audit off", "journal-nosync", "no-audit", None),
+    ("journal-proc / audit off", "journal-proc", "no-audit", None),
+    ("audit on / journal", "full", "journal", None),
+    ("audit off / floor", "no-audit", "floor", None),
+    ("audit on / floor", "full", "floor", None),
+)
 METRICS = ("throughput", "p50_ms", "p99_ms", "server_cpu_ms_per_req", "client_cpu", "source_queries_per_req")
 START_TIMEOUT = 120.0
+MET = {True: "met", False: "NOT met"}
 
 
 def add_load_options(p: argparse.ArgumentParser, rounds: int, rounds_help: str, store_help: str) -> None:
@@ -92,8 +115,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     store_help = "the hub store of each variant: a SQLite file (default) or a PostgreSQL database"
-    add_load_options(p, 5, "rounds over the three variants", store_help)
+    add_load_options(p, 5, "rounds over the variants", store_help)
+    p.add_argument(
+        "--yardsticks", action="store_true",
+        help="also measure the journal yardsticks and the floor (what the targets could reach here)",
+    )  # fmt: skip
     return check_load_options(p, p.parse_args(argv))
+
+
+def names(args: argparse.Namespace) -> tuple[str, ...]:
+    """The servers of this run, in the first round's order."""
+    return VARIANTS + (YARDSTICKS if args.yardsticks else ())
 
 
 # --- the servers -------------------------------------------------------------------
@@ -165,6 +197,8 @@ def ready(v: Variant, timeout: float = START_TIMEOUT) -> Variant:
 
 def audit_records(v: Variant, store: str) -> int:
     """Records in the variant's audit log (read after its server has stopped)."""
+    if v.name.startswith("journal"):
+        return journal_lines(str(v.dir / "journal.jsonl"))
     if store == "postgresql":
         return asyncio.run(_pg_count(store_database(v.name)))
     conn = sqlite3.connect(f"file:{v.dir / 'hub.db'}?mode=ro", uri=True)
@@ -220,31 +254,34 @@ def check(servers: list[Server], bodies: list[str]) -> None:
 def run_rounds(
     kids: Children, servers: dict[str, Server], bodies: list[str], args: argparse.Namespace
 ) -> list[dict[str, Any]]:
-    runs = []
+    runs, order = [], names(args)
     for n in range(1, args.rounds + 1):
-        shift = (n - 1) % len(VARIANTS)
-        for name in VARIANTS[shift:] + VARIANTS[:shift]:
+        shift = (n - 1) % len(order)
+        for name in order[shift:] + order[:shift]:
             r = measure(kids, servers[name], bodies, args)
             runs.append({"round": n, "variant": name} | r)
             print(
-                f"  round {n} {name:<10} {r['throughput']:8.1f} req/s  p50 {r['p50_ms']:7.2f} ms"
+                f"  round {n} {name:<14} {r['throughput']:8.1f} req/s  p50 {r['p50_ms']:7.2f} ms"
                 f"  p99 {r['p99_ms']:7.2f} ms  server cpu {r['server_cpu_ms_per_req']:6.2f} ms/req"
-                f"  client cpu {r['client_cpu']:4.0%}  {r['source_queries_per_req']:.2f} q/req",
+                f"  client cpu {r['client_cpu']:4.0%}  {queries(r['source_queries_per_req'])} q/req",
                 flush=True,
             )
     return runs
 
 
 def benchmark(bodies: list[str], args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """Start the three servers, check, measure, stop them, count their audit records."""
+    """Start the servers, check, measure, stop them, count their audit records."""
     with Children() as kids, tempfile.TemporaryDirectory(prefix="hub-overhead-") as name:
         tmp = Path(name)
         variants: list[Variant] = []
         try:
             # start together, then wait
-            variants = [launch(kids, tmp / v, v, v, args.store) for v in VARIANTS]
+            hubs = [v for v in names(args) if v != "floor"]
+            variants = [launch(kids, tmp / v, v, v, args.store) for v in hubs]
             variants = [ready(v) for v in variants]
             servers = {v.name: v.server for v in variants if v.server is not None}
+            if "floor" in names(args):  # W1 reads only the residents' database
+                servers["floor"] = start_floor(kids, tmp, dinsos_dsn=f"{SERVER}/{DATABASE}")
             check(list(servers.values()), bodies)
             runs = run_rounds(kids, servers, bodies, args)
             for v in variants:
@@ -259,10 +296,10 @@ def benchmark(bodies: list[str], args: argparse.Namespace) -> tuple[list[dict[st
 
 
 def audited_as_answered(runs: list[dict[str, Any]], records: dict[str, int], checked: int) -> dict[str, int]:
-    """Answers each variant gave (check included); the audited ones must have exactly
-    that many records, no-audit none."""
-    answered = {v: checked + sum(r["answered"] for r in runs if r["variant"] == v) for v in VARIANTS}
-    for v in VARIANTS:
+    """Answers each hub variant gave (check included); the audited ones (journals
+    included) must have exactly that many records, no-audit none."""
+    answered = {v: checked + sum(r["answered"] for r in runs if r["variant"] == v) for v in records}
+    for v in records:
         want = 0 if v == "no-audit" else answered[v]
         if records[v] != want:
             raise RuntimeError(f"hub {v}: {records[v]} audit records for {answered[v]} answers (want {want})")
@@ -272,18 +309,28 @@ def audited_as_answered(runs: list[dict[str, Any]], records: dict[str, int], che
 # --- the report --------------------------------------------------------------------
 
 
+def median(values: Iterable[float | None]) -> float | None:
+    """The median, or None for a metric the server does not give (the floor's source queries)."""
+    known = list(values)
+    return None if None in known else statistics.median(known)  # type: ignore[type-var]
+
+
+def queries(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
 def per_round(runs: list[dict[str, Any]], metric: str, top: str, bottom: str) -> list[float]:
     by = {(r["round"], r["variant"]): r[metric] for r in runs}
     rounds = sorted({r["round"] for r in runs})
     return [by[n, top] / by[n, bottom] for n in rounds if by[n, bottom]]
 
 
-def summarise(runs: list[dict[str, Any]]) -> tuple[dict[str, dict[str, float]], list[dict[str, Any]]]:
-    medians = {
-        v: {m: statistics.median(r[m] for r in runs if r["variant"] == v) for m in METRICS} for v in VARIANTS
-    }
+def summarise(
+    runs: list[dict[str, Any]], order: tuple[str, ...]
+) -> tuple[dict[str, dict[str, float]], list[dict[str, Any]]]:
+    medians = {v: {m: median(r[m] for r in runs if r["variant"] == v) for m in METRICS} for v in order}
     ratios = []
-    for label, top, bottom, target in RATIOS:
+    for label, top, bottom, target in RATIOS + (YARDSTICK_RATIOS if "floor" in order else ()):
         throughput = per_round(runs, "throughput", top, bottom)
         # CPU per request of the stand-in over full's: the throughput ratio a server
         # limited by its own CPU would show (higher is better, like the throughput one).
@@ -292,7 +339,8 @@ def summarise(runs: list[dict[str, Any]]) -> tuple[dict[str, dict[str, float]], 
         ratios.append(
             {
                 "label": label, "variants": [top, bottom], "target": target,
-                "throughput_ratio": value, "throughput_ratio_per_round": throughput, "met": value >= target,
+                "throughput_ratio": value, "throughput_ratio_per_round": throughput,
+                "met": None if target is None else value >= target,
                 "cpu_ratio": statistics.median(cpu), "cpu_ratio_per_round": cpu,
                 "p50_ratio": statistics.median(per_round(runs, "p50_ms", top, bottom)),
                 "p99_ratio": statistics.median(per_round(runs, "p99_ms", top, bottom)),
@@ -308,7 +356,7 @@ def header(args: argparse.Namespace, info: dict[str, Any], command: str, date: s
             f"machine: {info['nproc']} CPUs, {info['cpu']}, Python {info['python']} ({info['platform']})",
             f"command: {command}",
             f"load:    {info['load_at_start']} (1/5/15-min load average at start)",
-            f"runs:    {args.rounds} rounds x ({', '.join(VARIANTS)}), {args.duration:g} s each after "
+            f"runs:    {args.rounds} rounds x ({', '.join(names(args))}), {args.duration:g} s each after "
             f"{args.warmup:g} s warm-up, {args.concurrency} concurrent clients, {args.store} store, "
             "W1 (100 rows x 7) as opd:dukcapil, each variant its own server process",
         ]
@@ -320,29 +368,28 @@ def print_report(
 ) -> None:
     print(f"\nmedians over {args.rounds} rounds:\n")
     print(
-        f"  {'variant':<10} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'server CPU ms/req':>18}"
+        f"  {'variant':<14} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'server CPU ms/req':>18}"
         f" {'client CPU':>11} {'queries/req':>12}"
     )
     for v, m in medians.items():
         print(
-            f"  {v:<10} {m['throughput']:8.1f} {m['p50_ms']:8.2f} {m['p99_ms']:8.2f}"
-            f" {m['server_cpu_ms_per_req']:18.2f} {m['client_cpu']:11.0%} {m['source_queries_per_req']:12.2f}"
+            f"  {v:<14} {m['throughput']:8.1f} {m['p50_ms']:8.2f} {m['p99_ms']:8.2f}"
+            f" {m['server_cpu_ms_per_req']:18.2f} {m['client_cpu']:11.0%}"
+            f" {queries(m['source_queries_per_req']):>12}"
         )
     print("\nratios (median over rounds of each round's ratio):\n")
     for r in ratios:
         rounds = " ".join(f"{x:.2f}" for x in r["throughput_ratio_per_round"])
-        print(
-            f"  {r['label']:<24} {r['throughput_ratio']:.2f}  (target >= {r['target']:.2f}: "
-            f"{'met' if r['met'] else 'NOT met'})  rounds: {rounds}"
-        )
-    print("\nserver CPU per request, the stand-in's over full's (the steadiest figure; what a")
+        target = "" if r["target"] is None else f"  (target >= {r['target']:.2f}: {MET[r['met']]})"
+        print(f"  {r['label']:<26} {r['throughput_ratio']:.2f}{target}  rounds: {rounds}")
+    print("\nserver CPU per request, the second's over the first's (the steadiest figure; what a")
     print("server limited by its own CPU would show as its throughput ratio):\n")
     for r in ratios:
         rounds = " ".join(f"{x:.2f}" for x in r["cpu_ratio_per_round"])
-        print(f"  {r['label']:<24} {r['cpu_ratio']:.2f}  rounds: {rounds}")
-    print("\nlatency, full's over the stand-in's (median over rounds):\n")
+        print(f"  {r['label']:<26} {r['cpu_ratio']:.2f}  rounds: {rounds}")
+    print("\nlatency, the first's over the second's (median over rounds):\n")
     for r in ratios:
-        print(f"  {r['label']:<24} p50 {r['p50_ratio']:.2f}x  p99 {r['p99_ratio']:.2f}x")
+        print(f"  {r['label']:<26} p50 {r['p50_ratio']:.2f}x  p99 {r['p99_ratio']:.2f}x")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -366,10 +413,10 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("\ninterrupted; child processes stopped", file=sys.stderr)
             return 130
-    medians, ratios = summarise(runs)
+    medians, ratios = summarise(runs, names(args))
     end_load, wall = load_average(), time.monotonic() - started
     print(f"\n{head}\nload at end: {end_load}\nwall time: {wall // 60:.0f} min {wall % 60:.0f} s")
-    audit_text = ", ".join(f"{v} {records[v]:,} records / {answered[v]:,} answers" for v in VARIANTS)
+    audit_text = ", ".join(f"{v} {records[v]:,} records / {answered[v]:,} answers" for v in records)
     print(f"audit log after the run: {audit_text}")
     print_report(args, medians, ratios)
     if args.json:

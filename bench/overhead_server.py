@@ -15,6 +15,14 @@ free port, writes `{"port", "key", "pid"}` to FILE and serves until SIGTERM:
     full        policy and audit as in production
     allow-all   the policy step answers "allowed" for every pair without looking
     no-audit    the audit step returns at once without writing (the entry is still built)
+
+and three yardsticks for `overhead.py --yardsticks` (bench/journal.py), which replace the
+audit step with the least a durable record could cost:
+
+    journal         the batch chained and appended as JSON lines to DIR/journal.jsonl
+                    by a writer thread, fdatasync, then answered
+    journal-nosync  the same without the fdatasync (not durable: what the fsync costs)
+    journal-proc    journal with the write and fdatasync in a helper process
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ import uvicorn
 import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from journal import Journal, ProcJournal
 from servers import DATABASE
 from servers import DUKCAPIL as CATALOG
 
@@ -45,7 +54,7 @@ from hub.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 SUBJECT = "opd:dukcapil"  # Dukcapil's own system: reads its own residents (owner rule)
-VARIANTS = ("full", "allow-all", "no-audit")
+VARIANTS = ("full", "allow-all", "no-audit", "journal", "journal-nosync", "journal-proc")
 
 
 def write_config(tmp: Path, store_url: str | None = None) -> Settings:
@@ -61,7 +70,7 @@ def write_config(tmp: Path, store_url: str | None = None) -> Settings:
     )  # fmt: skip
 
 
-def stand_in(hub: Hub, variant: str) -> None:
+def stand_in(hub: Hub, variant: str, tmp: Path) -> None:
     """Switch one step off on this process's hub object (the benchmark's stand-ins)."""
     if variant == "allow-all":
 
@@ -75,6 +84,11 @@ def stand_in(hub: Hub, variant: str) -> None:
             return 0
 
         hub.audit.record = nothing  # type: ignore[method-assign]
+    elif variant in ("journal", "journal-nosync"):
+        journal = Journal(str(tmp / "journal.jsonl"), sync=variant == "journal")
+        hub.audit.record = journal.record  # type: ignore[method-assign]
+    elif variant == "journal-proc":
+        hub.audit.record = ProcJournal(str(tmp / "journal.jsonl")).record  # type: ignore[method-assign]
 
 
 def stop(_signum: int, _frame: FrameType | None) -> None:
@@ -95,7 +109,7 @@ async def serve(variant: str, tmp: Path, ready: Path, store_url: str | None) -> 
         gc.freeze()
         gc.enable()
     try:
-        stand_in(hub, variant)
+        stand_in(hub, variant, tmp)
         key = (await clients.create(hub.store, SUBJECT, name=f"overhead-{variant}")).key
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

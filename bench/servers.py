@@ -162,11 +162,11 @@ def calls_between(before: dict[str, float], after: dict[str, float]) -> dict[str
 # --- the floor ---------------------------------------------------------------------
 
 
-def start_floor(kids: Children, tmp: Path) -> Server:
+def start_floor(kids: Children, tmp: Path, dinsos_dsn: str = f"{SERVER}/{DINSOS_DATABASE}") -> Server:
     port, log = free_port(), tmp / "floor.log"
     argv = [
         sys.executable, str(BENCH / "floor_app.py"), "--port", str(port),
-        "--dsn", f"{SERVER}/{DATABASE}", "--dinsos-dsn", f"{SERVER}/{DINSOS_DATABASE}",
+        "--dsn", f"{SERVER}/{DATABASE}", "--dinsos-dsn", dinsos_dsn,
     ]  # fmt: skip
     proc = kids.start("floor", argv, log=log)
     wait_healthy("floor", proc, f"http://127.0.0.1:{port}/healthz", 60, log)

@@ -1,0 +1,137 @@
+"""A yardstick for the audit's cost: the least a durable audit record could cost the
+hub's request path on this machine, for `overhead.py --yardsticks` (never the hub's
+store, which also keeps the indexed tables that `verify`, `tail` and the transparency
+queries read).
+
+What it does is what any design that answers only after the record is durable must do
+at the least, done as cheaply as this repository knows how:
+
+- batches exactly as the hub's SQLite appender does (this class is one: its
+  `append`, its `COMMIT_GAP` and its settling are reused as they are);
+- on the loop, once per batch: chain the entries with the hub's own chain functions
+  and format them as JSON lines (instead of staging them in SQLite);
+- on the writer thread: one `write` of the batch to a file opened with O_APPEND, one
+  `fdatasync`, and one call into the loop that settles the batch's futures (instead
+  of SQLite's COMMIT).
+
+`sync=False` leaves out the `fdatasync` (not durable: a diagnostic of what the fsync
+costs against the hand-over). A failed write fails the batch's waiters, as the hub's
+appenders do.
+
+`ProcJournal` does the same with a helper process instead of the thread: the loop
+writes each batch to the helper's stdin and reads its answer from the helper's stdout
+(no thread in the hub, so no GIL hand-over), the helper (`HELPER`, a few lines of
+Python) appends, fdatasyncs and answers. It tells whether taking the durable write
+out of the hub's process could pay on this machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import os
+import sys
+
+import orjson
+
+from hub.audit_chain import GENESIS, Entry, link, row_values
+from hub.audit_sqlite import AuditWriteFailed, Batch, SqliteAppender
+
+
+class Journal(SqliteAppender):
+    def __init__(self, path: str, *, sync: bool = True) -> None:
+        super().__init__(path)
+        self.sync = sync
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._seq, self._prev = 0, GENESIS
+        self._lines: dict[int, bytes] = {}  # a staged batch's text, by its first sequence number
+
+    async def record(self, entry: Entry) -> int:
+        """`entry`'s sequence number once its batch is written (AuditLog.record's form)."""
+        return await self.append(entry)
+
+    def _chain(self, batch: Batch) -> tuple[list[int], bytes]:
+        links = link(self._seq, self._prev, [e for e, _ in batch])
+        self._seq, self._prev = links[-1].seq, links[-1].hash
+        return [k.seq for k in links], b"".join(orjson.dumps(row_values(k)) + b"\n" for k in links)
+
+    def _write(self, loop: asyncio.AbstractEventLoop) -> None:  # on the loop
+        self._started = loop.time()
+        batch, self._pending = self._pending, []
+        seqs, self._lines[seqs[0]] = self._chain(batch)
+        self._hand_over((batch, seqs, loop))
+
+    def _run(self) -> None:  # on the writer thread
+        while (job := self._jobs.get()) is not None:
+            batch, seqs, loop = job
+            assert seqs is not None
+            outcome: list[int] | Exception = seqs
+            try:
+                os.write(self._fd, self._lines.pop(seqs[0]))
+                if self.sync:
+                    os.fdatasync(self._fd)
+            except OSError as e:
+                outcome = e
+            with contextlib.suppress(RuntimeError):  # that loop has closed: nobody waits
+                loop.call_soon_threadsafe(self._settled, loop, batch, outcome)
+
+
+# The helper: frames of `LENGTH\n` + LENGTH bytes on stdin; each appended to the file
+# named by argv[1] and fdatasync'd, then answered with `ok\n` (or `error NAME\n`).
+HELPER = r"""
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+inp, out = sys.stdin.buffer, sys.stdout.buffer
+while head := inp.readline():
+    data = inp.read(int(head))
+    try:
+        os.write(fd, data)
+        os.fdatasync(fd)
+        out.write(b"ok\n")
+    except OSError as e:
+        out.write(b"error " + type(e).__name__.encode() + b"\n")
+    out.flush()
+"""
+
+
+class ProcJournal(Journal):
+    """`Journal` with the write and fdatasync in a helper process (see the module)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self._sent: collections.deque[tuple[Batch, list[int]]] = collections.deque()
+        self._proc: asyncio.subprocess.Process | None = None
+
+    async def record(self, entry: Entry) -> int:
+        if self._proc is None:
+            self._proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", HELPER, self.path, stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            asyncio.get_running_loop().create_task(self._answers())
+        return await self.append(entry)
+
+    def _write(self, loop: asyncio.AbstractEventLoop) -> None:  # on the loop
+        assert self._proc is not None and self._proc.stdin is not None
+        self._started = loop.time()
+        batch, self._pending = self._pending, []
+        seqs, data = self._chain(batch)
+        self._sent.append((batch, seqs))
+        self._proc.stdin.write(b"%d\n%b" % (len(data), data))
+
+    async def _answers(self) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
+        loop = asyncio.get_running_loop()
+        while answer := await self._proc.stdout.readline():
+            batch, seqs = self._sent.popleft()
+            failed = AuditWriteFailed(answer.decode().strip())
+            self._settled(loop, batch, seqs if answer == b"ok\n" else failed)
+        for batch, _ in self._sent:  # the helper has gone: nothing more becomes durable
+            self._settled(loop, batch, AuditWriteFailed("the journal helper exited"))
+
+
+def lines(path: str) -> int:
+    """Records in a journal file."""
+    with open(path, "rb") as f:
+        return sum(1 for _ in f)
