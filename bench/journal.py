@@ -35,7 +35,7 @@ import sys
 
 import orjson
 
-from hub.audit_chain import GENESIS, Entry, link, row_values
+from hub.audit_chain import GENESIS, Entry, fields_of, link, row_values
 from hub.audit_sqlite import AuditWriteFailed, Batch, SqliteAppender
 
 
@@ -98,15 +98,18 @@ while head := inp.readline():
 class ProcJournal(Journal):
     """`Journal` with the write and fdatasync in a helper process (see the module)."""
 
+    helper = HELPER
+
     def __init__(self, path: str) -> None:
-        super().__init__(path)
+        SqliteAppender.__init__(self, path)  # the batching only: the helper opens the file
+        self._seq, self._prev = 0, GENESIS
         self._sent: collections.deque[tuple[Batch, list[int]]] = collections.deque()
         self._proc: asyncio.subprocess.Process | None = None
 
     async def record(self, entry: Entry) -> int:
         if self._proc is None:
             self._proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-c", HELPER, self.path, stdin=asyncio.subprocess.PIPE,
+                sys.executable, "-c", self.helper, self.path, stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
             )  # fmt: skip
             asyncio.get_running_loop().create_task(self._answers())
@@ -125,10 +128,59 @@ class ProcJournal(Journal):
         loop = asyncio.get_running_loop()
         while answer := await self._proc.stdout.readline():
             batch, seqs = self._sent.popleft()
-            failed = AuditWriteFailed(answer.decode().strip())
-            self._settled(loop, batch, seqs if answer == b"ok\n" else failed)
+            words = answer.split()
+            if words[0] != b"ok":
+                self._settled(loop, batch, AuditWriteFailed(answer.decode().strip()))
+                continue
+            if len(words) > 1:  # `ok FIRST`: the helper chained the batch
+                seqs = list(range(int(words[1]), int(words[1]) + len(batch)))
+            self._settled(loop, batch, seqs)
         for batch, _ in self._sent:  # the helper has gone: nothing more becomes durable
             self._settled(loop, batch, AuditWriteFailed("the journal helper exited"))
+
+
+# The SQLite helper: frames of `LENGTH\n` + LENGTH bytes of JSON entries on stdin; each
+# frame staged and committed into the SQLite store at argv[1] with the hub's own
+# statements (hub/audit_sqlite.py's `_stage`, WAL, synchronous=FULL), answered `ok FIRST\n`
+# with the batch's first sequence number.
+SQLITE_HELPER = r"""
+import datetime as dt, sqlite3, sys
+import orjson
+from hub.audit_chain import Entry
+from hub.audit_sqlite import _stage
+conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
+for pragma in ("busy_timeout=10000", "journal_mode=WAL", "synchronous=FULL"):
+    conn.execute(f"PRAGMA {pragma}")
+inp, out = sys.stdin.buffer, sys.stdout.buffer
+while head := inp.readline():
+    entries = [
+        Entry(**(e | {"at": dt.datetime.fromisoformat(e["at"]), "pairs": tuple(e["pairs"]),
+                      "datasets": tuple(e["datasets"])}))
+        for e in orjson.loads(inp.read(int(head)))
+    ]
+    try:
+        seqs = _stage(conn, entries)
+        conn.execute("COMMIT")
+        out.write(b"ok %d\n" % seqs[0])
+    except sqlite3.Error as e:
+        out.write(b"error " + type(e).__name__.encode() + b"\n")
+    out.flush()
+"""
+
+
+class SqliteProc(ProcJournal):
+    """The hub's SQLite append (chain, inserts, durable COMMIT) done whole by a helper
+    process, the loop only batching and sending the entries (session 6's design)."""
+
+    helper = SQLITE_HELPER
+
+    def _write(self, loop: asyncio.AbstractEventLoop) -> None:  # on the loop
+        assert self._proc is not None and self._proc.stdin is not None
+        self._started = loop.time()
+        batch, self._pending = self._pending, []
+        data = orjson.dumps([fields_of(e) for e, _ in batch])
+        self._sent.append((batch, []))
+        self._proc.stdin.write(b"%d\n%b" % (len(data), data))
 
 
 def lines(path: str) -> int:

@@ -17,7 +17,7 @@ in the benchmark's server process only:
     allow-all   the policy step answers "allowed" for every pair without looking
     no-audit    the audit step returns at once without writing
 
-With `--yardsticks` four more servers join the rounds, to tell what a target could
+With `--yardsticks` five more servers join the rounds, to tell what a target could
 reach on this machine (no targets of their own):
 
     journal         no-audit's hub with the least a durable record could cost: each
@@ -26,6 +26,8 @@ reach on this machine (no targets of their own):
     journal-nosync  the same without the fdatasync (not durable)
     journal-proc    journal's batches written and fdatasync'd by a helper process
                     instead of a thread (its CPU counts as the server's)
+    sqlite-proc     the hub's own SQLite append (chain, inserts, durable COMMIT) done
+                    whole by a helper process (SQLite store only)
     floor           read_bench's floor (bench/floor_app.py: asyncpg + orjson, no
                     GraphQL, key, policy or audit), issue 6's yardstick for W1
 
@@ -71,7 +73,7 @@ from synthetic import ensure_loaded, kecamatan_in
 from workloads import read_workload
 
 VARIANTS = ("full", "allow-all", "no-audit")
-YARDSTICKS = ("journal", "journal-nosync", "journal-proc", "floor")
+YARDSTICKS = ("journal", "journal-nosync", "journal-proc", "sqlite-proc", "floor")
 # (label, numerator, denominator, target): throughput of the first over the second's.
 RATIOS: tuple[tuple[str, str, str, float | None], ...] = (
     ("policies on / allow-all", "full", "allow-all", 0.90),
@@ -81,6 +83,7 @@ YARDSTICK_RATIOS: tuple[tuple[str, str, str, float | None], ...] = (
     ("journal / audit off", "journal", "no-audit", None),
     ("journal-nosync / audit off", "journal-nosync", "no-audit", None),
     ("journal-proc / audit off", "journal-proc", "no-audit", None),
+    ("sqlite-proc / audit off", "sqlite-proc", "no-audit", None),
     ("audit on / journal", "full", "journal", None),
     ("audit off / floor", "no-audit", "floor", None),
     ("audit on / floor", "full", "floor", None),
@@ -125,7 +128,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def names(args: argparse.Namespace) -> tuple[str, ...]:
     """The servers of this run, in the first round's order."""
-    return VARIANTS + (YARDSTICKS if args.yardsticks else ())
+    if not args.yardsticks:
+        return VARIANTS
+    # sqlite-proc writes the hub's SQLite store: with a PostgreSQL store it has none
+    return VARIANTS + tuple(y for y in YARDSTICKS if args.store == "sqlite" or y != "sqlite-proc")
 
 
 # --- the servers -------------------------------------------------------------------

@@ -23,6 +23,7 @@ audit step with the least a durable record could cost:
                     by a writer thread, fdatasync, then answered
     journal-nosync  the same without the fdatasync (not durable: what the fsync costs)
     journal-proc    journal with the write and fdatasync in a helper process
+    sqlite-proc     the hub's own SQLite append (chain, inserts, COMMIT) in a helper process
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ import uvicorn
 import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from journal import Journal, ProcJournal
+from journal import Journal, ProcJournal, SqliteProc
 from servers import DATABASE
 from servers import DUKCAPIL as CATALOG
 
@@ -54,7 +55,7 @@ from hub.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 SUBJECT = "opd:dukcapil"  # Dukcapil's own system: reads its own residents (owner rule)
-VARIANTS = ("full", "allow-all", "no-audit", "journal", "journal-nosync", "journal-proc")
+VARIANTS = ("full", "allow-all", "no-audit", "journal", "journal-nosync", "journal-proc", "sqlite-proc")
 
 
 def write_config(tmp: Path, store_url: str | None = None) -> Settings:
@@ -89,6 +90,8 @@ def stand_in(hub: Hub, variant: str, tmp: Path) -> None:
         hub.audit.record = journal.record  # type: ignore[method-assign]
     elif variant == "journal-proc":
         hub.audit.record = ProcJournal(str(tmp / "journal.jsonl")).record  # type: ignore[method-assign]
+    elif variant == "sqlite-proc":
+        hub.audit.record = SqliteProc(str(tmp / "hub.db")).record  # type: ignore[method-assign]
 
 
 def stop(_signum: int, _frame: FrameType | None) -> None:
