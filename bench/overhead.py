@@ -336,7 +336,9 @@ def summarise(
 ) -> tuple[dict[str, dict[str, float]], list[dict[str, Any]]]:
     medians = {v: {m: median(r[m] for r in runs if r["variant"] == v) for m in METRICS} for v in order}
     ratios = []
-    for label, top, bottom, target in RATIOS + (YARDSTICK_RATIOS if "floor" in order else ()):
+    for label, top, bottom, target in RATIOS + YARDSTICK_RATIOS:
+        if top not in order or bottom not in order:  # a yardstick not in this run
+            continue
         throughput = per_round(runs, "throughput", top, bottom)
         # CPU per request of the stand-in over full's: the throughput ratio a server
         # limited by its own CPU would show (higher is better, like the throughput one).
