@@ -39,13 +39,12 @@ from hub.audit_chain import GENESIS, Entry, fields_of, link, row_values
 from hub.audit_sqlite import AuditWriteFailed, Batch, SqliteAppender
 
 
-class Journal(SqliteAppender):
-    def __init__(self, path: str, *, sync: bool = True) -> None:
+class _Chained(SqliteAppender):
+    """The hub's SQLite batching, with the chain kept in memory (one writer: the yardstick)."""
+
+    def __init__(self, path: str) -> None:
         super().__init__(path)
-        self.sync = sync
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._seq, self._prev = 0, GENESIS
-        self._lines: dict[int, bytes] = {}  # a staged batch's text, by its first sequence number
 
     async def record(self, entry: Entry) -> int:
         """`entry`'s sequence number once its batch is written (AuditLog.record's form)."""
@@ -55,6 +54,14 @@ class Journal(SqliteAppender):
         links = link(self._seq, self._prev, [e for e, _ in batch])
         self._seq, self._prev = links[-1].seq, links[-1].hash
         return [k.seq for k in links], b"".join(orjson.dumps(row_values(k)) + b"\n" for k in links)
+
+
+class Journal(_Chained):
+    def __init__(self, path: str, *, sync: bool = True) -> None:
+        super().__init__(path)
+        self.sync = sync
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._lines: dict[int, bytes] = {}  # a staged batch's text, by its first sequence number
 
     def _write(self, loop: asyncio.AbstractEventLoop) -> None:  # on the loop
         self._started = loop.time()
@@ -95,14 +102,13 @@ while head := inp.readline():
 """
 
 
-class ProcJournal(Journal):
+class ProcJournal(_Chained):
     """`Journal` with the write and fdatasync in a helper process (see the module)."""
 
     helper = HELPER
 
     def __init__(self, path: str) -> None:
-        SqliteAppender.__init__(self, path)  # the batching only: the helper opens the file
-        self._seq, self._prev = 0, GENESIS
+        super().__init__(path)  # the helper opens the file
         self._sent: collections.deque[tuple[Batch, list[int]]] = collections.deque()
         self._proc: asyncio.subprocess.Process | None = None
 
