@@ -17,7 +17,7 @@ in the benchmark's server process only:
     allow-all   the policy step answers "allowed" for every pair without looking
     no-audit    the audit step returns at once without writing
 
-With `--yardsticks` five more servers join the rounds, to tell what a target could
+With `--yardsticks` six more servers join the rounds, to tell what a target could
 reach on this machine (no targets of their own):
 
     journal         no-audit's hub with the least a durable record could cost: each
@@ -26,6 +26,9 @@ reach on this machine (no targets of their own):
     journal-nosync  the same without the fdatasync (not durable)
     journal-proc    journal's batches written and fdatasync'd by a helper process
                     instead of a thread (its CPU counts as the server's)
+    journal-index   journal-proc whose helper also fills the store's indexed tables
+                    from the journal, 64 records per transaction, after answering
+                    (the journal-first design; SQLite store only)
     sqlite-proc     the hub's own SQLite append (chain, inserts, durable COMMIT) done
                     whole by a helper process (SQLite store only)
     floor           read_bench's floor (bench/floor_app.py: asyncpg + orjson, no
@@ -73,16 +76,18 @@ from synthetic import ensure_loaded, kecamatan_in
 from workloads import read_workload
 
 VARIANTS = ("full", "allow-all", "no-audit")
-YARDSTICKS = ("journal", "journal-nosync", "journal-proc", "sqlite-proc", "floor")
+YARDSTICKS = ("journal", "journal-nosync", "journal-proc", "journal-index", "sqlite-proc", "floor")
 # (label, numerator, denominator, target): throughput of the first over the second's.
 RATIOS: tuple[tuple[str, str, str, float | None], ...] = (
     ("policies on / allow-all", "full", "allow-all", 0.90),
     ("audit on / audit off", "full", "no-audit", 0.85),
 )
+SQLITE_ONLY = ("journal-index", "sqlite-proc")
 YARDSTICK_RATIOS: tuple[tuple[str, str, str, float | None], ...] = (
     ("journal / audit off", "journal", "no-audit", None),
     ("journal-nosync / audit off", "journal-nosync", "no-audit", None),
     ("journal-proc / audit off", "journal-proc", "no-audit", None),
+    ("journal-index / audit off", "journal-index", "no-audit", None),
     ("sqlite-proc / audit off", "sqlite-proc", "no-audit", None),
     ("audit on / journal", "full", "journal", None),
     ("audit off / floor", "no-audit", "floor", None),
@@ -130,8 +135,8 @@ def names(args: argparse.Namespace) -> tuple[str, ...]:
     """The servers of this run, in the first round's order."""
     if not args.yardsticks:
         return VARIANTS
-    # sqlite-proc writes the hub's SQLite store: with a PostgreSQL store it has none
-    return VARIANTS + tuple(y for y in YARDSTICKS if args.store == "sqlite" or y != "sqlite-proc")
+    # these write the hub's SQLite store: with a PostgreSQL store there is none
+    return VARIANTS + tuple(y for y in YARDSTICKS if args.store == "sqlite" or y not in SQLITE_ONLY)
 
 
 # --- the servers -------------------------------------------------------------------

@@ -23,6 +23,7 @@ audit step with the least a durable record could cost:
                     by a writer thread, fdatasync, then answered
     journal-nosync  the same without the fdatasync (not durable: what the fsync costs)
     journal-proc    journal with the write and fdatasync in a helper process
+    journal-index   journal-proc whose helper also fills the store's tables, 64 records at a time
     sqlite-proc     the hub's own SQLite append (chain, inserts, COMMIT) in a helper process
 """
 
@@ -44,7 +45,7 @@ import uvicorn
 import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from journal import Journal, ProcJournal, SqliteProc
+from journal import IndexingJournal, Journal, ProcJournal, SqliteProc
 from servers import DATABASE
 from servers import DUKCAPIL as CATALOG
 
@@ -55,7 +56,8 @@ from hub.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 SUBJECT = "opd:dukcapil"  # Dukcapil's own system: reads its own residents (owner rule)
-VARIANTS = ("full", "allow-all", "no-audit", "journal", "journal-nosync", "journal-proc", "sqlite-proc")
+VARIANTS = ("full", "allow-all", "no-audit")
+YARDSTICKS = ("journal", "journal-nosync", "journal-proc", "journal-index", "sqlite-proc")
 
 
 def write_config(tmp: Path, store_url: str | None = None) -> Settings:
@@ -90,6 +92,9 @@ def stand_in(hub: Hub, variant: str, tmp: Path) -> None:
         hub.audit.record = journal.record  # type: ignore[method-assign]
     elif variant == "journal-proc":
         hub.audit.record = ProcJournal(str(tmp / "journal.jsonl")).record  # type: ignore[method-assign]
+    elif variant == "journal-index":
+        indexing = IndexingJournal(str(tmp / "journal.jsonl"), str(tmp / "hub.db"))
+        hub.audit.record = indexing.record  # type: ignore[method-assign]
     elif variant == "sqlite-proc":
         hub.audit.record = SqliteProc(str(tmp / "hub.db")).record  # type: ignore[method-assign]
 
@@ -134,7 +139,7 @@ async def serve(variant: str, tmp: Path, ready: Path, store_url: str | None) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="One hub variant for bench/overhead.py.")
-    parser.add_argument("--variant", choices=VARIANTS, required=True)
+    parser.add_argument("--variant", choices=VARIANTS + YARDSTICKS, required=True)
     parser.add_argument("--dir", type=Path, required=True, help="empty directory for config and store")
     parser.add_argument("--ready", type=Path, required=True, help="where to write port and key")
     parser.add_argument("--store-url", help="the hub store (default: a SQLite file in DIR)")
