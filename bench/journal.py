@@ -85,11 +85,13 @@ class Journal(_Chained):
 
 
 # The helper: frames of `LENGTH\n` + LENGTH bytes on stdin; each appended to the file
-# named by argv[1] and fdatasync'd, then answered with `ok\n` (or `error NAME\n`).
+# named by argv[1] and fdatasync'd, then answered with `ok\n` (or `error NAME\n`), then
+# handed to `after` if a prelude defined one.
 HELPER = r"""
 import os, sys
 fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 inp, out = sys.stdin.buffer, sys.stdout.buffer
+after = globals().get("after", lambda data: None)
 while head := inp.readline():
     data = inp.read(int(head))
     try:
@@ -99,6 +101,7 @@ while head := inp.readline():
     except OSError as e:
         out.write(b"error " + type(e).__name__.encode() + b"\n")
     out.flush()
+    after(data)
 """
 
 
@@ -181,16 +184,15 @@ while head := inp.readline():
 # the store's indexed tables at argv[2] (the hub's own statements) every INDEX_EVERY
 # records, in one transaction with synchronous=NORMAL: the journal is what is durable.
 INDEX_EVERY = 64
-INDEXING_HELPER = r"""
-import os, sqlite3, sys
+INDEXING_HELPER = (
+    r"""
+import sqlite3, sys
 import orjson
 from hub.audit_sqlite import _INSERT_ACCESS, _INSERT_LOG
-fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 every = int(sys.argv[3])
 conn = sqlite3.connect(sys.argv[2], isolation_level=None, timeout=10)
 for pragma in ("busy_timeout=10000", "journal_mode=WAL", "synchronous=NORMAL"):
     conn.execute(f"PRAGMA {pragma}")
-inp, out = sys.stdin.buffer, sys.stdout.buffer
 rows = []
 def index():
     log = [(r[0], r[1].replace("T", " ").split("+")[0], *r[2:]) for r in rows]
@@ -201,21 +203,17 @@ def index():
     conn.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (rows[-1][0], rows[-1][-1]))
     conn.execute("COMMIT")
     rows.clear()
-while head := inp.readline():
-    data = inp.read(int(head))
-    try:
-        os.write(fd, data)
-        os.fdatasync(fd)
-        out.write(b"ok\n")
-    except OSError as e:
-        out.write(b"error " + type(e).__name__.encode() + b"\n")
-    out.flush()
+def after(data):
     rows.extend(orjson.loads(line) for line in data.splitlines())
     if len(rows) >= every:
         index()
+"""
+    + HELPER
+    + """
 if rows:
     index()
 """
+)
 
 
 class IndexingJournal(ProcJournal):
