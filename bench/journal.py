@@ -114,15 +114,23 @@ class ProcJournal(_Chained):
         super().__init__(path)  # the helper opens the file
         self._sent: collections.deque[tuple[Batch, list[int]]] = collections.deque()
         self._proc: asyncio.subprocess.Process | None = None
+        self._starting: asyncio.Future[None] | None = None
+        self._answering: asyncio.Task[None] | None = None  # referenced: the loop keeps tasks weakly
 
     async def record(self, entry: Entry) -> int:
         if self._proc is None:
-            self._proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-c", self.helper, *self._helper_args(), stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-            )  # fmt: skip
-            asyncio.get_running_loop().create_task(self._answers())
+            if self._starting is None:  # one helper, however many requests arrive first
+                self._starting = asyncio.ensure_future(self._start())
+            await asyncio.shield(self._starting)
         return await self.append(entry)
+
+    async def _start(self) -> None:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", self.helper, *self._helper_args(), stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        self._proc = proc
+        self._answering = asyncio.get_running_loop().create_task(self._answers())
 
     def _helper_args(self) -> list[str]:
         return [self.path]
