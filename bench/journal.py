@@ -50,7 +50,14 @@ class _Chained(SqliteAppender):
         """`entry`'s sequence number once its batch is written (AuditLog.record's form)."""
         return await self.append(entry)
 
+    def _next_batch(self, loop: asyncio.AbstractEventLoop) -> Batch:
+        """The entries waiting, as SqliteAppender._write takes them (its batch starts now)."""
+        self._started = loop.time()
+        batch, self._pending = self._pending, []
+        return batch
+
     def _chain(self, batch: Batch) -> tuple[list[int], bytes]:
+        """The batch's sequence numbers and its records as JSON lines."""
         links = link(self._seq, self._prev, [e for e, _ in batch])
         self._seq, self._prev = links[-1].seq, links[-1].hash
         return [k.seq for k in links], b"".join(orjson.dumps(row_values(k)) + b"\n" for k in links)
@@ -64,8 +71,7 @@ class Journal(_Chained):
         self._lines: dict[int, bytes] = {}  # a staged batch's text, by its first sequence number
 
     def _write(self, loop: asyncio.AbstractEventLoop) -> None:  # on the loop
-        self._started = loop.time()
-        batch, self._pending = self._pending, []
+        batch = self._next_batch(loop)
         seqs, self._lines[seqs[0]] = self._chain(batch)
         self._hand_over((batch, seqs, loop))
 
@@ -135,11 +141,14 @@ class ProcJournal(_Chained):
     def _helper_args(self) -> list[str]:
         return [self.path]
 
+    def _frame(self, batch: Batch) -> tuple[list[int], bytes]:
+        """The batch's sequence numbers (none if the helper numbers it) and what it is sent as."""
+        return self._chain(batch)
+
     def _write(self, loop: asyncio.AbstractEventLoop) -> None:  # on the loop
         assert self._proc is not None and self._proc.stdin is not None
-        self._started = loop.time()
-        batch, self._pending = self._pending, []
-        seqs, data = self._chain(batch)
+        batch = self._next_batch(loop)
+        seqs, data = self._frame(batch)
         self._sent.append((batch, seqs))
         self._proc.stdin.write(b"%d\n%b" % (len(data), data))
 
@@ -244,13 +253,8 @@ class SqliteProc(ProcJournal):
 
     helper = SQLITE_HELPER
 
-    def _write(self, loop: asyncio.AbstractEventLoop) -> None:  # on the loop
-        assert self._proc is not None and self._proc.stdin is not None
-        self._started = loop.time()
-        batch, self._pending = self._pending, []
-        data = orjson.dumps([fields_of(e) for e, _ in batch])
-        self._sent.append((batch, []))
-        self._proc.stdin.write(b"%d\n%b" % (len(data), data))
+    def _frame(self, batch: Batch) -> tuple[list[int], bytes]:
+        return [], orjson.dumps([fields_of(e) for e, _ in batch])  # the helper chains: `ok FIRST`
 
 
 def lines(path: str) -> int:
