@@ -16,7 +16,7 @@ free port, writes `{"port", "key", "pid"}` to FILE and serves until SIGTERM:
     allow-all   the policy step answers "allowed" for every pair without looking
     no-audit    the audit step returns at once without writing (the entry is still built)
 
-and three yardsticks for `overhead.py --yardsticks` (bench/journal.py), which replace the
+and five yardsticks for `overhead.py --yardsticks` (bench/journal.py), which replace the
 audit step with the least a durable record could cost:
 
     journal         the batch chained and appended as JSON lines to DIR/journal.jsonl
@@ -37,7 +37,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import FrameType
 
@@ -57,7 +57,14 @@ from hub.settings import Settings
 REPO = Path(__file__).resolve().parents[1]
 SUBJECT = "opd:dukcapil"  # Dukcapil's own system: reads its own residents (owner rule)
 VARIANTS = ("full", "allow-all", "no-audit")
-YARDSTICKS = ("journal", "journal-nosync", "journal-proc", "journal-index", "sqlite-proc")
+# each yardstick's audit step, from the variant's directory (its journal file and store)
+YARDSTICKS: dict[str, Callable[[Path], Journal | ProcJournal]] = {
+    "journal": lambda tmp: Journal(str(tmp / "journal.jsonl")),
+    "journal-nosync": lambda tmp: Journal(str(tmp / "journal.jsonl"), sync=False),
+    "journal-proc": lambda tmp: ProcJournal(str(tmp / "journal.jsonl")),
+    "journal-index": lambda tmp: IndexingJournal(str(tmp / "journal.jsonl"), str(tmp / "hub.db")),
+    "sqlite-proc": lambda tmp: SqliteProc(str(tmp / "hub.db")),
+}
 
 
 def write_config(tmp: Path, store_url: str | None = None) -> Settings:
@@ -87,16 +94,8 @@ def stand_in(hub: Hub, variant: str, tmp: Path) -> None:
             return 0
 
         hub.audit.record = nothing  # type: ignore[method-assign]
-    elif variant in ("journal", "journal-nosync"):
-        journal = Journal(str(tmp / "journal.jsonl"), sync=variant == "journal")
-        hub.audit.record = journal.record  # type: ignore[method-assign]
-    elif variant == "journal-proc":
-        hub.audit.record = ProcJournal(str(tmp / "journal.jsonl")).record  # type: ignore[method-assign]
-    elif variant == "journal-index":
-        indexing = IndexingJournal(str(tmp / "journal.jsonl"), str(tmp / "hub.db"))
-        hub.audit.record = indexing.record  # type: ignore[method-assign]
-    elif variant == "sqlite-proc":
-        hub.audit.record = SqliteProc(str(tmp / "hub.db")).record  # type: ignore[method-assign]
+    elif variant in YARDSTICKS:
+        hub.audit.record = YARDSTICKS[variant](tmp).record  # type: ignore[method-assign]
 
 
 def stop(_signum: int, _frame: FrameType | None) -> None:
@@ -139,7 +138,7 @@ async def serve(variant: str, tmp: Path, ready: Path, store_url: str | None) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="One hub variant for bench/overhead.py.")
-    parser.add_argument("--variant", choices=VARIANTS + YARDSTICKS, required=True)
+    parser.add_argument("--variant", choices=[*VARIANTS, *YARDSTICKS], required=True)
     parser.add_argument("--dir", type=Path, required=True, help="empty directory for config and store")
     parser.add_argument("--ready", type=Path, required=True, help="where to write port and key")
     parser.add_argument("--store-url", help="the hub store (default: a SQLite file in DIR)")
