@@ -11,7 +11,8 @@ Rules every adapter follows:
 - Comparisons never match NULL, except `neq`/`nin` (a NULL differs from any value)
   and `isNull`; `Not` is two-valued: it holds where its part does not hold.
 - `like` is case-insensitive, with `%` and `_` as wildcards.
-- Failures raise `SourceError` (reason for the log, never shown to callers); the hub
+- Failures raise `SourceError` (reason for the log, never shown to callers), or
+  `QueryRejected` when the source answered but refused what it was asked; the hub
   applies each source's timeout around every call.
 """
 
@@ -118,6 +119,12 @@ class AggregateQuery:
 
 class SourceError(Exception):
     """A source failed; the message is for the log only."""
+
+
+class QueryRejected(SourceError):
+    """The source answered, and refused the statement or request the hub built (a syntax
+    error, a limit of the source's such as too many bound values, a value it cannot
+    take). The hub's error, not the source's: it does not count against the source."""
 
 
 class Adapter(ABC):

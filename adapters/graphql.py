@@ -20,7 +20,8 @@ policy and audit apply to what this hub asks.
           kecamatan: {type: string, classification: public, path: kecamatan}  # remote field
 
 A keyset position (`after`) is sent as a filter, so it works whatever cursors the
-remote issues. Remote errors are `SourceError`s; their text goes to the log only.
+remote issues. Remote errors are `SourceError`s (`QueryRejected` when the remote refused
+the query itself: bad input, too complex, forbidden); their text goes to the log only.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from adapters.base import (
     Or,
     Order,
     PageQuery,
+    QueryRejected,
     Row,
     SourceError,
 )
@@ -81,6 +83,11 @@ def _parse(v: Any, type_: str) -> Any:
     if type_ == "float":
         return float(v)
     return v
+
+
+# Remote codes that refuse the query the hub sent (its shape, its size, or the remote
+# policy towards this hub), as opposed to the remote's own trouble.
+REFUSALS = frozenset({"BAD_USER_INPUT", "QUERY_TOO_COMPLEX", "FORBIDDEN", "PURPOSE_REQUIRED"})
 
 
 class _Remote:
@@ -162,7 +169,8 @@ class GraphQLAdapter(Adapter):
             raise SourceError(f"{self.name}: HTTP {r.status_code}, body is not a JSON object")
         if body.get("errors"):
             codes = sorted({str((e.get("extensions") or {}).get("code")) for e in body["errors"]})
-            raise SourceError(f"{self.name}: remote errors {', '.join(codes)}")
+            error = QueryRejected if REFUSALS.issuperset(codes) else SourceError
+            raise error(f"{self.name}: remote errors {', '.join(codes)}")
         if r.status_code != 200 or not isinstance(body.get("data"), dict):
             raise SourceError(f"{self.name}: HTTP {r.status_code} without data")
         data: dict[str, Any] = body["data"]

@@ -36,7 +36,8 @@ A next URL must stay on the base URL's origin and redirects are not followed (a 
 failure): the headers carry credentials. Only GETs are made; connection errors, timeouts
 and HTTP 502/503/504 are retried with exponential backoff (0.1 s, 0.2 s, ...). Every other
 failure is a `SourceError` naming the dataset and the reason (status, content type, path),
-never a body, a header value, a URL or a record value.
+never a body, a header value, a URL or a record value; a 4xx that refuses the request itself
+(400, 404, 414, 422, …) is a `QueryRejected`, which does not count against the source.
 """
 
 from __future__ import annotations
@@ -50,10 +51,13 @@ from typing import Any
 import httpx
 import orjson
 
-from adapters.base import Binding, SourceError
+from adapters.base import Binding, QueryRejected, SourceError
 from adapters.memory import Record, RecordsAdapter, RowBudgetExceeded
 
 RETRY_STATUS = frozenset({502, 503, 504})
+# Answers that refuse the request the hub built (its parameters, its length), as
+# opposed to the API's own trouble (5xx), its credentials (401, 403) or its load (429).
+REFUSALS = frozenset({400, 404, 405, 406, 409, 410, 411, 413, 414, 415, 422})
 RETRY_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 BACKOFF = 0.1  # seconds before the first retry; doubles each time
 
@@ -197,7 +201,8 @@ class RestAdapter(RecordsAdapter):
                 if r.is_success:
                     return r
                 if not (retry and r.status_code in RETRY_STATUS):
-                    raise SourceError(f"{self.name}: {what}: HTTP {r.status_code}")
+                    error = QueryRejected if r.status_code in REFUSALS else SourceError
+                    raise error(f"{self.name}: {what}: HTTP {r.status_code}")
             await asyncio.sleep(BACKOFF * 2**attempt)
         raise AssertionError("unreachable")
 

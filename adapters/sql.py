@@ -26,11 +26,12 @@ from adapters.base import (
     Or,
     Order,
     PageQuery,
+    QueryRejected,
     Row,
     SourceError,
 )
 from adapters.pg_pool import IDLE_TIMEOUT
-from adapters.sql_pg import Binds, Build, PgRunner
+from adapters.sql_pg import Binds, Build, PgRunner, pg_rejected, statement_for_log
 
 SQL_TYPES: dict[str, sa.types.TypeEngine[Any]] = {
     "string": sa.String(),
@@ -147,10 +148,38 @@ def _reason(e: BaseException) -> str:
     """Why a call failed, for the log: never a bound value, so no driver message text
     for statement errors (drivers quote offending values), only their class and code."""
     if isinstance(e, DBAPIError) and not e.connection_invalidated and e.orig is not None:
-        code = getattr(e.orig, "sqlstate", None) or getattr(e.orig, "args", [None])[0]
-        return f"{type(e.orig).__name__} (code {code}) in: {e.statement}"
+        code = (
+            getattr(e.orig, "sqlstate", None)
+            or getattr(e.orig, "sqlite_errorname", None)
+            or getattr(e.orig, "args", [None])[0]
+        )
+        return f"{type(e.orig).__name__} (code {code}) in: {statement_for_log(e.statement)}"
     cause = e.orig if isinstance(e, DBAPIError) and e.orig is not None else e
     return f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}"
+
+
+# SQLite's generic SQLITE_ERROR covers both kinds: a table or column that is not there
+# is the source's trouble (it no longer fits the catalog); the rest of it (syntax, too
+# many bound values, an expression tree too deep) is about the statement.
+_SQLITE_REJECTS = frozenset({"SQLITE_ERROR", "SQLITE_TOOBIG", "SQLITE_RANGE", "SQLITE_MISMATCH"})
+_SQLITE_MISSING = ("no such table", "no such column")
+# MariaDB/MySQL error numbers about the statement: parse errors, too many placeholders,
+# a statement too deep or too large, values out of range or of the wrong kind.
+_MARIADB_REJECTS = frozenset({1064, 1149, 1153, 1264, 1292, 1366, 1390, 1436, 1690})
+
+
+def _rejected(e: BaseException) -> bool:
+    """Did the database answer and refuse the statement itself (the hub's fault)?"""
+    if not isinstance(e, DBAPIError) or e.connection_invalidated or e.orig is None:
+        return False
+    sqlstate = getattr(e.orig, "sqlstate", None)
+    if isinstance(sqlstate, str):  # PostgreSQL through a driver other than asyncpg
+        return pg_rejected(sqlstate)
+    name = getattr(e.orig, "sqlite_errorname", None)
+    if name is not None:
+        return name in _SQLITE_REJECTS and not str(e.orig).startswith(_SQLITE_MISSING)
+    number = e.orig.args[0] if e.orig.args else None
+    return isinstance(number, int) and number in _MARIADB_REJECTS
 
 
 class SqlAdapter(Adapter):
@@ -193,7 +222,8 @@ class SqlAdapter(Adapter):
                 result = await conn.execute(stmt)
                 return result.all()  # type: ignore[return-value]  # Rows index like tuples; no copy
         except (SQLAlchemyError, OSError) as e:
-            raise SourceError(f"{self.name}: {_reason(e)}") from e
+            error = QueryRejected if _rejected(e) else SourceError
+            raise error(f"{self.name}: {_reason(e)}") from e
 
     async def _run(self, key: Hashable, build: Build, values: Callable[[], list[Any]]) -> list[Row]:
         """`build`'s statement; `values` lists what it binds, in order, without building it."""

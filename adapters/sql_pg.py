@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 
-from adapters.base import Row, SourceError
+from adapters.base import QueryRejected, Row, SourceError
 from adapters.pg_pool import IDLE_TIMEOUT, Pool
 
 PREFIX = "_v"  # the names of value parameters: _v0, _v1, … in the order they were bound
@@ -137,7 +137,11 @@ class PgRunner:
             asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError,
             orjson.JSONEncodeError,  # a list that JSON cannot carry (a lone surrogate, a huge int)
         ) as e:  # fmt: skip
-            raise SourceError(f"{self.name}: {reason(e, compiled.sql)}") from e
+            refused = isinstance(e, asyncpg.DataError | orjson.JSONEncodeError)  # values it cannot send
+            if isinstance(e, asyncpg.PostgresError):
+                refused = pg_rejected(e.sqlstate)
+            error = QueryRejected if refused else SourceError
+            raise error(f"{self.name}: {reason(e, compiled.sql)}") from e
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None
@@ -150,15 +154,35 @@ class PgRunner:
             pool.terminate()
 
 
+# SQLSTATE classes about the statement: data exceptions (22), syntax and access rules
+# (42), program limits (54), unsupported features (0A). A table, column or privilege
+# that is missing is the source's trouble: it no longer fits the catalog.
+_PG_REJECTS = ("22", "42", "54", "0A")
+_PG_MISSING = frozenset({"42P01", "42703", "42501", "3F000"})
+
+
+def pg_rejected(sqlstate: str | None) -> bool:
+    """Did PostgreSQL refuse the statement itself (the hub's fault)?"""
+    return sqlstate is not None and sqlstate[:2] in _PG_REJECTS and sqlstate not in _PG_MISSING
+
+
 def reason(e: BaseException, sql: str) -> str:
     """Why a call failed, for the log: server errors by class and SQLSTATE only (their
     messages quote offending values), connection errors with their message."""
     import asyncpg
 
     if isinstance(e, asyncpg.PostgresError):
-        return f"{type(e).__name__} (code {e.sqlstate}) in: {sql}"
+        return f"{type(e).__name__} (code {e.sqlstate}) in: {statement_for_log(sql)}"
     if isinstance(e, asyncpg.DataError):  # "invalid input for query argument $1: <the value> (…)"
-        return f"{type(e).__name__}: a value the driver could not encode, in: {sql}"
+        return f"{type(e).__name__}: a value the driver could not encode, in: {statement_for_log(sql)}"
     if isinstance(e, orjson.JSONEncodeError):
-        return f"{type(e).__name__}: a list JSON cannot carry, in: {sql}"
+        return f"{type(e).__name__}: a list JSON cannot carry, in: {statement_for_log(sql)}"
     return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+
+
+def statement_for_log(sql: str | None, limit: int = 400) -> str:
+    """A statement short enough for a log line: an `in` of many values is as many
+    placeholders (SQLite, MariaDB), hundreds of kilobytes of them."""
+    if sql is None or len(sql) <= limit:
+        return str(sql)
+    return f"{sql[:limit]}… ({len(sql)} characters)"

@@ -56,5 +56,11 @@ class SourceTimeout(HubError):
 
 
 class Internal(HubError):
+    """The hub's own fault. `detail` is for the log (with the request id), never the caller."""
+
     code = "INTERNAL"
     status = 500
+
+    def __init__(self, message: str, detail: str = "", **extensions: Any) -> None:
+        super().__init__(message, **extensions)
+        self.detail = detail

@@ -2,7 +2,9 @@
 
 hub_requests_total{route,status}           HTTP requests answered
 hub_request_seconds{route}                 their latency
-hub_source_requests_total{source,outcome}  calls to sources: ok, error, timeout, open, too_many_rows
+hub_source_requests_total{source,outcome}  calls to sources: ok, error, timeout, open,
+                                           too_many_rows, rejected (the source refused
+                                           the statement: the hub's error)
 hub_source_seconds{source}                 latency of calls that reached the source
 hub_source_breaker_open{source}            1 while the source's circuit breaker is open
 """

@@ -1,8 +1,9 @@
 """The live sources of a catalog: one adapter per (OPD, source), each with its timeout.
 
 Every call to a source goes through `Sources.call`, which applies the source's
-timeout and turns failures into coded errors (DESIGN §7) while the reason goes to
-the log.
+timeout and turns failures into coded errors while the reason goes to the log. Only
+the source's own trouble (no connection, a timeout, an error of its own) counts
+against its circuit breaker; a statement it refused is the hub's error (`INTERNAL`).
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import adapters
-from adapters.base import Adapter, Binding, SourceError
+from adapters.base import Adapter, Binding, QueryRejected, SourceError
 from adapters.memory import RowBudgetExceeded
 from hub.breaker import Breaker
 from hub.catalog import Catalog, CatalogError, Dataset, Problem
-from hub.errors import QueryTooComplex, SourceTimeout, SourceUnavailable
+from hub.errors import Internal, QueryTooComplex, SourceTimeout, SourceUnavailable
 from hub.metrics import Metrics
 
 log = logging.getLogger("hub.sources")
@@ -111,6 +112,15 @@ class Sources:
             raise QueryTooComplex(
                 f"answering needs more rows than source {source.id} may hand over; narrow the filter",
                 source=source.id,
+            ) from None
+        except QueryRejected as e:
+            settled = True
+            source.breaker.success()  # the source answered; the hub asked it wrongly
+            self._count(source, "rejected")
+            raise Internal(
+                f"the hub built a query that source {source.id} could not run; "
+                "quote the request id to the hub's operators",
+                detail=str(e),
             ) from None
         except SourceError as e:
             settled = True

@@ -22,7 +22,7 @@ from graphql import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.cursor import Cursors
-from hub.errors import HubError
+from hub.errors import HubError, Internal
 from hub.gql import fast
 from hub.gql.executor import HubExecutor
 from hub.gql.limits import TOO_COMPLEX, limits_rule
@@ -148,6 +148,8 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
     extensions: dict[str, Any]
     if isinstance(original, HubError):
         message, extensions = original.message, {**original.extensions, "code": original.code}
+        if isinstance(original, Internal):
+            log.error("request %s: internal error at %s: %s", request_id, error.path, original.detail)
     elif original is None or isinstance(original, GraphQLError):
         message = error.message
         extensions = {"code": (error.extensions or {}).get("code", "BAD_USER_INPUT")}
