@@ -136,6 +136,8 @@ def read_plan(
         extra = tuple(o.field for o in order if o.field not in node.fields)
         node = NodePlan(node.fields + extra, node.relationships, node.output)
     want_rows = any(s.name in ("nodes", "edges", "pageInfo") for s in sel.values())
+    if want_rows and not node.fields:  # only `__typename` asked: the key counts the rows
+        node = NodePlan((ds.key,), node.relationships, node.output)
     want_total = any(s.name == "totalCount" for s in sel.values())
     sort = tuple(t.fields[name] for item in args.get("orderBy") or () for name in item)
     return ReadPlan(ds.qualified, node, where, order, sort, after, first, want_rows, want_total)
