@@ -30,6 +30,7 @@ from hub.catalog import Catalog, load_catalog
 from hub.clients import Caller, authenticate
 from hub.cursor import Cursors
 from hub.errors import AuditUnavailable, BadUserInput, HubError, Internal, Unauthenticated
+from hub.filter_size import FilterLimits
 from hub.gql.run import GraphQLService, RequestContext
 from hub.gql.schema import build_schema
 from hub.gql.types import Access
@@ -63,9 +64,11 @@ class Hub:
     audit_key: bytes
     _public: tuple[int, GraphQLService] | None = None
     keys: KeyStore = field(init=False)
+    filter_limits: FilterLimits = field(init=False)
 
     def __post_init__(self) -> None:
         self.keys = KeyStore(self.store)
+        self.filter_limits = self.settings.filter_limits()
 
     def public_graphql(self) -> GraphQLService:
         """The public schema for the policy in force (rebuilt when the policy changes)."""
@@ -210,6 +213,7 @@ async def serve_graphql(request: Request, service: GraphQLService, public: bool)
         hub.policy,
         ledger,
         hub.store,
+        hub.filter_limits,
     )
     result = await service.run(ctx, query, variables, name)
     if not ledger.non_public:

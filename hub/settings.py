@@ -10,6 +10,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hub.filter_size import FilterLimits
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUB_", frozen=True, extra="ignore")
@@ -23,6 +25,15 @@ class Settings(BaseSettings):
     max_depth: int = Field(15, ge=2, description="Deepest field nesting a query may have.")
     max_aliases: int = Field(100, ge=1, description="Most aliased fields in one query.")
     max_tokens: int = Field(5000, ge=100, description="Most lexical tokens in one query.")
+    max_filter_terms: int = Field(
+        200,
+        ge=1,
+        description="Most comparisons, `and`, `or` and `not` in one `where` (QUERY_TOO_COMPLEX above).",
+    )
+    max_in_values: int = Field(
+        1000, ge=1, description="Most values in all `in`/`nin` lists of one `where`, together."
+    )
+    max_like_terms: int = Field(10, ge=0, description="Most `like` comparisons in one `where`.")
     max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest request body (HTTP 413 above).")
     cursor_secret: str = Field(
         "",
@@ -39,3 +50,6 @@ class Settings(BaseSettings):
         "set it to recompute hashes later, else each process draws a random one.",
     )
     log_level: str = Field("INFO", description="Python logging level.")
+
+    def filter_limits(self) -> FilterLimits:
+        return FilterLimits(self.max_filter_terms, self.max_in_values, self.max_like_terms)

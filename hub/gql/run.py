@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.cursor import Cursors
 from hub.errors import HubError, Internal
+from hub.filter_size import FilterLimits
 from hub.gql import fast
 from hub.gql.executor import HubExecutor
 from hub.gql.limits import TOO_COMPLEX, limits_rule
@@ -45,6 +46,7 @@ class RequestContext:
     policy: Policy
     ledger: Ledger
     store: AsyncEngine
+    filter_limits: FilterLimits
 
 
 class _Lru(OrderedDict[str, Any]):

@@ -26,6 +26,7 @@ from hub.catalog import Catalog
 from hub.cursor import Cursors
 from hub.errors import Forbidden
 from hub.execute import run_aggregate, run_match, run_read
+from hub.filter_size import FilterLimits, check_filter_size
 from hub.gql.catalog_types import Subject, build_listing, catalog_type, subject_type
 from hub.gql.executor import Precompleted
 from hub.gql.memo import NEVER, StepMemo
@@ -56,6 +57,8 @@ class Context(Protocol):
     def policy(self) -> Policy: ...
     @property
     def ledger(self) -> Ledger: ...
+    @property
+    def filter_limits(self) -> FilterLimits: ...
 
 
 def restrict_for(
@@ -93,7 +96,9 @@ def build_schema(catalog: Catalog, default_first: int = 100, audience: Audience 
             q = Query(info.fragments, info.variable_values, ctx.max_first)
             memo: StepMemo = getattr(info, "memo", NEVER)  # set on the fast path (hub/gql/fast.py)
             sel = memo.get("selection", lambda: collect(info.field_nodes, q.fragments, q.variables))
-            plan, used = restrict_for(ctx, read_plan(types, t, sel, args, q, ctx.cursors, memo), t, memo)
+            plan = read_plan(types, t, sel, args, q, ctx.cursors, memo)
+            check_filter_size(plan.where, ctx.filter_limits, plan.dataset)
+            plan, used = restrict_for(ctx, plan, t, memo)
             ctx.ledger.require_purpose(used)
             shape = memo.get(
                 ("shape", plan.node, plan.order),
@@ -126,6 +131,7 @@ def build_schema(catalog: Catalog, default_first: int = 100, audience: Audience 
             q = Query(info.fragments, info.variable_values, ctx.max_first)
             sel = collect(info.field_nodes, q.fragments, q.variables)
             plan = aggregate_plan(t, args, sel, q)
+            check_filter_size(plan.where, ctx.filter_limits, plan.dataset)
             fields = list(t.dataset.fields)
             allowed = ctx.policy.decide(ctx.subject, aggregate_pairs(plan, fields))
             exempt = check_aggregate(plan, fields, allowed)

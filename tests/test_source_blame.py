@@ -1,0 +1,170 @@
+"""Only a source's own trouble counts against it: a caller's question can be refused,
+but it never reaches a source in a form the source must reject, and a statement a
+source does reject is the hub's error (INTERNAL), which leaves the breaker closed.
+
+Each test repeats its request more times than the breaker's threshold (5), then
+checks that every breaker is closed and /readyz still says ok."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.databases import ScratchDatabase
+from tests.support.regency import PENDUDUK, PENERIMA, Regency, load, make_rows, start_hub, write_catalog
+
+TIMES = 6  # one more than the breaker's default threshold
+
+
+def breakers_closed(regency: Regency) -> None:
+    for source in regency.hub.sources.by_id.values():
+        assert source.breaker.failures == 0, source.id
+        assert source.breaker.opened_at is None, source.id
+
+
+async def ready(regency: Regency) -> None:
+    r = await regency.client.get("/readyz")
+    assert r.status_code == 200, r.text
+
+
+def codes(body: dict[str, Any]) -> list[str]:
+    return [e["extensions"]["code"] for e in body.get("errors", [])]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{ dukcapil { penduduk(first: 7) { nodes { __typename } } } }",
+        "{ dukcapil { penduduk(first: 7) { nodes { t: __typename } totalCount } } }",
+        "{ dukcapil { penduduk(first: 7) { pageInfo { hasNextPage } } } }",
+    ],
+)
+async def test_a_selection_without_columns_counts_its_nodes(regency: Regency, query: str) -> None:
+    for _ in range(TIMES):
+        body = await regency.gql(query)
+        assert "errors" not in body, body
+        page = body["data"]["dukcapil"]["penduduk"]
+        if "nodes" in page:
+            assert len(page["nodes"]) == 7
+            assert {next(iter(n.values())) for n in page["nodes"]} == {"DukcapilPenduduk"}
+        else:
+            assert page["pageInfo"]["hasNextPage"] is True
+    breakers_closed(regency)
+    await ready(regency)
+
+
+async def test_a_relationship_without_columns_gives_its_rows(regency: Regency) -> None:
+    query = '{ dukcapil { penduduk(first: 50, where: {kecamatan: {eq: "Meral"}}) { nodes { nik penerimaBansos { __typename } } } } }'
+    for _ in range(TIMES):
+        nodes = (await regency.data(query))["dukcapil"]["penduduk"]["nodes"]
+        for n in nodes:
+            want = sum(1 for r in regency.recipients if r["nik"] == n["nik"])
+            assert n["penerimaBansos"] == [{"__typename": "DinsosPenerimaBansos"}] * want
+        assert any(n["penerimaBansos"] for n in nodes)
+    breakers_closed(regency)
+
+
+def big_or(n: int) -> str:
+    return "{or: [" + ", ".join(f"{{tahun: {{eq: {2000 + i}}}}}" for i in range(n)) + "]}"
+
+
+AGGREGATE = "query($w: DinsosPenerimaBansosAggregateWhere) { dinsos { penerimaBansosAggregate(where: $w, groupBy: [program]) { count } } }"
+READ = (
+    "query($w: DukcapilPendudukWhere) { dukcapil { penduduk(where: $w, first: 3) { nodes { kecamatan } } } }"
+)
+
+
+@pytest.mark.parametrize(
+    ("query", "where", "limit"),
+    [
+        (AGGREGATE, {"or": [{"tahun": {"eq": 2000 + i}} for i in range(1200)]}, "HUB_MAX_FILTER_TERMS"),
+        (AGGREGATE, {"tahun": {"in": [1] * 260_000}}, "HUB_MAX_IN_VALUES"),
+        (
+            AGGREGATE,
+            {"tahun": {"in": list(range(600))}, "id": {"nin": list(range(600))}},
+            "HUB_MAX_IN_VALUES",
+        ),
+        (READ, {"or": [{"nama": {"like": "%a%e%i%o%u%zq"}} for _ in range(100)]}, "HUB_MAX_LIKE_TERMS"),
+        (READ, {"nama": {"like": "%" + "a%" * 150}}, None),
+        (
+            READ,
+            {"not": {"not": {"not": {"not": {"nama": {"eq": "x"}}}}}}
+            | {"and": [{"nama": {"eq": "x"}}] * 199},
+            "HUB_MAX_FILTER_TERMS",
+        ),
+    ],
+    ids=["or-1200", "in-260000", "in-nin-1200", "like-100", "like-long", "terms-deep"],
+)
+async def test_a_filter_too_big_is_refused_before_the_source(
+    regency: Regency, query: str, where: dict[str, Any], limit: str | None
+) -> None:
+    dataset = "dinsos.penerima_bansos" if query is AGGREGATE else "dukcapil.penduduk"
+    statements = regency.count_statements(dataset)
+    for _ in range(TIMES):
+        r = await regency.client.post("/graphql", json={"query": query, "variables": {"w": where}})
+        assert r.status_code == 200, r.text[:300]
+        body = r.json()
+        (error,) = body["errors"]
+        assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX", error
+        assert error["extensions"].get("limit") == limit
+        assert "limit is" in error["message"]
+    assert sum(statements.values()) == 0
+    breakers_closed(regency)
+    await ready(regency)
+
+
+async def test_filters_within_the_limits_still_answer(regency: Regency) -> None:
+    where = {"or": [{"tahun": {"eq": 2000 + i}} for i in range(190)], "id": {"in": list(range(1, 1001))}}
+    body = await regency.gql(AGGREGATE, {"w": where})
+    assert "errors" not in body, body
+    want = sum(1 for r in regency.recipients if r["id"] <= 1000)
+    assert sum(g["count"] or 0 for g in body["data"]["dinsos"]["penerimaBansosAggregate"]) <= want
+
+
+async def test_a_statement_the_source_refuses_is_internal_and_the_breaker_stays_closed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Limits raised past what SQLite takes (an operator's choice): the source refuses the
+    statement; the caller gets INTERNAL with a request id, the log a short line under that
+    id, and the source stays available to everyone."""
+    a = await ScratchDatabase("sqlite", tmp_path).create()
+    b = await ScratchDatabase("sqlite", tmp_path).create()
+    people, recipients = make_rows(50)
+    await load(a.url, PENDUDUK, people)
+    await load(b.url, PENERIMA, recipients)
+    write_catalog(tmp_path / "schema", a.url, b.url)
+    hub, client = await start_hub(tmp_path, max_filter_terms=100_000, max_in_values=1_000_000)
+    query = AGGREGATE.replace("{ dinsos", "{ dukcapil { penduduk(first: 1) { nodes { nik } } } dinsos")
+    try:
+        for where in (
+            {"or": [{"tahun": {"eq": 2000 + i}} for i in range(1200)]},  # expression tree too large
+            {"tahun": {"in": [1] * 260_000}},  # too many SQL variables
+        ):
+            for _ in range(TIMES):
+                caplog.clear()
+                with caplog.at_level(logging.INFO):
+                    r = await client.post("/graphql", json={"query": query, "variables": {"w": where}})
+                assert r.status_code == 200
+                body = r.json()
+                assert codes(body) == ["INTERNAL"], body
+                (error,) = body["errors"]
+                assert error["path"] == ["dinsos", "penerimaBansosAggregate"]
+                assert "SELECT" not in r.text and "sqlite" not in r.text.lower()
+                assert body["data"]["dukcapil"]["penduduk"]["nodes"]  # the rest of the answer stands
+                request_id = error["extensions"]["requestId"]
+                lines = [rec.getMessage() for rec in caplog.records if request_id in rec.getMessage()]
+                assert len(lines) == 1, caplog.text[:2000]
+                assert "OperationalError" in lines[0]
+                assert len(caplog.text) < 3000, len(caplog.text)  # not the statement's 1,200 terms
+            for source in hub.sources.by_id.values():
+                assert source.breaker.failures == 0 and source.breaker.opened_at is None, source.id
+        assert (await client.get("/readyz")).status_code == 200
+        metrics = (await client.get("/metrics")).text.splitlines()
+        (rejected,) = [m for m in metrics if m.startswith("hub_source_requests_total") and "rejected" in m]
+        assert 'source="dinsos.main"' in rejected and rejected.endswith(" 12.0"), rejected
+    finally:
+        await client.aclose()
+        await hub.close()
