@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.base import AggregateQuery, PageQuery, Row
+from adapters.base import Adapter, AggregateQuery, PageQuery, Row
 from hub.normalize import normalizer
 from hub.plan import AggregatePlan, MatchPlan, NodePlan, ReadPlan, RelPlan
 from hub.sources import Sources
+
+LOOKUP_BATCH = 5000
 
 
 @dataclass(frozen=True)
@@ -68,8 +71,7 @@ async def _resolve(sources: Sources, node: NodePlan, rel: RelPlan, rows: list[Ro
         fields = rel.node.fields
         extra = rel.target_field not in fields
         wanted = (*fields, rel.target_field) if extra else fields
-        source = sources.of_dataset[rel.target]
-        found = await sources.call(source, lambda a: a.lookup(rel.target, rel.target_field, keys, wanted))
+        found = await lookup(sources, rel.target, rel.target_field, keys, wanted)
         at = wanted.index(rel.target_field)
         group_keys = [r[at] for r in found]
         if extra:
@@ -87,6 +89,25 @@ async def _resolve(sources: Sources, node: NodePlan, rel: RelPlan, rows: list[Ro
     return [groups.get(r[own], []) for r in rows]
 
 
+async def lookup(
+    sources: Sources, dataset: str, field: str, keys: list[Any], wanted: tuple[str, ...]
+) -> list[Row]:
+    """`Adapter.lookup` in batches of LOOKUP_BATCH keys: a nested level can hold many
+    more keys than one statement may bind (SQLite takes 32,766). Rows of one key are
+    always in one batch, in key order."""
+    source = sources.of_dataset[dataset]
+
+    def ask(batch: list[Any]) -> Callable[[Adapter], Awaitable[list[Row]]]:
+        return lambda a: a.lookup(dataset, field, batch, wanted)
+
+    if len(keys) <= LOOKUP_BATCH:
+        return await sources.call(source, ask(keys))
+    found: list[Row] = []
+    for i in range(0, len(keys), LOOKUP_BATCH):
+        found += await sources.call(source, ask(keys[i : i + LOOKUP_BATCH]))
+    return found
+
+
 async def run_match(sources: Sources, plan: MatchPlan) -> list[dict[str, Any]]:
     """Per record `{index, found, <field>: bool | None}`; no source value leaves here."""
     norm = {f: normalizer(steps) for f, steps in plan.normalize.items()}
@@ -94,8 +115,7 @@ async def run_match(sources: Sources, plan: MatchPlan) -> list[dict[str, Any]]:
     given_keys = [by_key(r[plan.key]) for r in plan.records]
     keys = list(dict.fromkeys(given_keys))
     wanted = (plan.key, *plan.fields)
-    source = sources.of_dataset[plan.dataset]
-    rows = await sources.call(source, lambda a: a.lookup(plan.dataset, plan.key, keys, wanted))
+    rows = await lookup(sources, plan.dataset, plan.key, keys, wanted)
     found = {by_key(row[0]): row for row in rows}
     checks = [(f, at, norm[f]) for at, f in enumerate(plan.fields, start=1)]
     out = []
