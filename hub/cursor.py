@@ -3,7 +3,7 @@
 A cursor holds the order values of the last row of a page (always including the
 dataset key) and a fingerprint of the ordering it came from. It is sealed with
 AES-GCM: a caller can neither read the values (the key may be a NIK the caller may
-not read), nor forge a position, nor reuse a cursor with another `orderBy`.
+not read), nor forge a position, nor reuse a cursor with another `orderBy` or `where`.
 Anything wrong with a cursor is `BAD_USER_INPUT`.
 """
 
@@ -24,7 +24,7 @@ import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from adapters.base import Order
+from adapters.base import Filter, Order
 from hub.errors import BadUserInput
 
 _NONCE = 12
@@ -69,12 +69,13 @@ class Cursors:
         self._nonce_key = hashlib.sha256(b"opd-hub cursor nonce\0" + root).digest()
 
     @staticmethod
-    def _fingerprint(dataset: str, order: Sequence[Order]) -> str:
+    def _fingerprint(dataset: str, order: Sequence[Order], scope: str) -> str:
         spec = ",".join(f"{o.field}:{'d' if o.descending else 'a'}" for o in order)
-        return hashlib.sha256(f"{dataset}|{spec}".encode()).hexdigest()[:8]
+        return hashlib.sha256(f"{dataset}|{spec}|{scope}".encode()).hexdigest()[:8]
 
-    def encode(self, dataset: str, order: Sequence[Order], values: Sequence[Any]) -> str:
-        payload = orjson.dumps([self._fingerprint(dataset, order), [_encode_value(v) for v in values]])
+    def encode(self, dataset: str, order: Sequence[Order], values: Sequence[Any], scope: str = "") -> str:
+        """`scope`: what else the cursor is only good for, `filter_scope` of the query's where."""
+        payload = orjson.dumps([self._fingerprint(dataset, order, scope), [_encode_value(v) for v in values]])
         # Synthetic nonce: the same position always gives the same cursor, and a nonce
         # repeats only for the same plaintext, so GCM's nonce rule holds.
         nonce = hmac.new(self._nonce_key, payload, hashlib.sha256).digest()[:_NONCE]
@@ -82,7 +83,7 @@ class Cursors:
         return base64.urlsafe_b64encode(sealed).decode().rstrip("=")
 
     def decode(
-        self, cursor: str, dataset: str, order: Sequence[Order], types: Sequence[str]
+        self, cursor: str, dataset: str, order: Sequence[Order], types: Sequence[str], scope: str = ""
     ) -> tuple[Any, ...]:
         bad = BadUserInput(
             "`after` is not a cursor this hub issued for this query; "
@@ -100,8 +101,14 @@ class Cursors:
             raise bad from None
         try:
             fingerprint, values = orjson.loads(payload)
-            if fingerprint != self._fingerprint(dataset, order) or len(values) != len(types):
+            if fingerprint != self._fingerprint(dataset, order, scope) or len(values) != len(types):
                 raise bad
             return tuple(_decode_value(v, t) for v, t in zip(values, types, strict=True))
         except (ValueError, TypeError, InvalidOperation):
             raise bad from None
+
+
+def filter_scope(where: Filter | None) -> str:
+    """A digest of a `where`, values included: a cursor from one filter's pages does not
+    page on under another (its position would skip or repeat rows of the other)."""
+    return "" if where is None else hashlib.sha256(repr(where).encode()).hexdigest()[:16]

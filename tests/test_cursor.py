@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.base import Order
-from hub.cursor import Cursors
+from adapters.base import And, Cmp, Order
+from hub.cursor import Cursors, filter_scope
 from hub.errors import BadUserInput
 
 DATASET = "dukcapil.penduduk"
@@ -193,6 +193,19 @@ def test_a_cursor_for_another_dataset_is_rejected() -> None:
 )
 def test_a_cursor_for_another_order_is_rejected(order: tuple[Order, ...]) -> None:
     assert rejected(GOOD, order=order, types=["string"] * len(order))
+
+
+def test_a_cursor_for_another_where_is_rejected() -> None:
+    meral, moro = Cmp("kecamatan", "eq", "Meral"), Cmp("kecamatan", "eq", "Moro")
+    cursor = CURSORS.encode(DATASET, ORDER, VALUES, filter_scope(meral))
+    assert (
+        CURSORS.decode(cursor, DATASET, ORDER, TYPES, filter_scope(Cmp("kecamatan", "eq", "Meral"))) == VALUES
+    )
+    assert rejected(cursor)  # no where
+    for other in (moro, And((meral, Cmp("anak", "gte", 0))), Cmp("kecamatan", "in", ("Meral",))):
+        with pytest.raises(BadUserInput):
+            CURSORS.decode(cursor, DATASET, ORDER, TYPES, filter_scope(other))
+    assert rejected(CURSORS.encode(DATASET, ORDER, VALUES, filter_scope(moro)))
 
 
 def test_a_cursor_decoded_with_the_wrong_number_of_types_is_rejected() -> None:

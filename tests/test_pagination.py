@@ -75,6 +75,26 @@ async def test_edge_cursor_resumes_after_that_edge(regency: Regency) -> None:
     assert again[:4] == [e["node"]["nik"] for e in edges[3:]]
 
 
+async def test_a_cursor_pages_on_only_under_the_where_it_came_from(regency: Regency) -> None:
+    meral = {"kecamatan": {"eq": "Meral"}}
+    page = (await regency.data(QUERY, {"where": meral}))["dukcapil"]["penduduk"]
+    cursor = page["pageInfo"]["endCursor"]
+    again = await regency.data(QUERY, {"where": {"kecamatan": {"eq": "Meral"}}, "after": cursor})
+    assert again["dukcapil"]["penduduk"]["edges"]  # the same where, spelt anew: accepted
+    for other in (
+        {"kecamatan": {"eq": "Moro"}},
+        None,
+        {"kecamatan": {"in": ["Meral"]}},
+        {**meral, "anak": {"gte": 0}},
+    ):
+        body = await regency.gql(QUERY, {"where": other, "after": cursor})
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"], other
+        assert "cursor" in body["errors"][0]["message"]
+    unfiltered = (await regency.data(QUERY))["dukcapil"]["penduduk"]["pageInfo"]["endCursor"]
+    body = await regency.gql(QUERY, {"where": meral, "after": unfiltered})
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"]
+
+
 async def test_first_zero_counts_without_rows(regency: Regency) -> None:
     data = await regency.data(
         "{ dukcapil { penduduk(first: 0) { totalCount nodes { nik } pageInfo { hasNextPage endCursor } } } }"

@@ -107,7 +107,7 @@ def build_schema(catalog: Catalog, default_first: int = 100, audience: Audience 
             result = await run_read(ctx.sources, plan)
             ctx.ledger.note(used, rows=count_rows(plan.node, result.rows))
             denied = [(d.path, Forbidden(d.message), d.nodes) for d in shape.denied]
-            return Precompleted(shape.write(result), denied)
+            return Precompleted(shape.write(result, plan.where), denied)
 
         return resolve
 

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from graphql import FieldNode
 
-from adapters.base import Row
-from hub.cursor import Cursors
+from adapters.base import Filter, Row
+from hub.cursor import Cursors, filter_scope
 from hub.gql.scalars import OUTPUT, UNCHANGED
 from hub.gql.selection import Selected, collect
 from hub.names import pascal
@@ -122,11 +122,20 @@ Writer = Callable[["ReadResult", Callable[[Row], str]], Any]
 @dataclass(frozen=True)
 class ConnectionShape:
     entries: tuple[tuple[str, Writer], ...]
-    cursor_of: Callable[[Row], str]
+    cursor_of: Callable[[Row, str], str]  # (row, scope) -> cursor
     denied: tuple[Denied, ...]
 
-    def write(self, result: ReadResult) -> dict[str, Any]:
-        return {key: writer(result, self.cursor_of) for key, writer in self.entries}
+    def write(self, result: ReadResult, where: Filter | None) -> dict[str, Any]:
+        """The connection's answer; its cursors are good for this `where` only."""
+        scope: str | None = None
+
+        def cursor_of(row: Row) -> str:
+            nonlocal scope
+            if scope is None:
+                scope = filter_scope(where)
+            return self.cursor_of(row, scope)
+
+        return {key: writer(result, cursor_of) for key, writer in self.entries}
 
 
 def shape_connection(
@@ -166,8 +175,8 @@ def shape_connection(
         else []
     )
 
-    def cursor_of(row: Row) -> str:
-        return cursors.encode(plan.dataset, plan.order, [row[i] for i in order_at])
+    def cursor_of(row: Row, scope: str) -> str:
+        return cursors.encode(plan.dataset, plan.order, [row[i] for i in order_at], scope)
 
     return ConnectionShape(tuple(entries), cursor_of, tuple(denied))
 

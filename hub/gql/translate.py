@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.base import And, Cmp, Filter, Not, Op, Or, Order
-from hub.cursor import Cursors
+from hub.cursor import Cursors, filter_scope
 from hub.errors import BadUserInput
 from hub.gql.memo import NEVER, StepMemo
 from hub.gql.selection import Selected, collect
@@ -122,7 +122,7 @@ def read_plan(
     after = None
     if args.get("after") is not None:
         types_ = [ds.fields[o.field].type for o in order]
-        after = cursors.decode(args["after"], ds.qualified, order, types_)
+        after = cursors.decode(args["after"], ds.qualified, order, types_, filter_scope(where))
 
     def node_of_selection() -> NodePlan:
         node_sels = _node_selections(sel, q)
