@@ -897,7 +897,7 @@ async def test_transparency_lists_own_accesses_and_accesses_to_an_opds_data(
 
             # a user is no OPD; a cursor must be one
             r = await gql(tester, THEIRS)
-            assert r.json().get("data") is None
+            assert r.json()["data"] == {"accessesToMyData": None}  # the refusal nulls its field alone
             assert [e["extensions"]["code"] for e in r.json()["errors"]] == ["FORBIDDEN"]
             r = await gql(tester, MINE, {"after": "not-a-cursor"})
             assert [e["extensions"]["code"] for e in r.json()["errors"]] == ["BAD_USER_INPUT"]
@@ -919,6 +919,39 @@ async def test_transparency_lists_own_accesses_and_accesses_to_an_opds_data(
             await db.drop()
         if store_db is not None:
             await store_db.drop()
+
+
+async def test_a_refused_or_mistaken_transparency_field_leaves_the_rest_of_the_answer(tmp_path: Path) -> None:
+    people, recipients = make_rows(20)
+    databases = await regency_sources(tmp_path, people, recipients)
+    write_policies(tmp_path / "policies")
+    store_url = f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
+    both = "{ me { id } places: dinsos { penerimaBansos(first: 2) { nodes { program } } } %s }"
+    try:
+        async with in_process_hub(tmp_path, store_url, ("user:tester", "opd:dinsos")) as (_hub, c):
+            for client, field, code in (
+                (c["user:tester"], "accessesToMyData { nodes { seq } }", "FORBIDDEN"),  # a user is no OPD
+                (c["user:tester"], "myAccesses(first: null) { nodes { seq } }", "BAD_USER_INPUT"),
+                (c["opd:dinsos"], "accessesToMyData(first: null) { nodes { seq } }", "BAD_USER_INPUT"),
+                (
+                    c["opd:dinsos"],
+                    'myAccesses(after: "99999999999999999999999") { nodes { seq } }',
+                    "BAD_USER_INPUT",
+                ),
+                (c["opd:dinsos"], 'accessesToMyData(after: "-1") { nodes { seq } }', "BAD_USER_INPUT"),
+            ):
+                r = await gql(client, both % field)
+                assert r.status_code == 200, r.text
+                body = r.json()
+                assert [e["extensions"]["code"] for e in body["errors"]] == [code], body
+                name = field.split("(")[0].split(" ")[0]
+                assert body["errors"][0]["path"] == [name]
+                assert body["data"][name] is None
+                assert body["data"]["me"]["id"].startswith(("user:", "opd:"))
+                assert len(body["data"]["places"]["penerimaBansos"]["nodes"]) == 2
+    finally:
+        for db in databases:
+            await db.drop()
 
 
 # --- bugs found on the way -----------------------------------------------------------------

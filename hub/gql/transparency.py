@@ -19,7 +19,6 @@ from graphql import (
     GraphQLArgument,
     GraphQLField,
     GraphQLInt,
-    GraphQLNonNull,
     GraphQLResolveInfo,
     GraphQLString,
 )
@@ -85,7 +84,7 @@ def _record(row: Any, only_opd: str | None) -> AccessRecord:
 async def _page(info: GraphQLResolveInfo[Any], args: dict[str, Any], mine: bool) -> AccessPage:
     ctx = info.context
     first = args.get("first", 50)
-    if not 0 <= first <= MAX_PAGE:
+    if first is None or not 0 <= first <= MAX_PAGE:
         raise BadUserInput(f"`first` must be between 0 and {MAX_PAGE}")
     log = AuditRecord.__table__
     stmt = sa.select(log)
@@ -109,10 +108,10 @@ async def _page(info: GraphQLResolveInfo[Any], args: dict[str, Any], mine: bool)
     if args.get("until") is not None:
         stmt = stmt.where(log.c.at < _utc(args["until"]))
     if args.get("after") is not None:
-        try:
-            stmt = stmt.where(log.c.seq < int(args["after"]))
-        except ValueError:
-            raise BadUserInput("`after` must be an endCursor from a previous page") from None
+        after = args["after"]
+        if not (after.isascii() and after.isdigit() and len(after) <= 18):
+            raise BadUserInput("`after` must be an endCursor from a previous page")
+        stmt = stmt.where(log.c.seq < int(after))
     async with ctx.store.connect() as conn:
         rows = (await conn.execute(stmt.order_by(log.c.seq.desc()).limit(first + 1))).all()
     nodes = [_record(r, only_opd) for r in rows[:first]]
@@ -142,12 +141,13 @@ def transparency_fields() -> dict[str, GraphQLField]:
         return await _page(info, kw, mine=False)
 
     return {
+        # Nullable, so that a refusal nulls this field alone and the rest of the answer stands.
         "myAccesses": GraphQLField(
-            GraphQLNonNull(page_type), args=args, resolve=mine,  # type: ignore[arg-type]
+            page_type, args=args, resolve=mine,  # type: ignore[arg-type]
             description="Your own audited requests, newest first.",
         ),
         "accessesToMyData": GraphQLField(
-            GraphQLNonNull(page_type), args=args, resolve=to_my_data,  # type: ignore[arg-type]
+            page_type, args=args, resolve=to_my_data,  # type: ignore[arg-type]
             description="An OPD's systems only: audited requests that touched your datasets, newest first.",
         ),
     }  # fmt: skip
