@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+import pytest
+
+from hub import execute
 from tests.support.regency import Regency
 
 NESTED = """{
@@ -88,3 +91,18 @@ async def test_aliases_and_fragments_on_nodes(regency: Regency) -> None:
         else:
             assert a["who"] == {"kec": person["kecamatan"], "__typename": "DukcapilPenduduk"}
             assert e["node"]["penduduk"] == {"nik": person["nik"]}
+
+
+async def test_lookups_of_more_keys_than_a_batch_give_the_same_rows(
+    regency: Regency, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = await regency.data(NESTED)
+    people = regency.count_statements("dukcapil.penduduk")
+    grants = regency.count_statements("dinsos.penerima_bansos")
+    monkeypatch.setattr(execute, "LOOKUP_BATCH", 7)
+    batched = await regency.data(NESTED)
+    assert batched == whole
+    nodes = whole["dinsos"]["penerimaBansos"]["nodes"]
+    residents = {n["nik"] for n in nodes if n["penduduk"] is not None}
+    assert people["SELECT"] == -(-len({n["nik"] for n in nodes}) // 7)  # every nik asked, 7 a batch
+    assert grants["SELECT"] == 1 + -(-len(residents) // 7)  # the page, then the residents' grants
