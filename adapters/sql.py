@@ -224,6 +224,8 @@ class SqlAdapter(Adapter):
         except (SQLAlchemyError, OSError) as e:
             error = QueryRejected if _rejected(e) else SourceError
             raise error(f"{self.name}: {_reason(e)}") from e
+        except OverflowError as e:  # sqlite3 binding an integer beyond 64 bits
+            raise QueryRejected(f"{self.name}: a value too large for the source's integers") from e
 
     async def _run(self, key: Hashable, build: Build, values: Callable[[], list[Any]]) -> list[Row]:
         """`build`'s statement; `values` lists what it binds, in order, without building it."""

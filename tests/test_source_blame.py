@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from adapters.base import Cmp, Order, PageQuery, QueryRejected
 from tests.support.databases import ScratchDatabase
 from tests.support.regency import PENDUDUK, PENERIMA, Regency, load, make_rows, start_hub, write_catalog
 
@@ -168,3 +169,17 @@ async def test_a_statement_the_source_refuses_is_internal_and_the_breaker_stays_
     finally:
         await client.aclose()
         await hub.close()
+
+
+async def test_an_integer_beyond_64_bits_is_refused_as_the_hubs_error_or_matches_nothing(
+    regency: Regency,
+) -> None:
+    """The GraphQL layer keeps such integers out; an adapter handed one anyway does not
+    report its source as failing (MariaDB compares it exactly and finds nothing)."""
+    adapter = regency.hub.sources.of_dataset["dinsos.penerima_bansos"].adapter
+    query = PageQuery("dinsos.penerima_bansos", ("id",), Cmp("nominal", "eq", 2**70), (Order("id"),))
+    if regency.kind == "mariadb":
+        assert await adapter.fetch(query) == []
+    else:
+        with pytest.raises(QueryRejected):
+            await adapter.fetch(query)
