@@ -30,7 +30,7 @@ from hub.catalog import Catalog, load_catalog
 from hub.clients import Caller, authenticate
 from hub.cursor import Cursors
 from hub.errors import AuditUnavailable, BadUserInput, HubError, Internal, Unauthenticated
-from hub.filter_size import FilterLimits
+from hub.filter_size import FilterBudget, FilterLimits
 from hub.gql.run import GraphQLService, RequestContext
 from hub.gql.schema import build_schema
 from hub.gql.types import Access
@@ -40,7 +40,7 @@ from hub.logs import keep_values_out
 from hub.metrics import CONTENT_TYPE, Metrics
 from hub.policy import ACTIONS, Policy
 from hub.settings import Settings
-from hub.sources import Sources
+from hub.sources import Lanes, Sources
 from hub.store import migrate_async, store_engine
 
 log = logging.getLogger("hub.app")
@@ -206,14 +206,14 @@ async def serve_graphql(request: Request, service: GraphQLService, public: bool)
     ledger = Ledger(hub.catalog, purpose)
     ctx = RequestContext(
         request_id,
-        hub.sources,
+        Lanes(hub.sources, hub.settings.source_calls_per_request),
         hub.cursors,
         hub.settings.max_first,
         who.subject,
         hub.policy,
         ledger,
         hub.store,
-        hub.filter_limits,
+        FilterBudget(hub.filter_limits),
     )
     result = await service.run(ctx, query, variables, name)
     if not ledger.non_public:

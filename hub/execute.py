@@ -14,7 +14,7 @@ from typing import Any
 from adapters.base import Adapter, AggregateQuery, PageQuery, Row
 from hub.normalize import normalizer
 from hub.plan import AggregatePlan, MatchPlan, NodePlan, ReadPlan, RelPlan
-from hub.sources import Sources
+from hub.sources import Calls
 
 LOOKUP_BATCH = 5000
 
@@ -29,7 +29,7 @@ class ReadResult:
     total: int | None
 
 
-async def run_read(sources: Sources, plan: ReadPlan) -> ReadResult:
+async def run_read(sources: Calls, plan: ReadPlan) -> ReadResult:
     source = sources.of_dataset[plan.dataset]
 
     async def page() -> list[Row]:
@@ -54,7 +54,7 @@ async def run_read(sources: Sources, plan: ReadPlan) -> ReadResult:
     return ReadResult(rows, has_next, count)
 
 
-async def attach(sources: Sources, node: NodePlan, rows: list[Row]) -> list[Row]:
+async def attach(sources: Calls, node: NodePlan, rows: list[Row]) -> list[Row]:
     """Append each relationship's value to every row."""
     resolved = await asyncio.gather(*(_resolve(sources, node, rel, rows) for rel in node.relationships))
     if len(resolved) == 1:  # the usual case: no per-row generator
@@ -62,7 +62,7 @@ async def attach(sources: Sources, node: NodePlan, rows: list[Row]) -> list[Row]
     return [(*row, *values) for row, *values in zip(rows, *resolved, strict=True)]
 
 
-async def _resolve(sources: Sources, node: NodePlan, rel: RelPlan, rows: list[Row]) -> list[Any]:
+async def _resolve(sources: Calls, node: NodePlan, rel: RelPlan, rows: list[Row]) -> list[Any]:
     own = node.index(rel.own_field)
     keys = list(dict.fromkeys(r[own] for r in rows if r[own] is not None))
     found: list[Row] = []
@@ -90,7 +90,7 @@ async def _resolve(sources: Sources, node: NodePlan, rel: RelPlan, rows: list[Ro
 
 
 async def lookup(
-    sources: Sources, dataset: str, field: str, keys: list[Any], wanted: tuple[str, ...]
+    sources: Calls, dataset: str, field: str, keys: list[Any], wanted: tuple[str, ...]
 ) -> list[Row]:
     """`Adapter.lookup` in batches of LOOKUP_BATCH keys: a nested level can hold many
     more keys than one statement may bind (SQLite takes 32,766). Rows of one key are
@@ -108,7 +108,7 @@ async def lookup(
     return found
 
 
-async def run_match(sources: Sources, plan: MatchPlan) -> list[dict[str, Any]]:
+async def run_match(sources: Calls, plan: MatchPlan) -> list[dict[str, Any]]:
     """Per record `{index, found, <field>: bool | None}`; no source value leaves here."""
     norm = {f: normalizer(steps) for f, steps in plan.normalize.items()}
     by_key = norm[plan.key]
@@ -132,7 +132,7 @@ async def run_match(sources: Sources, plan: MatchPlan) -> list[dict[str, Any]]:
     return out
 
 
-async def run_aggregate(sources: Sources, plan: AggregatePlan) -> list[Row]:
+async def run_aggregate(sources: Calls, plan: AggregatePlan) -> list[Row]:
     """Rows of (*group values, count, *measures)."""
     query = AggregateQuery(plan.dataset, plan.group_by, plan.where, plan.measures)
     source = sources.of_dataset[plan.dataset]

@@ -33,7 +33,12 @@ class Settings(BaseSettings):
     max_in_values: int = Field(
         1000, ge=1, description="Most values in all `in`/`nin` lists of one `where`, together."
     )
-    max_like_terms: int = Field(10, ge=0, description="Most `like` comparisons in one `where`.")
+    max_like_terms: int = Field(
+        10, ge=0, description="Most `like` comparisons in one request, all its `where` arguments together."
+    )
+    source_calls_per_request: int = Field(
+        4, ge=1, description="Most calls one request runs on one source at a time; the rest wait their turn."
+    )
     max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest request body (HTTP 413 above).")
     cursor_secret: str = Field(
         "",

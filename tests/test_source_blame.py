@@ -8,10 +8,13 @@ checks that every breaker is closed and /readyz still says ok."""
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapters.base import Cmp, Order, PageQuery, QueryRejected
 from tests.support.databases import ScratchDatabase
@@ -183,3 +186,70 @@ async def test_an_integer_beyond_64_bits_is_refused_as_the_hubs_error_or_matches
     else:
         with pytest.raises(QueryRejected):
             await adapter.fetch(query)
+
+
+async def test_like_comparisons_are_counted_over_the_whole_request(regency: Regency) -> None:
+    """A `like` scans; aliases repeating one `where` would multiply it. The public demo's
+    source timed out and its breaker opened on one request of 100 aliases of 10 likes each."""
+    fields = " ".join(f"a{i}: penduduk(where: $w, first: 1) {{ nodes {{ kecamatan }} }}" for i in range(12))
+    query = f"query($w: DukcapilPendudukWhere) {{ dukcapil {{ {fields} }} }}"
+    statements = regency.count_statements("dukcapil.penduduk")
+    body = await regency.gql(query, {"w": {"nama": {"like": "%a%"}}})
+    refused = {e["path"][-1] for e in body["errors"]}
+    assert refused == {"a10", "a11"}, body["errors"]
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"QUERY_TOO_COMPLEX"}
+    assert all(body["data"]["dukcapil"][f"a{i}"]["nodes"] for i in range(10))
+    assert statements["SELECT"] == 10
+
+
+async def test_one_request_runs_at_most_its_lanes_width_on_a_source_at_once(tmp_path: Path) -> None:
+    """A request's aliases queue in the hub, not on the source (HUB_SOURCE_CALLS_PER_REQUEST);
+    the same request on a hub with wide lanes shows the queueing is what holds them back.
+    Each statement takes ~30 ms (the table is a view that pauses per row), so statements
+    started together overlap at the source."""
+    a = await ScratchDatabase("sqlite", tmp_path).create()
+    b = await ScratchDatabase("sqlite", tmp_path).create()
+    people, recipients = make_rows(3)
+    await load(a.url, PENDUDUK.to_metadata(sa.MetaData(), name="penduduk_rows"), people)
+    await load(b.url, PENERIMA, recipients)
+    slow = create_async_engine(a.url)
+    async with slow.begin() as conn:
+        await conn.execute(
+            sa.text("CREATE VIEW penduduk AS SELECT * FROM penduduk_rows WHERE pause() IS NULL")
+        )
+    await slow.dispose()
+    write_catalog(tmp_path / "schema", a.url, b.url)
+    fields = " ".join(f"a{i}: pendudukAggregate(groupBy: [kecamatan]) {{ count }}" for i in range(24))
+
+    def pause() -> None:
+        time.sleep(0.01)  # in SQLite's thread, per row: ~30 ms a statement, no CPU
+
+    peaks = []
+    for width in (4, 100):
+        hub, client = await start_hub(tmp_path, source_calls_per_request=width)
+        running, peak = 0, 0
+
+        def before(*_: Any) -> None:
+            nonlocal running, peak
+            running += 1
+            peak = max(peak, running)
+
+        def after(*_: Any) -> None:
+            nonlocal running
+            running -= 1
+
+        engine = hub.sources.of_dataset["dukcapil.penduduk"].adapter.engine  # type: ignore[attr-defined]
+        sa.event.listen(engine.sync_engine, "connect", lambda c, _: c.create_function("pause", 0, pause))
+        await engine.dispose()  # the connections made at start-up lack the function
+        sa.event.listen(engine.sync_engine, "before_cursor_execute", before)
+        sa.event.listen(engine.sync_engine, "after_cursor_execute", after)
+        try:
+            body = (await client.post("/graphql", json={"query": f"{{ dukcapil {{ {fields} }} }}"})).json()
+            assert "errors" not in body, body
+            assert len(body["data"]["dukcapil"]) == 24
+            peaks.append(peak)
+        finally:
+            await client.aclose()
+            await hub.close()
+    assert peaks[0] <= 4, peaks
+    assert peaks[1] > 4, peaks  # without the lanes the same request piles onto the source

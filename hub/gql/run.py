@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.cursor import Cursors
 from hub.errors import HubError, Internal
-from hub.filter_size import FilterLimits
+from hub.filter_size import FilterBudget
 from hub.gql import fast
 from hub.gql.executor import HubExecutor
 from hub.gql.limits import TOO_COMPLEX, limits_rule
@@ -31,7 +31,7 @@ from hub.gql.schema import HubSchema
 from hub.ledger import Ledger
 from hub.policy import Policy
 from hub.settings import Settings
-from hub.sources import Sources
+from hub.sources import Calls
 
 log = logging.getLogger("hub.graphql")
 
@@ -39,14 +39,14 @@ log = logging.getLogger("hub.graphql")
 @dataclass(frozen=True)
 class RequestContext:
     request_id: str
-    sources: Sources
+    sources: Calls
     cursors: Cursors
     max_first: int
     subject: str
     policy: Policy
     ledger: Ledger
     store: AsyncEngine
-    filter_limits: FilterLimits
+    filters: FilterBudget
 
 
 class _Lru(OrderedDict[str, Any]):

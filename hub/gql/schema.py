@@ -26,7 +26,7 @@ from hub.catalog import Catalog
 from hub.cursor import Cursors
 from hub.errors import Forbidden
 from hub.execute import run_aggregate, run_match, run_read
-from hub.filter_size import FilterLimits, check_filter_size
+from hub.filter_size import FilterBudget
 from hub.gql.catalog_types import Subject, build_listing, catalog_type, subject_type
 from hub.gql.executor import Precompleted
 from hub.gql.memo import NEVER, StepMemo
@@ -39,14 +39,14 @@ from hub.gql.types import Audience, DatasetTypes, Resolver, Resolvers, build_dat
 from hub.ledger import Ledger, count_rows
 from hub.plan import NodePlan, ReadPlan
 from hub.policy import Pair, Policy
-from hub.sources import Sources
+from hub.sources import Calls
 
 
 class Context(Protocol):
     """What resolvers need from a request (see `hub.gql.run.RequestContext`)."""
 
     @property
-    def sources(self) -> Sources: ...
+    def sources(self) -> Calls: ...
     @property
     def cursors(self) -> Cursors: ...
     @property
@@ -58,7 +58,7 @@ class Context(Protocol):
     @property
     def ledger(self) -> Ledger: ...
     @property
-    def filter_limits(self) -> FilterLimits: ...
+    def filters(self) -> FilterBudget: ...
 
 
 def restrict_for(
@@ -97,7 +97,7 @@ def build_schema(catalog: Catalog, default_first: int = 100, audience: Audience 
             memo: StepMemo = getattr(info, "memo", NEVER)  # set on the fast path (hub/gql/fast.py)
             sel = memo.get("selection", lambda: collect(info.field_nodes, q.fragments, q.variables))
             plan = read_plan(types, t, sel, args, q, ctx.cursors, memo)
-            check_filter_size(plan.where, ctx.filter_limits, plan.dataset)
+            ctx.filters.check(plan.where, plan.dataset)
             plan, used = restrict_for(ctx, plan, t, memo)
             ctx.ledger.require_purpose(used)
             shape = memo.get(
@@ -131,7 +131,7 @@ def build_schema(catalog: Catalog, default_first: int = 100, audience: Audience 
             q = Query(info.fragments, info.variable_values, ctx.max_first)
             sel = collect(info.field_nodes, q.fragments, q.variables)
             plan = aggregate_plan(t, args, sel, q)
-            check_filter_size(plan.where, ctx.filter_limits, plan.dataset)
+            ctx.filters.check(plan.where, plan.dataset)
             fields = list(t.dataset.fields)
             allowed = ctx.policy.decide(ctx.subject, aggregate_pairs(plan, fields))
             exempt = check_aggregate(plan, fields, allowed)
