@@ -297,13 +297,12 @@ async def big_body() -> AsyncIterator[bytes]:
 async def test_a_body_over_the_limit_is_413_and_the_server_carries_on(
     sqlite_regency: Regency, chunked: bool
 ) -> None:
+    headers = {"content-type": "application/json"}
     if chunked:
-        response = await sqlite_regency.client.post("/graphql", content=big_body())
+        response = await sqlite_regency.client.post("/graphql", content=big_body(), headers=headers)
     else:
         payload = b'{"query": "{ __typename }", "padding": "' + b"x" * 5_000_000 + b'"}'
-        response = await sqlite_regency.client.post(
-            "/graphql", content=payload, headers={"content-type": "application/json"}
-        )
+        response = await sqlite_regency.client.post("/graphql", content=payload, headers=headers)
     body = coded(sqlite_regency, response, 413)
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert "1000000 bytes" in body["errors"][0]["message"]
