@@ -5,11 +5,13 @@ must carry, which media type the answer takes, and its status code.
   a form or `text/plain` post, which a browser sends cross-site without asking, never
   runs a query.
 - The answer is `application/graphql-response+json` when the Accept header prefers it,
-  else `application/json` (also without Accept, and for `*/*`). An Accept header that
-  allows neither is 406.
+  else `application/json`: also without Accept and for `*/*`, so that clients written
+  before the spec keep their answers (and as graphql-http's audit expects). An Accept
+  header that allows neither is 406.
 - With `application/json` a GraphQL answer is 200 whatever errors it holds. With
   `application/graphql-response+json` an answer without `data` (the document does not
-  parse or validate, the variables do not coerce, no such operation) is 400.
+  parse or validate, the variables do not coerce, no such operation) is 400, or 500
+  for an INTERNAL error.
 - A request that is not a GraphQL request at all (body not JSON, `query` not a
   string, `variables` not an object, …) is 400 with either media type; a body over the
   limit 413; a mutation sent by GET 405.
@@ -17,6 +19,7 @@ must carry, which media type the answer takes, and its status code.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -56,9 +59,14 @@ class MethodNotAllowed(HubError):
 def response_type(accept: str) -> str:
     """The media type to answer in, from the request's Accept header (NotAcceptable
     when it allows neither)."""
-    usual = _USUAL_ACCEPT.get(accept)
-    if usual is not None:
-        return usual
+    found = _USUAL_ACCEPT.get(accept) or _negotiate(accept)
+    if found is None:
+        raise NotAcceptable(f"the Accept header allows neither {GRAPHQL_RESPONSE} nor {JSON}")
+    return found
+
+
+@lru_cache(maxsize=256)  # clients send a handful of distinct headers
+def _negotiate(accept: str) -> str | None:
     # each type's (quality, -position): its own entry, else the best wildcard's
     ranked: dict[str, tuple[float, int]] = {}
     wildcard = (0.0, 0)
@@ -72,9 +80,7 @@ def response_type(accept: str) -> str:
             wildcard = max(wildcard, rank)
     # on a tie (both through one wildcard), application/json, as for `*/*`
     best = max((JSON, GRAPHQL_RESPONSE), key=lambda t: (*ranked.get(t, wildcard), t == JSON))
-    if ranked.get(best, wildcard)[0] <= 0:
-        raise NotAcceptable(f"the Accept header allows neither {GRAPHQL_RESPONSE} nor {JSON}")
-    return best
+    return best if ranked.get(best, wildcard)[0] > 0 else None
 
 
 def _quality(params: str) -> float:
@@ -91,17 +97,22 @@ def _quality(params: str) -> float:
 
 def check_content_type(content_type: str) -> None:
     """A POST body must be JSON in UTF-8 (a charset, when given, must say so)."""
-    if content_type == JSON:
-        return
+    if content_type != JSON and not _is_json(content_type):
+        raise UnsupportedMediaType(
+            f"send the request as JSON in UTF-8: `Content-Type: {JSON}` (was {content_type or 'none'})"
+        )
+
+
+@lru_cache(maxsize=64)
+def _is_json(content_type: str) -> bool:
     media, _, params = content_type.partition(";")
-    if media.strip().lower() == JSON:
-        charset = next((v for k, _, v in (p.partition("=") for p in params.split(";"))
-                        if k.strip().lower() == "charset"), "utf-8")  # fmt: skip
-        if charset.strip().strip('"').lower() in ("utf-8", "utf8"):
-            return
-    raise UnsupportedMediaType(
-        f"send the request as JSON in UTF-8: `Content-Type: {JSON}` (was {content_type or 'none'})"
-    )
+    if media.strip().lower() != JSON:
+        return False
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"').lower() in ("utf-8", "utf8")
+    return True
 
 
 def answer_status(result: dict[str, Any], media_type: str) -> int:
