@@ -1,6 +1,8 @@
 """The Starlette application: routes, request limits, and the hub's life cycle.
 
-POST /graphql         GraphQL over JSON (GET serves GraphiQL to a browser)
+POST /graphql         GraphQL over HTTP, with an API key (hub/graphql_http.py; GET serves
+                      GraphiQL to a browser)
+POST /public/graphql  the same without a key, for what `public` may see
 GET  /healthz         the process answers (200 even while a source is down)
 GET  /readyz          every source answers (503 naming those that do not)
 """
@@ -16,7 +18,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
@@ -34,6 +35,7 @@ from hub.filter_size import FilterBudget, FilterLimits
 from hub.gql.run import GraphQLService, RequestContext
 from hub.gql.schema import build_schema
 from hub.gql.types import Access
+from hub.graphql_http import JSON, answer_status, error_response, json_response, read_request, response_type
 from hub.keycheck import KeyStore, StoreUnavailable
 from hub.ledger import Ledger
 from hub.logs import keep_values_out
@@ -111,52 +113,6 @@ class Hub:
         await self.store.dispose()
 
 
-def json_response(body: Any, status: int = 200, request_id: str | None = None) -> Response:
-    headers = {"X-Request-Id": request_id} if request_id else None
-    return Response(orjson.dumps(body), status, headers, media_type="application/json")
-
-
-def error_response(error: HubError, request_id: str) -> Response:
-    ext = {**error.extensions, "code": error.code, "requestId": request_id}
-    return json_response(
-        {"errors": [{"message": error.message, "extensions": ext}]}, error.status, request_id
-    )
-
-
-class BodyTooLarge(HubError):
-    code = "BAD_USER_INPUT"
-    status = 413
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(f"request body is larger than {limit} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise BodyTooLarge(f"request body is larger than {limit} bytes")
-    return bytes(body)
-
-
-def parse_payload(raw: bytes | dict[str, Any]) -> tuple[str, dict[str, Any] | None, str | None]:
-    try:
-        payload = orjson.loads(raw) if isinstance(raw, bytes) else raw
-    except orjson.JSONDecodeError:
-        raise BadUserInput("the body is not valid JSON") from None
-    if not isinstance(payload, dict):
-        raise BadUserInput('the body must be a JSON object: {"query": ..., "variables": {...}}')
-    query, variables, name = payload.get("query"), payload.get("variables"), payload.get("operationName")
-    if not isinstance(query, str) or not query.strip():
-        raise BadUserInput("`query` must be a non-empty string")
-    if variables is not None and not isinstance(variables, dict):
-        raise BadUserInput("`variables` must be a JSON object")
-    if name is not None and not isinstance(name, str):
-        raise BadUserInput("`operationName` must be a string")
-    return query, variables, name
-
-
 async def caller(hub: Hub, request: Request) -> Caller:
     """The subject behind the request's API key; UNAUTHENTICATED without a valid one."""
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
@@ -174,19 +130,6 @@ async def caller(hub: Hub, request: Request) -> Caller:
     return found
 
 
-async def read_request(request: Request, limit: int) -> tuple[str, dict[str, Any] | None, str | None]:
-    """The GraphQL payload of a POST body (JSON) or of GET query parameters."""
-    if request.method == "GET":
-        params: dict[str, Any] = dict(request.query_params)
-        if "variables" in params:
-            try:
-                params["variables"] = orjson.loads(params["variables"])
-            except orjson.JSONDecodeError:
-                raise BadUserInput("`variables` is not valid JSON") from None
-        return parse_payload(params)
-    return parse_payload(await read_body(request, limit))
-
-
 async def serve_graphql(request: Request, service: GraphQLService, public: bool) -> Response:
     """limits -> auth -> GraphQL (parse, validate, plan, policy, execute) -> JSON."""
     hub: Hub = request.app.state.hub
@@ -195,12 +138,16 @@ async def serve_graphql(request: Request, service: GraphQLService, public: bool)
     accept = request.headers.get("accept", "")
     if request.method == "GET" and "text/html" in accept and "query" not in request.query_params:
         return HTMLResponse(get_graphql_ide_html())
+    media_type = JSON
     try:
-        query, variables, name = await read_request(request, hub.settings.max_body_bytes)
+        media_type = response_type(accept)
+        query, variables, name = await read_request(
+            request, hub.settings.max_body_bytes, hub.settings.max_tokens
+        )
         who = Caller(PUBLIC, None) if public else await caller(hub, request)
         purpose = read_purpose(request)
     except HubError as e:
-        return error_response(e, request_id)
+        return error_response(e, request_id, media_type)
     except ClientDisconnect:
         return Response(status_code=400)
     ledger = Ledger(hub.catalog, purpose)
@@ -216,19 +163,20 @@ async def serve_graphql(request: Request, service: GraphQLService, public: bool)
         FilterBudget(hub.filter_limits),
     )
     result = await service.run(ctx, query, variables, name)
+    status = answer_status(result, media_type)
     if not ledger.non_public:
-        return json_response(result, 200, request_id)
+        return json_response(result, status, request_id, media_type)
     entry = audit_entry(hub, ctx, who, service.operation(query, name), query, variables, result)
     # Serialised now, while the rows are still in the CPU's caches, and only sent once the
     # record is durable. Serialising after the wait cost ~40 µs more a request (100 rows),
     # and the rows lived on through it (bench/README.md, session 5).
-    answer = json_response(result, 200, request_id)
+    answer = json_response(result, status, request_id, media_type)
     del result
     try:
         await hub.audit.record(entry)
     except AuditWriteFailed:
         message = "the audit log cannot be written, so no non-public data is released; try again shortly"
-        return error_response(AuditUnavailable(message), request_id)
+        return error_response(AuditUnavailable(message), request_id, media_type)
     return answer
 
 

@@ -24,6 +24,12 @@ class Settings(BaseSettings):
     max_first: int = Field(1000, ge=1, description="Largest `first` a caller may ask for.")
     max_depth: int = Field(15, ge=2, description="Deepest field nesting a query may have.")
     max_aliases: int = Field(100, ge=1, description="Most aliased fields in one query.")
+    max_fields: int = Field(
+        500,
+        ge=10,
+        description="Most field selections in one query, fragments expanded; checked before "
+        "validation, whose cost grows with the square of the fields of one selection set.",
+    )
     max_tokens: int = Field(5000, ge=100, description="Most lexical tokens in one query.")
     max_filter_terms: int = Field(
         200,

@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
+from tests.support import node
 from tests.support.databases import BACKENDS
 from tests.support.regency import Regency, start_regency
 
@@ -25,3 +26,11 @@ async def sqlite_regency(tmp_path_factory: pytest.TempPathFactory) -> AsyncItera
     r = await start_regency("sqlite", tmp_path_factory.mktemp("sqlite-only"))
     yield r
     await r.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """What the Node tools reported (the GraphQL-over-HTTP audit's counts)."""
+    if node.SUMMARY:
+        terminalreporter.section("GraphQL-over-HTTP audit (graphql-http)")
+        for line in node.SUMMARY:
+            terminalreporter.write_line(line)

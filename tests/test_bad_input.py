@@ -281,6 +281,42 @@ async def test_nested_fragments_count_their_depth(sqlite_regency: Regency) -> No
     assert "deep" in await rejected_whole(sqlite_regency, query, "QUERY_TOO_COMPLEX")
 
 
+async def test_fields_up_to_the_limit_run(sqlite_regency: Regency) -> None:
+    assert await sqlite_regency.data("{ " + "__typename " * 500 + "}") == {"__typename": "Query"}
+
+
+@pytest.mark.parametrize("n", [501, 1000, 4900])
+async def test_too_many_fields_is_too_complex_before_validation(sqlite_regency: Regency, n: int) -> None:
+    # graphql-core compares fields of one name pairwise: 1,000 ran out of its budget and
+    # came back as a bare "Validation aborted."; the unknown field shows validation never ran
+    query = "{ nope " + "__typename " * (n - 1) + "}"
+    message = await rejected_whole(sqlite_regency, query, "QUERY_TOO_COMPLEX")
+    assert message == f"Query asks for {n} fields; the limit is 500."
+
+
+async def test_fragment_spreads_multiply_their_fields(sqlite_regency: Regency) -> None:
+    query = "fragment F on Query { " + "__typename " * 60 + "}\n{ " + "...F " * 10 + "}"
+    assert "600 fields" in await rejected_whole(sqlite_regency, query, "QUERY_TOO_COMPLEX")
+
+
+async def test_fragments_doubling_are_measured_once_each(sqlite_regency: Regency) -> None:
+    # each fragment spreads the next twice: 2^21 fields expanded, from 22 short fragments
+    # (walking every expansion took seconds, doubling with each fragment)
+    k = 21
+    fragments = "".join(f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}\n" for i in range(k))
+    query = "{ ...F0 }\n" + fragments + f"fragment F{k} on Query {{ __typename }}"
+    message = await rejected_whole(sqlite_regency, query, "QUERY_TOO_COMPLEX")
+    assert message == f"Query asks for {2**k} fields; the limit is 500."
+
+
+async def test_fragments_nested_too_deep_to_validate_are_too_complex(sqlite_regency: Regency) -> None:
+    k = 600  # under the token limit, over what validation can follow with Python's recursion limit
+    fragments = "".join(f"fragment F{i} on Query{{...F{i + 1}}}" for i in range(k))
+    query = "{...F0}" + fragments + f"fragment F{k} on Query{{__typename}}"
+    message = await rejected_whole(sqlite_regency, query, "QUERY_TOO_COMPLEX")
+    assert message.startswith("Query is too complex to validate")
+
+
 async def test_too_many_tokens_is_too_complex(sqlite_regency: Regency) -> None:
     message = await rejected_whole(sqlite_regency, "{ " + "__typename " * 5001 + "}", "QUERY_TOO_COMPLEX")
     assert "5000 tokens" in message
@@ -297,13 +333,12 @@ async def big_body() -> AsyncIterator[bytes]:
 async def test_a_body_over_the_limit_is_413_and_the_server_carries_on(
     sqlite_regency: Regency, chunked: bool
 ) -> None:
+    headers = {"content-type": "application/json"}
     if chunked:
-        response = await sqlite_regency.client.post("/graphql", content=big_body())
+        response = await sqlite_regency.client.post("/graphql", content=big_body(), headers=headers)
     else:
         payload = b'{"query": "{ __typename }", "padding": "' + b"x" * 5_000_000 + b'"}'
-        response = await sqlite_regency.client.post(
-            "/graphql", content=payload, headers={"content-type": "application/json"}
-        )
+        response = await sqlite_regency.client.post("/graphql", content=payload, headers=headers)
     body = coded(sqlite_regency, response, 413)
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert "1000000 bytes" in body["errors"][0]["message"]

@@ -79,6 +79,23 @@ DOCUMENTS: list[tuple[str, str, dict[str, Any] | None]] = [
             None,
         )
     ],
+    # BigInt variables go to graphql-core, which takes numbers and strings of digits
+    *[
+        (
+            f"BigInt variables {v!r}",
+            """query($t: BigInt, $r: [DinsosPenerimaBansosMatchInput!]!) { dinsos {
+                penerimaBansos(where: {tahun: {eq: $t}}, first: 2) { totalCount nodes { id nominal } }
+                penerimaBansosMatch(records: $r) { found tahun } } }""",
+            v,
+        )
+        for v in (
+            {"t": 2024, "r": [{"id": 1, "tahun": 2024}]},
+            {"t": "2024", "r": [{"id": "1", "tahun": "2024"}]},
+            {"t": "9223372036854775808", "r": [{"id": 1}]},
+            {"t": 2024, "r": [{"id": "1.0"}]},
+            {"t": " 2024", "r": [{"id": 1}]},
+        )
+    ],
     (
         "a missing required variable",
         "query($r: [DukcapilPendudukMatchInput!]!) { dukcapil { pendudukMatch(records: $r) { found } } }",

@@ -17,7 +17,10 @@ async def test_requests_are_counted_by_route_and_status(sqlite_regency: Regency)
     before = (await client.get("/metrics")).text
     for _ in range(3):
         assert (await client.post("/graphql", json={"query": "{ me { id } }"})).status_code == 200
-    assert (await client.post("/graphql", content=b"{not json")).status_code == 400
+    bad_json = await client.post(
+        "/graphql", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert bad_json.status_code == 400
     assert (await client.get("/healthz")).status_code == 200
     after = (await client.get("/metrics")).text
     assert _count(after, "/graphql", "200") - _count(before, "/graphql", "200") == 3

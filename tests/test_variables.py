@@ -58,9 +58,11 @@ SCHEMA = GraphQLSchema(
 DOCUMENT = parse("query($r: [Record!]!, $m: [Mixed!]) { match(records: $r, mixed: $m) }")
 
 dates = st.sampled_from(["2020-01-31", "2020-02-30", "31-01-2020", "2020-1-1"])
+digits = st.from_regex(r"[-+ ]?[0-9]{1,20}[ .]?", fullmatch=True)  # BigInt takes plain digit strings
 values = st.one_of(
     st.text(max_size=3),
     dates,
+    digits,
     st.none(),
     st.integers(),
     st.floats(),
@@ -73,7 +75,7 @@ plausible = st.fixed_dictionaries(  # mostly valid: the quick path's own ground
     optional={
         "nama": st.one_of(st.text(max_size=3), st.none()),
         "lahir": st.one_of(dates, st.none()),
-        "umur": st.one_of(st.integers(), st.text(max_size=2), st.none()),
+        "umur": st.one_of(st.integers(), digits, st.text(max_size=2), st.none()),
         "hidup": st.one_of(st.booleans(), st.none()),
     },
 )

@@ -19,6 +19,7 @@ from graphql import (
     specified_rules,
     validate,
 )
+from graphql.validation.validate import ValidationAbortedError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.cursor import Cursors
@@ -26,7 +27,7 @@ from hub.errors import HubError, Internal
 from hub.filter_size import FilterBudget
 from hub.gql import fast
 from hub.gql.executor import HubExecutor
-from hub.gql.limits import TOO_COMPLEX, limits_rule
+from hub.gql.limits import TOO_COMPLEX, Limits
 from hub.gql.schema import HubSchema
 from hub.ledger import Ledger
 from hub.policy import Policy
@@ -67,7 +68,7 @@ class GraphQLService:
     def __init__(self, schema: HubSchema, settings: Settings) -> None:
         self.schema = schema
         self.settings = settings
-        self.rules = [*specified_rules, limits_rule(settings.max_depth, settings.max_aliases)]
+        self.limits = Limits(settings.max_depth, settings.max_aliases, settings.max_fields)
         self._documents = _Lru(1000)  # query text -> DocumentNode or list of errors
         self._layouts = _Lru(1000)  # (query text, operation) -> fast.Layout or False
         self.fast = True  # off: every document through graphql-core's executor (tests compare)
@@ -79,8 +80,8 @@ class GraphQLService:
         result: DocumentNode | list[GraphQLError]
         try:
             document = parse(query, max_lexical_tokens=self.settings.max_tokens)
-            errors = validate(self.schema.schema, document, self.rules)
-            result = errors if errors else document
+            errors = self.limits.check(document) or validate(self.schema.schema, document, specified_rules)
+            result = [_coded(e) for e in errors] or document
         except GraphQLSyntaxError as e:
             if "tokens" in e.message and "more than" in e.message:
                 e.extensions = TOO_COMPLEX
@@ -134,6 +135,19 @@ class GraphQLService:
             found = fast.layout(self.schema.schema, document, operation_name) or False
             self._layouts.put(key, found)
         return found if isinstance(found, fast.Layout) else None
+
+
+def _coded(error: GraphQLError) -> GraphQLError:
+    """graphql-core's bare "Validation aborted." (comparing the fields of one name in a
+    selection set, pairwise, went over its budget; or fragments nest too deep for
+    Python's recursion limit) as QUERY_TOO_COMPLEX, saying why."""
+    if not isinstance(error, ValidationAbortedError) or error.message != "Validation aborted.":
+        return error  # after 100 errors it aborts too, saying so
+    message = (
+        "Query is too complex to validate: fields of one name repeated too often in one "
+        "set of braces, or fragments nested too deep."
+    )
+    return GraphQLError(message, extensions=TOO_COMPLEX)
 
 
 def _answer(data: dict[str, Any] | None, errors: list[GraphQLError], request_id: str) -> dict[str, Any]:

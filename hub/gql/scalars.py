@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -70,22 +71,53 @@ DateTime = _scalar("DateTime", "A date and time, ISO 8601.", dt.datetime.fromiso
 DecimalScalar = _scalar("Decimal", "An exact decimal number, written as a string.", _decimal)
 
 
-# GraphQL's Int is 32-bit; budgets in rupiah are not, so catalog integers are `BigInt`.
+# GraphQL's Int is 32-bit; budgets in rupiah are not, so catalog integers are `BigInt`:
+# 64-bit, as sources store them (BIGINT). Input may be a number or, since JavaScript
+# cannot hold integers above 2^53 exactly, a string of digits; output is a number.
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+_DIGITS = re.compile(r"-?[0-9]+")
+_BIGINT_EXAMPLE = 'a whole number, as a number or a string of digits: 1000000000 or "1000000000"'
+_BIGINT_RANGE = f"BigInt must be from {BIGINT_MIN} to {BIGINT_MAX} (64 bits)"
+
+
+def _in_range(number: int) -> int:
+    if not BIGINT_MIN <= number <= BIGINT_MAX:
+        raise GraphQLError(_BIGINT_RANGE)
+    return number
+
+
+def _from_digits(text: str) -> int:
+    if len(text.lstrip("-").lstrip("0")) > 19:  # out of range, and not worth converting
+        raise GraphQLError(_BIGINT_RANGE)
+    return _in_range(int(text))
+
+
 def _parse_bigint(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise GraphQLError("BigInt must be an integer")
-    return value
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
+        return _from_digits(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _in_range(value)
+    if isinstance(value, float) and value.is_integer() and not BIGINT_MIN < value < 2**63:
+        raise GraphQLError(_BIGINT_RANGE)  # JSON's integers beyond 64 bits arrive as floats
+    raise GraphQLError(f"BigInt must be {_BIGINT_EXAMPLE}")
 
 
 def _literal_bigint(node: ValueNode, _vars: Any = None) -> int:
-    if not isinstance(node, IntValueNode):
-        raise GraphQLError("BigInt must be an integer")
-    return int(node.value)
+    try:
+        if isinstance(node, IntValueNode):
+            return _from_digits(node.value)
+        if isinstance(node, StringValueNode):
+            return _parse_bigint(node.value)
+    except GraphQLError as e:
+        raise GraphQLError(e.message, node) from None
+    raise GraphQLError(f"BigInt must be {_BIGINT_EXAMPLE}", node)
 
 
 BigInt = GraphQLScalarType(
     "BigInt",
-    description="A whole number of any size (rupiah amounts do not fit GraphQL's 32-bit Int).",
+    description="A whole number from -2^63 to 2^63-1 (rupiah amounts do not fit GraphQL's 32-bit "
+    'Int). Input may be a number or a string of digits (`"9007199254740993"`, for JavaScript, '
+    "which cannot hold integers above 2^53 exactly); output is a number.",
     serialize=int,
     parse_value=_parse_bigint,
     parse_literal=_literal_bigint,
