@@ -30,8 +30,10 @@ from hub.cli_common import (
     check_catalog,
     check_policy,
     err,
+    new_store_note,
     open_catalog,
     settings_with,
+    sqlite_file,
 )
 from hub.policy import Policy
 from hub.settings import Settings
@@ -82,7 +84,11 @@ def serve(
     with _collector_paused():
         settings = settings_with(schema_dir=schema, policies_dir=policies, host=host, port=port)
         catalog, sources = open_catalog(settings)
-        _run(settings, catalog, check_policy(settings, catalog), sources)
+        policy = check_policy(settings, catalog)
+        store = sqlite_file(settings.database_url)
+        if store is not None and not store.exists():
+            err.print(new_store_note(store), highlight=False)
+        _run(settings, catalog, policy, sources)
 
 
 @contextmanager
