@@ -10,9 +10,10 @@ import asyncio
 import gc
 import json
 import os
+import socket
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Annotated
 
@@ -30,6 +31,7 @@ from hub.cli_common import (
     check_catalog,
     check_policy,
     err,
+    listen,
     new_store_note,
     open_catalog,
     settings_with,
@@ -83,12 +85,13 @@ def serve(
     """Serve the catalog's GraphQL API."""
     with _collector_paused():
         settings = settings_with(schema_dir=schema, policies_dir=policies, host=host, port=port)
+        sock = listen(settings.host, settings.port, "serve")
         catalog, sources = open_catalog(settings)
         policy = check_policy(settings, catalog)
         store = sqlite_file(settings.database_url)
         if store is not None and not store.exists():
             err.print(new_store_note(store), highlight=False)
-        _run(settings, catalog, policy, sources)
+        _run(settings, catalog, policy, sources, sock)
 
 
 @contextmanager
@@ -111,7 +114,8 @@ def _collect_from_now_on() -> None:
     gc.enable()
 
 
-def _run(settings: Settings, catalog: Catalog, policy: Policy, sources: Sources) -> None:
+def _run(settings: Settings, catalog: Catalog, policy: Policy, sources: Sources, sock: socket.socket) -> None:
+    """Serve on `sock`, bound by `listen` before start-up began."""
     import logging
 
     import uvicorn
@@ -121,9 +125,19 @@ def _run(settings: Settings, catalog: Catalog, policy: Policy, sources: Sources)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("casbin", "alembic", "aiosqlite"):  # rule dumps, migrations, driver chatter
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    err.print(f"OPD Hub on [bold]http://{settings.host}:{settings.port}/graphql[/]")
+    err.print(f"OPD Hub on [bold]{_base(settings, sock)}/graphql[/]")
     app = create_app(settings, loaded=(catalog, policy, sources), started=_collect_from_now_on)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    with suppress(KeyboardInterrupt):
+        server.run(sockets=[sock])
+    if not server.started:
+        raise typer.Exit(3)  # start-up failed (uvicorn's own exit code for that); the log says why
+
+
+def _base(settings: Settings, sock: socket.socket) -> str:
+    """The URL to print: the port the socket has (`--port 0` asks for any free one)."""
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    return f"http://{host}:{sock.getsockname()[1]}"
 
 
 @app.command()
@@ -139,14 +153,15 @@ def demo(
     from hub.demo.serve import DEMO_SUBJECTS, curl, demo_keys, examples
 
     data_dir = data_dir.resolve()
-    generate(data_dir, residents=residents)
     os.environ["HUB_DEMO_DIR"] = str(data_dir)
     os.environ.setdefault("HUB_DATABASE_URL", f"sqlite+aiosqlite:///{data_dir / 'hub.db'}")
     settings = settings_with(schema_dir=REPO / "schema", policies_dir=REPO / "policies", host=host, port=port)
+    sock = listen(settings.host, settings.port, "demo")
+    generate(data_dir, residents=residents)
     catalog, sources = open_catalog(settings)
     policy = check_policy(settings, catalog)
     keys = demo_keys(data_dir, settings.database_url)
-    base = f"http://{settings.host}:{settings.port}"
+    base = _base(settings, sock)
     err.print(f"\n[bold]Demo regency ready[/] (data in {data_dir}).")
     err.print(
         f"GraphiQL: {base}/graphql (send a key as `Authorization: Bearer …`); no key: {base}/public/graphql\n"
@@ -158,7 +173,7 @@ def demo(
     for title, path, key_var, payload in examples(base, data_dir):
         err.print(f"[green]# {title}[/]", highlight=False, soft_wrap=True)
         err.print(curl(base, path, key_var, payload) + "\n", markup=False, highlight=False, soft_wrap=True)
-    _run(settings, catalog, policy, sources)
+    _run(settings, catalog, policy, sources, sock)
 
 
 @app.command("catalog-schema")

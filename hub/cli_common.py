@@ -1,9 +1,11 @@
-"""What every `hub` command shares: options, settings, the store,
+"""What every `hub` command shares: options, settings, the store, the listening socket,
 and loading with clear errors."""
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -88,6 +90,35 @@ def new_store_note(path: Path) -> str:
         f"creating a new, empty hub store at {path}: a hub serving another store will not "
         "know what is kept here (set HUB_DATABASE_URL to choose the store)"
     )
+
+
+def listen(host: str, port: int, command: str) -> socket.socket:
+    """Bind the socket the hub will serve on, before anything else is done or printed;
+    exit 1 naming the address (and the option to change it) when it cannot be had."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        options = "--port" if command == "demo" else "--port or HUB_PORT"
+        if e.errno == errno.EADDRINUSE:
+            err.print(
+                f"[red]port {port} on {host} is in use[/] (another hub or demo still running?): "
+                f"choose another with {options}, e.g. --port {port + 1 if port < 65535 else 8000}",
+                highlight=False,
+            )
+        else:
+            hosts = "--host" if command == "demo" else "--host or HUB_HOST"
+            err.print(
+                f"[red]cannot listen on {host}:{port}[/]: {e.strerror or e}; choose another address "
+                f"with {hosts} or port with {options}",
+                highlight=False,
+            )
+        raise typer.Exit(1) from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def check_policy(settings: Settings, catalog: Catalog) -> Policy:
