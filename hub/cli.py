@@ -10,6 +10,7 @@ import asyncio
 import gc
 import json
 import os
+import shlex
 import socket
 import sys
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from hub.cli_common import (
     check_catalog,
     check_policy,
     err,
+    find_store,
     listen,
     new_store_note,
     open_catalog,
@@ -150,7 +152,7 @@ def demo(
     """Generate the demo regency once (Kabupaten Karimun, synthetic), print keys and
     example requests, and serve it."""
     from hub.demo.generate import generate
-    from hub.demo.serve import DEMO_SUBJECTS, curl, demo_keys, examples
+    from hub.demo.serve import DEMO_SUBJECTS, curl, demo_audit_key, demo_keys, examples
 
     data_dir = data_dir.resolve()
     os.environ["HUB_DEMO_DIR"] = str(data_dir)
@@ -158,6 +160,8 @@ def demo(
     settings = settings_with(schema_dir=REPO / "schema", policies_dir=REPO / "policies", host=host, port=port)
     sock = listen(settings.host, settings.port, "demo")
     generate(data_dir, residents=residents)
+    if not settings.audit_key:
+        settings = settings.model_copy(update={"audit_key": demo_audit_key(data_dir)})
     catalog, sources = open_catalog(settings)
     policy = check_policy(settings, catalog)
     keys = demo_keys(data_dir, settings.database_url)
@@ -173,7 +177,24 @@ def demo(
     for title, path, key_var, payload in examples(base, data_dir):
         err.print(f"[green]# {title}[/]", highlight=False, soft_wrap=True)
         err.print(curl(base, path, key_var, payload) + "\n", markup=False, highlight=False, soft_wrap=True)
+    _print_admin(settings.database_url)
     _run(settings, catalog, policy, sources, sock)
+
+
+def _print_admin(url: str) -> None:
+    """How to reach this demo's store from another shell: the admin commands find it
+    from this directory (`cli_common.find_store`), else one `export` line points them."""
+    from hub.demo.serve import hub_command
+
+    hub = hub_command()
+    err.print("[green]# More keys and the audit log, from another shell in this directory:[/]")
+    here, found = sqlite_file(url), sqlite_file(find_store(None)[0])
+    if here is None:  # the caller's own HUB_DATABASE_URL, not printed: it may hold a password
+        err.print("# (with this demo's HUB_DATABASE_URL set there too)", markup=False, highlight=False)
+    elif found is None or found.resolve() != here.resolve():
+        err.print(f"export HUB_DATABASE_URL={shlex.quote(url)}", markup=False, highlight=False)
+    err.print(f'{hub} clients create opd:dinkes --name "my script"', markup=False, highlight=False)
+    err.print(f"{hub} audit tail -n 5\n", markup=False, highlight=False)
 
 
 @app.command("catalog-schema")
