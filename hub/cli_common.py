@@ -117,7 +117,6 @@ def listen(host: str, port: int, command: str) -> socket.socket:
                 highlight=False,
             )
         raise typer.Exit(1) from None
-    sock.set_inheritable(True)
     return sock
 
 
