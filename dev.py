@@ -7,6 +7,7 @@
 Both create `.venv/` beside this file on first use and reinstall the project into it
 whenever `pyproject.toml` changes. Extra arguments are passed on: `python3 dev.py demo
 --port 9000`, `python3 dev.py test -k catalog` (with arguments, only pytest runs).
+The `hub` command itself is then `.venv/bin/hub` (`hub clients create`, `hub audit tail`).
 """
 
 from __future__ import annotations

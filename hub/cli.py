@@ -10,9 +10,11 @@ import asyncio
 import gc
 import json
 import os
+import shlex
+import socket
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Annotated
 
@@ -30,8 +32,12 @@ from hub.cli_common import (
     check_catalog,
     check_policy,
     err,
+    find_store,
+    listen,
+    new_store_note,
     open_catalog,
     settings_with,
+    sqlite_file,
 )
 from hub.policy import Policy
 from hub.settings import Settings
@@ -81,8 +87,13 @@ def serve(
     """Serve the catalog's GraphQL API."""
     with _collector_paused():
         settings = settings_with(schema_dir=schema, policies_dir=policies, host=host, port=port)
+        sock = listen(settings.host, settings.port, "serve")
         catalog, sources = open_catalog(settings)
-        _run(settings, catalog, check_policy(settings, catalog), sources)
+        policy = check_policy(settings, catalog)
+        store = sqlite_file(settings.database_url)
+        if store is not None and not store.exists():
+            err.print(new_store_note(store), highlight=False)
+        _run(settings, catalog, policy, sources, sock)
 
 
 @contextmanager
@@ -105,7 +116,8 @@ def _collect_from_now_on() -> None:
     gc.enable()
 
 
-def _run(settings: Settings, catalog: Catalog, policy: Policy, sources: Sources) -> None:
+def _run(settings: Settings, catalog: Catalog, policy: Policy, sources: Sources, sock: socket.socket) -> None:
+    """Serve on `sock`, bound by `listen` before start-up began."""
     import logging
 
     import uvicorn
@@ -115,9 +127,19 @@ def _run(settings: Settings, catalog: Catalog, policy: Policy, sources: Sources)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("casbin", "alembic", "aiosqlite"):  # rule dumps, migrations, driver chatter
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    err.print(f"OPD Hub on [bold]http://{settings.host}:{settings.port}/graphql[/]")
+    err.print(f"OPD Hub on [bold]{_base(settings, sock)}/graphql[/]")
     app = create_app(settings, loaded=(catalog, policy, sources), started=_collect_from_now_on)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    with suppress(KeyboardInterrupt):
+        server.run(sockets=[sock])
+    if not server.started:
+        raise typer.Exit(3)  # start-up failed (uvicorn's own exit code for that); the log says why
+
+
+def _base(settings: Settings, sock: socket.socket) -> str:
+    """The URL to print: the port the socket has (`--port 0` asks for any free one)."""
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    return f"http://{host}:{sock.getsockname()[1]}"
 
 
 @app.command()
@@ -130,17 +152,20 @@ def demo(
     """Generate the demo regency once (Kabupaten Karimun, synthetic), print keys and
     example requests, and serve it."""
     from hub.demo.generate import generate
-    from hub.demo.serve import DEMO_SUBJECTS, curl, demo_keys, examples
+    from hub.demo.serve import DEMO_SUBJECTS, curl, demo_audit_key, demo_keys, examples
 
     data_dir = data_dir.resolve()
-    generate(data_dir, residents=residents)
     os.environ["HUB_DEMO_DIR"] = str(data_dir)
     os.environ.setdefault("HUB_DATABASE_URL", f"sqlite+aiosqlite:///{data_dir / 'hub.db'}")
     settings = settings_with(schema_dir=REPO / "schema", policies_dir=REPO / "policies", host=host, port=port)
+    sock = listen(settings.host, settings.port, "demo")
+    generate(data_dir, residents=residents)
+    if not settings.audit_key:
+        settings = settings.model_copy(update={"audit_key": demo_audit_key(data_dir)})
     catalog, sources = open_catalog(settings)
     policy = check_policy(settings, catalog)
     keys = demo_keys(data_dir, settings.database_url)
-    base = f"http://{settings.host}:{settings.port}"
+    base = _base(settings, sock)
     err.print(f"\n[bold]Demo regency ready[/] (data in {data_dir}).")
     err.print(
         f"GraphiQL: {base}/graphql (send a key as `Authorization: Bearer …`); no key: {base}/public/graphql\n"
@@ -152,7 +177,24 @@ def demo(
     for title, path, key_var, payload in examples(base, data_dir):
         err.print(f"[green]# {title}[/]", highlight=False, soft_wrap=True)
         err.print(curl(base, path, key_var, payload) + "\n", markup=False, highlight=False, soft_wrap=True)
-    _run(settings, catalog, policy, sources)
+    _print_admin(settings.database_url)
+    _run(settings, catalog, policy, sources, sock)
+
+
+def _print_admin(url: str) -> None:
+    """How to reach this demo's store from another shell: the admin commands find it
+    from this directory (`cli_common.find_store`), else one `export` line points them."""
+    from hub.demo.serve import hub_command
+
+    hub = hub_command()
+    err.print("[green]# More keys and the audit log, from another shell in this directory:[/]")
+    here, found = sqlite_file(url), sqlite_file(find_store(None)[0])
+    if here is None:  # the caller's own HUB_DATABASE_URL, not printed: it may hold a password
+        err.print("# (with this demo's HUB_DATABASE_URL set there too)", markup=False, highlight=False)
+    elif found is None or found.resolve() != here.resolve():
+        err.print(f"export HUB_DATABASE_URL={shlex.quote(url)}", markup=False, highlight=False)
+    err.print(f'{hub} clients create opd:dinkes --name "my script"', markup=False, highlight=False)
+    err.print(f"{hub} audit tail -n 5\n", markup=False, highlight=False)
 
 
 @app.command("catalog-schema")

@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub import clients
 from hub.audit import Verdict, describe, read_anchors, records, verify
-from hub.cli_common import PoliciesOpt, SchemaOpt, check_catalog, check_policy, err, settings_with
+from hub.cli_common import PoliciesOpt, SchemaOpt, check_catalog, check_policy, err, open_store, settings_with
 from hub.policy import ACTIONS
-from hub.store import AuditHead, AuditRecord, migrate, store_engine
+from hub.store import AuditHead, AuditRecord, store_engine
 
 migrate_app = typer.Typer()
 clients_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
@@ -28,15 +28,8 @@ policy_app = typer.Typer(help="Inspect access decisions.", no_args_is_help=True)
 @migrate_app.command("migrate")
 def migrate_command() -> None:
     """Bring the hub store (HUB_DATABASE_URL) to the newest schema."""
-    url = settings_with().database_url
-    migrate(url)
+    open_store(create=True)
     err.print("store migrated")
-
-
-def _store() -> str:
-    url = settings_with().database_url
-    migrate(url)
-    return url
 
 
 @clients_app.command("create")
@@ -47,7 +40,7 @@ def clients_create(
 ) -> None:
     """Create an API key: the key alone on stdout (shown once), its id on stderr."""
 
-    url = _store()
+    url = open_store(create=True)
 
     async def go() -> clients.Issued:
         engine = store_engine(url)
@@ -69,7 +62,7 @@ def clients_create(
 def clients_list() -> None:
     """One client per line: id, subject, name, created, expires, state."""
 
-    url = _store()
+    url = open_store(create=False)
 
     async def go() -> list[clients.Client]:
         engine = store_engine(url)
@@ -91,7 +84,7 @@ def clients_list() -> None:
 def clients_revoke(client_id: Annotated[str, typer.Argument(help="The id from `hub clients list`.")]) -> None:
     """Revoke a key; it stops working at once."""
 
-    url = _store()
+    url = open_store(create=False)
 
     async def go() -> bool:
         engine = store_engine(url)
@@ -167,7 +160,7 @@ def audit_verify(
     """Recompute the hash chain: exit 0 if intact, 1 naming the first bad record, 2 if
     the anchors file cannot be read."""
 
-    url = _store()
+    url = open_store(create=False)
     anchored: dict[int, str] = {}
     if anchors is not None:
         try:
@@ -199,7 +192,7 @@ def audit_head() -> None:
     outside the store (another machine, a signed mail, paper) and pass that file to
     `hub audit verify --anchors`."""
 
-    url = _store()
+    url = open_store(create=False)
 
     async def go() -> tuple[int, str, str]:
         engine = store_engine(url)
@@ -227,7 +220,7 @@ def audit_tail(
 ) -> None:
     """Print the latest records, one per line (never values: who, what, how many, why)."""
 
-    url = _store()
+    url = open_store(create=False)
 
     async def go() -> None:
         engine = store_engine(url)

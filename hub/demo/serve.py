@@ -2,14 +2,20 @@
 
 Demo keys are made once per data directory and kept in `keys.json` beside the data
 (readable by the owner only) so that a restarted demo prints the same keys. Real
-deployments never keep keys: `hub clients create` shows a key once.
+deployments never keep keys: `hub clients create` shows a key once. The key of the
+audit log's query hashes is kept the same way, in `audit.key`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import secrets
+import shlex
+import shutil
 import sqlite3
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +53,36 @@ def demo_keys(data_dir: Path, database_url: str) -> dict[str, str]:
     path.touch(mode=0o600)
     path.write_text(json.dumps(keys, indent=2))
     return keys
+
+
+def demo_audit_key(data_dir: Path) -> str:
+    """The demo's HUB_AUDIT_KEY, drawn on first use and kept in `audit.key` (owner only)."""
+    path = data_dir / "audit.key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        kept = path.read_text(encoding="ascii").strip()
+        if kept:
+            return kept
+        path.unlink()  # an empty file left by an interrupted first start
+        return demo_audit_key(data_dir)
+    key = secrets.token_urlsafe(32)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(key + "\n")
+    return key
+
+
+def hub_command() -> str:
+    """How to run this `hub` from the current directory: `hub` when that is on PATH,
+    else its path (`.venv/bin/hub` in a clone)."""
+    exe = Path(sys.executable).parent / "hub"
+    if not exe.is_file():
+        return "hub"
+    found = shutil.which("hub")
+    if found and Path(found).resolve() == exe.resolve():
+        return "hub"
+    cwd = Path.cwd()
+    return shlex.quote(str(exe.relative_to(cwd) if exe.is_relative_to(cwd) else exe))
 
 
 async def _all_valid(database_url: str, keys: Any) -> bool:
