@@ -9,7 +9,12 @@ its own way:
   connection once the server has acknowledged it. Nothing to add here.
 - SQLite: the statement runs in aiosqlite's worker thread. `sqlite3.Connection.interrupt()`
   (safe from any thread) stops it; it is repeated until the thread is free, because an
-  interrupt that comes before the statement starts is lost.
+  interrupt that comes before the statement starts is lost. The connection is then as
+  good as before (autocommit, nothing open) and is kept. A file source keeps its data on
+  one in-memory connection that every call shares: dropping it would drop the data, and
+  the calls waiting on it would wait for ever. On such a shared connection an interrupt
+  also stops a statement another call runs at that moment (its caller gets
+  SOURCE_UNAVAILABLE).
 - MariaDB/MySQL: the server runs a statement to its end even when the client goes away.
   `KILL <connection id>`, sent over a connection of its own, stops it. The whole
   connection goes, not only its statement (`KILL QUERY`): SQLAlchemy drops a cancelled
@@ -17,10 +22,9 @@ its own way:
   arrives before the statement does is lost.
 
 For SQLite and MariaDB/MySQL this is a `handle_error` listener on the source's engine:
-SQLAlchemy calls it when a cancellation interrupts a statement, before it drops the
-connection (for aiosqlite, dropping it waits until the thread is free). The statement
-is stopped there, within the cancelled call, so the call's pool place comes free only
-once its work has stopped.
+SQLAlchemy calls it when a cancellation interrupts a statement, before it decides what
+becomes of the connection. The statement is stopped there, within the cancelled call,
+so the call's pool place comes free only once its work has stopped.
 """
 
 from __future__ import annotations
@@ -63,9 +67,11 @@ class Stopper:
             return
         try:
             adapted.run_async(self._stop)
-        except Exception as e:  # the statement may run on; the connection is dropped all the same
+        except Exception as e:  # the statement may run on; SQLAlchemy drops the connection
             log.warning("source %s: could not stop a cancelled statement: %s", self.name, type(e).__name__)
             return
+        if self._sqlite:
+            ctx.is_disconnect = False  # stopped and its thread free: keep the connection
 
     async def _stop(self, driver: Any) -> None:
         async with asyncio.timeout(STOP_WAIT):

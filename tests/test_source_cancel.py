@@ -5,13 +5,15 @@ A source is made slow for real: its dataset `arsip` is a view that is expensive 
 within a second of that answer the statement no longer runs at the database, and the
 database's CPU for it stops: SQLite's in the hub's own process, PostgreSQL's in the
 statement's backend process, MariaDB's in the statement's server thread. The source then
-answers its next call at once, through a pool of one connection.
+answers its next call at once, through a pool of one connection. A file source, whose
+data lives on its one in-memory SQLite connection, still has its data afterwards.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import random
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -206,3 +208,62 @@ async def test_a_timed_out_statement_stops_at_the_source(kind: str, tmp_path: Pa
     finally:
         await statement.close()
         await db.drop()
+
+
+FILE_CATALOG = """
+opd: {{id: dinsos, name: Dinas Sosial}}
+sources:
+  berkas: {{adapter: file, path: "{path}", timeout: {timeout}, breaker_failures: 1000}}
+datasets:
+  warga:
+    source: berkas
+    key: id
+    fields:
+      id: {{type: integer, classification: public}}
+      catatan: {{type: string, classification: public}}
+"""
+# Three aliases of one count whose filter costs ~1 s of CPU over the file's 50,000 rows.
+SLOW_FILTER = {"or": [{"catatan": {"like": f"%a%e%i%o%u%zq{i}"}} for i in range(100)]}
+THREE_COUNTS = """query($w: DinsosWargaWhere) { dinsos {
+  a: warga(where: $w) { totalCount } b: warga(where: $w) { totalCount } c: warga(where: $w) { totalCount } } }"""
+TOTAL = "{ dinsos { warga { totalCount } } }"
+
+
+async def test_a_file_source_keeps_its_data_after_a_timeout(tmp_path: Path) -> None:
+    """A file source serves from one in-memory SQLite connection: its timed-out statements
+    are interrupted and the connection, which holds the data, is kept."""
+    rnd = random.Random(15)
+    lines = ["id,catatan"] + [
+        f"{i},{''.join(rnd.choices('abcdefghiklmnopqrstuy ', k=60))}" for i in range(50_000)
+    ]
+    (tmp_path / "warga.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "schema").mkdir()
+    (tmp_path / "schema" / "dinsos.yaml").write_text(
+        FILE_CATALOG.format(path=tmp_path / "warga.csv", timeout=0.2)
+    )
+    hub, client = await start_hub(tmp_path)
+    try:
+        deadline = time.monotonic() + 10
+        while (body := (await client.post("/graphql", json={"query": TOTAL})).json()).get("errors"):
+            assert time.monotonic() < deadline, body  # loading the file takes longer than the timeout
+            await asyncio.sleep(0.1)
+        assert body["data"]["dinsos"]["warga"]["totalCount"] == 50_000, body
+
+        started = time.monotonic()
+        async with asyncio.timeout(10):  # without stopping, a call can wait for ever on a dropped connection
+            r = await client.post("/graphql", json={"query": THREE_COUNTS, "variables": {"w": SLOW_FILTER}})
+        answered = time.monotonic()
+        assert [e["extensions"]["code"] for e in r.json()["errors"]] == ["SOURCE_TIMEOUT"] * 3
+        assert answered - started < 0.2 + 1, answered - started
+
+        await asyncio.sleep(max(0.0, answered + 1 - time.monotonic()))
+        before, window = time.process_time(), time.monotonic()
+        await asyncio.sleep(1)  # the window the stopped statements' CPU is measured over
+        used, window = time.process_time() - before, time.monotonic() - window
+        assert used < IDLE * window, f"{used:.2f} s of CPU in {window:.2f} s, a second after the timeout"
+
+        body = (await client.post("/graphql", json={"query": TOTAL})).json()
+        assert body["data"]["dinsos"]["warga"]["totalCount"] == 50_000, body
+    finally:
+        await client.aclose()
+        await hub.close()
