@@ -31,6 +31,7 @@ from adapters.base import (
     SourceError,
 )
 from adapters.pg_pool import IDLE_TIMEOUT
+from adapters.sql_cancel import Stopper
 from adapters.sql_pg import Binds, Build, PgRunner, pg_rejected, statement_for_log
 
 SQL_TYPES: dict[str, sa.types.TypeEngine[Any]] = {
@@ -213,6 +214,7 @@ class SqlAdapter(Adapter):
             if backend == "postgresql" and self.engine.url.get_driver_name() == "asyncpg"
             else None
         )
+        self.stopper = Stopper(name, self.engine)  # stops statements whose calls are cancelled
         self.tables = {b.name: _Table(b) for b in bindings}
         self._tables_seen = False
 
@@ -323,6 +325,7 @@ class SqlAdapter(Adapter):
         if self.pg is not None:
             await self.pg.close()
         await self.engine.dispose()
+        await self.stopper.close()
 
 
 def _all_of(probes: list[sa.Select[Any]]) -> sa.Select[Any]:
