@@ -241,7 +241,7 @@ async def test_a_file_source_keeps_its_data_after_a_timeout(tmp_path: Path) -> N
     (tmp_path / "schema" / "dinsos.yaml").write_text(
         FILE_CATALOG.format(path=tmp_path / "warga.csv", timeout=0.2)
     )
-    hub, client = await start_hub(tmp_path)
+    hub, client = await start_hub(tmp_path, max_like_terms=300)  # past the default, to reach the timeout
     try:
         deadline = time.monotonic() + 10
         while (body := (await client.post("/graphql", json={"query": TOTAL})).json()).get("errors"):
