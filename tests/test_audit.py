@@ -939,6 +939,17 @@ async def test_a_refused_or_mistaken_transparency_field_leaves_the_rest_of_the_a
                     "BAD_USER_INPUT",
                 ),
                 (c["opd:dinsos"], 'accessesToMyData(after: "-1") { nodes { seq } }', "BAD_USER_INPUT"),
+                # an offset that moves the time before year 1 in UTC (found by fuzzing)
+                (
+                    c["user:tester"],
+                    'myAccesses(since: "0001-01-01T00:00:00+14:00") { nodes { seq } }',
+                    "BAD_USER_INPUT",
+                ),
+                (
+                    c["opd:dinsos"],
+                    'accessesToMyData(until: "9999-12-31T23:59:59-14:00") { nodes { seq } }',
+                    "BAD_USER_INPUT",
+                ),
             ):
                 r = await gql(client, both % field)
                 assert r.status_code == 200, r.text

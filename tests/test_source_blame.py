@@ -44,6 +44,9 @@ def codes(body: dict[str, Any]) -> list[str]:
         "{ dukcapil { penduduk(first: 7) { nodes { __typename } } } }",
         "{ dukcapil { penduduk(first: 7) { nodes { t: __typename } totalCount } } }",
         "{ dukcapil { penduduk(first: 7) { pageInfo { hasNextPage } } } }",
+        # every column skipped by a directive (found by fuzzing): the same empty selection
+        "{ dukcapil { penduduk(first: 7) { nodes { __typename nik @skip(if: true) } } } }",
+        "{ dukcapil { penduduk(first: 7) { nodes { __typename ... @include(if: false) { nama } } } } }",
     ],
 )
 async def test_a_selection_without_columns_counts_its_nodes(regency: Regency, query: str) -> None:

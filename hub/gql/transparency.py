@@ -104,9 +104,9 @@ async def _page(info: GraphQLResolveInfo[Any], args: dict[str, Any], mine: bool)
             log.c.seq.in_(sa.select(AuditAccess.seq).where(AuditAccess.dataset == args["dataset"]))
         )
     if args.get("since") is not None:
-        stmt = stmt.where(log.c.at >= _utc(args["since"]))
+        stmt = stmt.where(log.c.at >= _utc(args["since"], "since"))
     if args.get("until") is not None:
-        stmt = stmt.where(log.c.at < _utc(args["until"]))
+        stmt = stmt.where(log.c.at < _utc(args["until"], "until"))
     if args.get("after") is not None:
         after = args["after"]
         if not (after.isascii() and after.isdigit() and len(after) <= 18):
@@ -119,9 +119,13 @@ async def _page(info: GraphQLResolveInfo[Any], args: dict[str, Any], mine: bool)
     return AccessPage(nodes=nodes, page_info=AccessPageInfo(has_next_page=len(rows) > first, end_cursor=end))
 
 
-def _utc(t: dt.datetime) -> dt.datetime:
-    """The store keeps UTC; a time without an offset is taken as UTC."""
-    return t.astimezone(dt.UTC) if t.tzinfo else t.replace(tzinfo=dt.UTC)
+def _utc(t: dt.datetime, name: str) -> dt.datetime:
+    """The store keeps UTC; a time without an offset is taken as UTC. A time whose offset
+    moves it past year 1 or 9999 (`0001-01-01T00:00:00+14:00`) has no UTC form."""
+    try:
+        return t.astimezone(dt.UTC) if t.tzinfo else t.replace(tzinfo=dt.UTC)
+    except OverflowError:
+        raise BadUserInput(f"`{name}` lies outside the years 1 to 9999 in UTC") from None
 
 
 def transparency_fields() -> dict[str, GraphQLField]:
