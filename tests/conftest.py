@@ -29,8 +29,9 @@ async def sqlite_regency(tmp_path_factory: pytest.TempPathFactory) -> AsyncItera
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """What the Node tools reported (the GraphQL-over-HTTP audit's counts)."""
+    """What the audit and the fuzzer counted: graphql-http's audit of GraphQL over HTTP
+    (tests/test_graphql_over_http.py) and the fuzz profile (tests/test_fuzz.py)."""
     if node.SUMMARY:
-        terminalreporter.section("GraphQL-over-HTTP audit (graphql-http)")
+        terminalreporter.section("GraphQL-over-HTTP audit and fuzzing")
         for line in node.SUMMARY:
             terminalreporter.write_line(line)

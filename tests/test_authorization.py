@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from hub import clients
 from hub.gql.scalars import decimal_text
 from hub.store import Client
+from tests.support.answers import numbers_in, strings_in
 from tests.support.authz import client_for, http_client, replace_once, start_variant
 from tests.support.hubcli import hub_env, run_hub
 from tests.support.policy_oracle import Oracle, RuleSet
@@ -192,29 +193,6 @@ def text_values(fields: dict[str, tuple[str, str, str]], rows: list[dict[str, An
     if type_ not in ("string", "date", "decimal"):
         return set()
     return {as_json(type_, r[key]) for r in rows if r[key] is not None}
-
-
-def strings_in(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield k
-            yield from strings_in(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from strings_in(v)
-
-
-def numbers_in(value: Any) -> Iterator[float]:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        yield value
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from numbers_in(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from numbers_in(v)
 
 
 def cursors_in(value: Any) -> Iterator[bytes]:

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"
-# Lines for the end of the pytest run (tests/conftest.py prints them).
+# Lines for the end of the pytest run (tests/conftest.py prints them): the audit's counts,
+# and the fuzz profile's (tests/test_fuzz.py).
 SUMMARY: list[str] = []
 
 
