@@ -3,8 +3,10 @@
 Loading is all or nothing. `load_catalog(dir)` reads every `*.yaml` file, expands
 `${VAR}` / `${VAR:-default}` from the environment, validates each file against the
 models below and then checks what spans files (relationship targets, duplicate OPD
-ids, GraphQL name clashes). Every problem found is reported at once, each naming the
-file, the path inside it and what is wrong; nothing is half-loaded.
+ids). Every problem found is reported at once, each naming the file, the path inside
+it and what is wrong; nothing is half-loaded. The GraphQL names the catalog generates
+are checked against the hub's own by hub/gql/reserved.py (`hub check` reports both;
+a schema is never built over a clash).
 
 Example:
     >>> catalog = load_catalog(Path("schema"))
@@ -263,7 +265,7 @@ def load_catalog(directory: Path, env: Mapping[str, str] | None = None) -> Catal
             )
             continue
         files[parsed.opd.id] = (str(path), parsed)
-    problems += check_links(files, broken) + check_names(files)
+    problems += check_links(files, broken)
     if problems:
         raise CatalogError(problems)
     datasets = {
@@ -286,4 +288,4 @@ def json_schema() -> dict[str, Any]:
     return schema
 
 
-from hub.catalog_checks import check_file, check_links, check_names  # noqa: E402 - they use the models above
+from hub.catalog_checks import check_file, check_links  # noqa: E402 - they use the models above

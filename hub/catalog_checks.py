@@ -1,26 +1,20 @@
 """Catalog rules the models cannot express: inside one file, and across files.
 
-Every generated GraphQL name must be unique: namespace fields (one per OPD), the
-fields of a namespace (per dataset: `x`, `xMatch`, `xAggregate`), node fields, and
-the type names generated per dataset (see `hub.gql.types`).
+Inside a file the generated GraphQL names must be unique: the fields of a namespace
+(per dataset: `x`, `xMatch`, `xAggregate`) and node fields. Namespaces and type names,
+which meet the hub's own names and other files', are checked by hub/gql/reserved.py.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hub.names import camel, pascal
+from hub.names import camel
 
 if TYPE_CHECKING:
     from hub.catalog import CatalogFile, Problem
 
-RESERVED_OPD_IDS = frozenset({"catalog", "me"})
 RESERVED_FIELDS = frozenset({"and", "or", "not"})  # the combinators of every Where input
-TYPE_SUFFIXES = ("", "Where", "AggregateWhere", "OrderBy", "Edge", "Connection", "MatchInput", "Match",
-                 "Field", "Group", "GroupKey", "Sum", "Avg", "Min", "Max")  # fmt: skip
-STATIC_TYPES = frozenset({"Query", "PageInfo", "SortDirection", "Catalog", "CatalogOpd", "CatalogDataset",
-                          "CatalogField", "CatalogRelationship", "Subject", "Date", "DateTime", "Decimal",
-                          "BigInt"})  # fmt: skip
 
 
 def _problem(file: str, path: str, message: str) -> Problem:
@@ -32,8 +26,6 @@ def _problem(file: str, path: str, message: str) -> Problem:
 def check_file(name: str, f: CatalogFile) -> list[Problem]:
     """Rules inside one file that the models cannot express."""
     problems: list[Problem] = []
-    if f.opd.id in RESERVED_OPD_IDS:
-        problems.append(_problem(name, "opd.id", f"{f.opd.id!r} is reserved; choose another id"))
     generated: dict[str, str] = {}  # GraphQL field name in the namespace -> its origin
     for ds_name, ds in f.datasets.items():
         where = f"datasets.{ds_name}"
@@ -109,41 +101,4 @@ def check_links(files: dict[str, tuple[str, CatalogFile]], broken: set[str]) -> 
                                 f"{rel.to}.{theirs} is {tspec.fields[theirs].type}",
                             )
                         )
-    return problems
-
-
-def check_names(files: dict[str, tuple[str, CatalogFile]]) -> list[Problem]:
-    """GraphQL names generated across the whole catalog must not clash."""
-    problems: list[Problem] = []
-    namespaces: dict[str, str] = {}
-    types: dict[str, str] = {name: "a built-in type" for name in STATIC_TYPES}
-    types |= {
-        f"{s}Filter": "a built-in type"
-        for s in ("String", "BigInt", "Float", "Decimal", "Boolean", "Date", "DateTime")
-    }
-    types |= {
-        f"{s}MatchFilter": "a built-in type"
-        for s in ("String", "BigInt", "Float", "Decimal", "Boolean", "Date", "DateTime")
-    }
-    for opd, (name, f) in files.items():
-        field = camel(opd)
-        if field in namespaces:
-            problems.append(
-                _problem(name, "opd.id", f"namespace {field!r} clashes with OPD {namespaces[field]}")
-            )
-            continue  # its types clash too; one problem says it
-        namespaces[field] = f"{opd!r} in {name}"
-        owners = [(pascal(opd) + "Query", "opd.id")]
-        owners += [
-            (pascal(opd, ds) + suffix, f"datasets.{ds}") for ds in f.datasets for suffix in TYPE_SUFFIXES
-        ]
-        for type_name, path in owners:
-            if type_name in types:
-                problems.append(
-                    _problem(
-                        name, path, f"generated GraphQL type {type_name!r} clashes with {types[type_name]}"
-                    )
-                )
-            else:
-                types[type_name] = f"{path} in {name}"
     return problems

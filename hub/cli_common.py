@@ -140,12 +140,14 @@ def check_catalog(settings: Settings) -> Catalog:
 def open_catalog(settings: Settings) -> tuple[Catalog, Sources]:
     """Load the catalog and build its sources (each adapter checks its own configuration
     when it is built; none connects yet); exit 1 on problems. `hub serve` keeps the sources."""
+    from hub.gql.reserved import check_graphql_names  # GraphQL is imported by the commands that need it
+
     try:
         catalog = load_catalog(settings.schema_dir)
     except CatalogError as e:
         report(e.problems)
         raise typer.Exit(1) from None
-    problems = check_adapters(catalog)
+    problems = check_graphql_names(catalog) + check_adapters(catalog)
     if not problems:
         try:
             return catalog, Sources(catalog)

@@ -30,6 +30,7 @@ from hub.catalog import (
     load_catalog,
 )
 from hub.cli import app
+from hub.gql.reserved import check_graphql_names
 from hub.settings import Settings
 from hub.yamlfile import expand
 from tests.support.regency import write_policies
@@ -79,10 +80,15 @@ def valid() -> Files:
 
 
 def problems_of(directory: Path, env: dict[str, str] | None = None) -> list[Problem]:
-    with pytest.raises(CatalogError) as caught:
-        load_catalog(directory, env or {})
-    assert caught.value.problems, "a CatalogError without problems"
-    return caught.value.problems
+    """What `hub check` reports: the catalog's own rules, then its GraphQL names."""
+    try:
+        catalog = load_catalog(directory, env or {})
+    except CatalogError as caught:
+        assert caught.problems, "a CatalogError without problems"
+        return caught.problems
+    problems = check_graphql_names(catalog)
+    assert problems, "the catalog has no problem"
+    return problems
 
 
 # --- a valid catalog -------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from graphql import GraphQLField, GraphQLNonNull, GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema
+from graphql import GraphQLField, GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema
 
 from hub.access import (
     aggregate_pairs,
@@ -22,19 +22,20 @@ from hub.access import (
     pairs,
     restrict,
 )
-from hub.catalog import Catalog
+from hub.catalog import Catalog, CatalogError
 from hub.cursor import Cursors
 from hub.errors import Forbidden
 from hub.execute import run_aggregate, run_match, run_read
 from hub.filter_size import FilterBudget
-from hub.gql.catalog_types import Subject, build_listing, catalog_type, subject_type
+from hub.gql.catalog_types import build_listing
 from hub.gql.executor import Precompleted
 from hub.gql.memo import NEVER, StepMemo
 from hub.gql.ops import aggregate_plan, match_plan, write_groups, write_matches
+from hub.gql.reserved import check_graphql_names
 from hub.gql.selection import collect
 from hub.gql.shape import shape_connection
+from hub.gql.static import static_fields
 from hub.gql.translate import Query, read_plan
-from hub.gql.transparency import transparency_fields
 from hub.gql.types import Audience, DatasetTypes, Resolver, Resolvers, build_dataset_types, build_namespaces
 from hub.ledger import Ledger, count_rows
 from hub.plan import NodePlan, ReadPlan
@@ -87,7 +88,10 @@ class HubSchema:
 
 
 def build_schema(catalog: Catalog, default_first: int = 100, audience: Audience = None) -> HubSchema:
-    """The schema for an audience (None: every field; the policy decides per request)."""
+    """The schema for an audience (None: every field; the policy decides per request).
+    Raises CatalogError where the catalog's names would take the hub's own."""
+    if problems := check_graphql_names(catalog):
+        raise CatalogError(problems)
     types = build_dataset_types(catalog, audience)
 
     def read(t: DatasetTypes) -> Resolver:
@@ -148,17 +152,7 @@ def build_schema(catalog: Catalog, default_first: int = 100, audience: Audience 
     listing = build_listing(catalog, audience)
     resolvers = Resolvers(read, match, aggregate)
     fields: dict[str, GraphQLField] = build_namespaces(catalog, types, resolvers, default_first)
-    fields["catalog"] = GraphQLField(
-        GraphQLNonNull(catalog_type()),  # type: ignore[arg-type]
-        resolve=lambda *_: listing,
-        description="The OPDs, their datasets and fields, and what you may do with each.",
-    )
-    fields["me"] = GraphQLField(
-        GraphQLNonNull(subject_type()),  # type: ignore[arg-type]
-        resolve=lambda _s, info: Subject(id=info.context.subject),
-        description="Who the hub takes you for.",
-    )
-    if audience is None:  # the public holds no key: it has no accesses to list
-        fields |= transparency_fields()
+    # the public holds no key: it has no accesses to list
+    fields |= static_fields(listing, with_transparency=audience is None)
     query = GraphQLObjectType("Query", fields)
     return HubSchema(GraphQLSchema(query), types)
