@@ -29,10 +29,10 @@ from hub.catalog import (
     json_schema,
     load_catalog,
 )
+from hub.catalog.yamlfile import expand
 from hub.cli import app
 from hub.gql.reserved import check_graphql_names
 from hub.settings import Settings
-from hub.yamlfile import expand
 from tests.support.regency import write_policies
 
 REPO = Path(__file__).resolve().parents[1]

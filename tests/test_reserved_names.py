@@ -56,7 +56,9 @@ def static_names(tmp: Path) -> tuple[set[str], set[str]]:
     filters are the `…MatchFilter` types)."""
     catalog = load_catalog(catalog_dir(tmp, "alpha", "orang"), {})
     names = set(catalog.dataset("alpha.orang").fields)
-    matching = {"alpha.orang": Access(read=frozenset({"kode"}), match=frozenset(names), aggregate=frozenset())}
+    matching = {
+        "alpha.orang": Access(read=frozenset({"kode"}), match=frozenset(names), aggregate=frozenset())
+    }
     fields: set[str] = set()
     types: set[str] = set()
     for audience in (None, matching):

@@ -1,4 +1,4 @@
-"""hub.yamlfile.read: PyYAML's safe loading, plus duplicate keys reported at their path."""
+"""hub.catalog.yamlfile.read: PyYAML's safe loading, plus duplicate keys reported at their path."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from hub.catalog import CatalogError, load_catalog
-from hub.yamlfile import Loader, read
+from hub.catalog.yamlfile import Loader, read
 
 DOCUMENTS = {
     "catalog shapes": "opd: {id: a, name: A}\nlist: [1, two, 3.5, true, null, ~, 0o17, 0x1F, 1_000]\n",

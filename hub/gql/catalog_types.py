@@ -7,8 +7,8 @@ from typing import Any
 import strawberry
 
 from hub.catalog import Catalog as CatalogModel
+from hub.catalog.names import camel
 from hub.gql.types import Access, Audience
-from hub.names import camel
 from hub.policy import ACTIONS
 
 

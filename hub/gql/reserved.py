@@ -16,10 +16,10 @@ from functools import cache
 from graphql import GraphQLObjectType, GraphQLSchema
 
 from hub.catalog import Catalog, Problem
+from hub.catalog.names import camel, pascal
 from hub.gql.scalars import SCALARS
 from hub.gql.static import static_fields
 from hub.gql.types import FILTERS, MATCH_FILTERS, PageInfo, SortDirection
-from hub.names import camel, pascal
 
 # the types each dataset generates, after `pascal(opd, dataset)` (hub/gql/types.py)
 TYPE_SUFFIXES = ("", "Where", "AggregateWhere", "OrderBy", "Edge", "Connection", "MatchInput", "Match",

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 from graphql import FieldNode
 
 from adapters.base import Filter, Row
+from hub.catalog.names import pascal
 from hub.cursor import Cursors, filter_scope
 from hub.gql.scalars import OUTPUT, UNCHANGED
 from hub.gql.selection import Selected, collect
-from hub.names import pascal
 from hub.plan import NodePlan, ReadPlan
 
 if TYPE_CHECKING:

@@ -33,8 +33,8 @@ from graphql import (
 from graphql.type import definition
 
 from hub.catalog import NUMERIC_TYPES, Catalog, Dataset, FieldSpec, RelationshipSpec
+from hub.catalog.names import camel, pascal
 from hub.gql.scalars import SCALARS
-from hub.names import camel, pascal
 
 
 def _check_each_name_once() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hub.names import camel
+from hub.catalog.names import camel
 
 if TYPE_CHECKING:
     from hub.catalog import CatalogFile, Problem

@@ -27,7 +27,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from hub import yamlfile
+from hub.catalog import yamlfile
 
 FieldType = Literal["string", "integer", "float", "decimal", "boolean", "date", "datetime"]
 Normalizer = Literal["trim", "casefold", "collapse_spaces", "digits"]
@@ -288,4 +288,4 @@ def json_schema() -> dict[str, Any]:
     return schema
 
 
-from hub.catalog_checks import check_file, check_links  # noqa: E402 - they use the models above
+from hub.catalog.checks import check_file, check_links  # noqa: E402 - they use the models above
