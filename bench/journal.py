@@ -36,7 +36,8 @@ import sys
 import orjson
 
 from hub.audit_chain import GENESIS, Entry, fields_of, link, row_values
-from hub.audit_sqlite import AuditWriteFailed, Batch, SqliteAppender
+from hub.audit_sqlite import Batch, SqliteAppender
+from hub.errors import AuditWriteFailed
 
 
 class _Chained(SqliteAppender):

@@ -26,17 +26,25 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.http.ides import get_graphql_ide_html
 
-from hub.audit import AuditLog, AuditWriteFailed, Entry, query_hash
+from hub.audit import AuditLog, Entry, query_hash
 from hub.catalog import Catalog, load_catalog
 from hub.clients import Caller, authenticate
 from hub.cursor import Cursors
-from hub.errors import AuditUnavailable, BadUserInput, HubError, Internal, Unauthenticated
+from hub.errors import (
+    AuditUnavailable,
+    AuditWriteFailed,
+    BadUserInput,
+    HubError,
+    Internal,
+    StoreUnavailable,
+    Unauthenticated,
+)
 from hub.filter_size import FilterBudget, FilterLimits
 from hub.gql.run import GraphQLService, RequestContext
 from hub.gql.schema import build_schema
 from hub.gql.types import Access
 from hub.graphql_http import JSON, answer_status, error_response, json_response, read_request, response_type
-from hub.keycheck import KeyStore, StoreUnavailable
+from hub.keycheck import KeyStore
 from hub.ledger import Ledger
 from hub.logs import keep_values_out
 from hub.metrics import CONTENT_TYPE, Metrics

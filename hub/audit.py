@@ -38,8 +38,8 @@ from hub.audit_chain import COLUMNS, Link, accesses, chain_hash, link, row_value
 from hub.audit_chain import GENESIS as GENESIS
 from hub.audit_chain import Entry as Entry
 from hub.audit_pg import PgAppender
-from hub.audit_sqlite import AuditWriteFailed as AuditWriteFailed
 from hub.audit_sqlite import SqliteAppender
+from hub.errors import AuditWriteFailed
 from hub.store import AuditAccess, AuditHead, AuditRecord
 
 log = logging.getLogger("hub.audit")

@@ -14,7 +14,8 @@ from rich.console import Console
 from sqlalchemy.engine import make_url
 
 from hub.catalog import Catalog, CatalogError, Problem, load_catalog
-from hub.policy import Policy, PolicyError
+from hub.errors import PolicyError
+from hub.policy import Policy
 from hub.settings import Settings
 from hub.sources import Sources, check_adapters
 

@@ -87,7 +87,7 @@ class Caller:
 
 async def authenticate(keys: KeyStore, key: str) -> Caller | None:
     """The caller a key belongs to, or None for an unknown, revoked or expired key;
-    `keycheck.StoreUnavailable` when the store cannot be asked."""
+    `errors.StoreUnavailable` when the store cannot be asked."""
     m = _KEY.match(key)
     if m is None:
         return None

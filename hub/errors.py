@@ -1,11 +1,18 @@
-"""The hub's errors: each carries the `extensions.code` a caller sees (DESIGN §7).
+"""The hub's errors.
 
-Messages are written for the caller. Internal details (SQL, connection strings,
-tracebacks) never go into them: they go to the log under the request id.
+`HubError` and its subclasses end a field or a request: each carries the
+`extensions.code` a caller sees. Messages are written for the caller; internal
+details (SQL, connection strings, tracebacks) never go into them but to the log under
+the request id. `StoreUnavailable` and `AuditWriteFailed` come from below the request
+path; hub/app.py answers them as `AUDIT_UNAVAILABLE`. `CatalogError` and `PolicyError`
+refuse a configuration at start and in `hub check`, each listing every problem found.
+All of the hub's exceptions live here; an adapter's own (`SourceError`) are part of the
+adapter contract in adapters/base.py.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 
@@ -55,6 +62,29 @@ class SourceTimeout(HubError):
     code = "SOURCE_TIMEOUT"
 
 
+# --- the HTTP front door (hub/graphql_http.py): the request itself is refused ---
+
+
+class BodyTooLarge(HubError):
+    code = "BAD_USER_INPUT"
+    status = 413
+
+
+class UnsupportedMediaType(HubError):
+    code = "BAD_USER_INPUT"
+    status = 415
+
+
+class NotAcceptable(HubError):
+    code = "BAD_USER_INPUT"
+    status = 406
+
+
+class MethodNotAllowed(HubError):
+    code = "BAD_USER_INPUT"
+    status = 405
+
+
 class Internal(HubError):
     """The hub's own fault. `detail` is for the log (with the request id), never the caller."""
 
@@ -64,3 +94,57 @@ class Internal(HubError):
     def __init__(self, message: str, detail: str = "", **extensions: Any) -> None:
         super().__init__(message, **extensions)
         self.detail = detail
+
+
+# --- the store and the audit log, below the request path ---
+
+
+class StoreUnavailable(Exception):
+    """The store could not be asked (the message names the error class, no values)."""
+
+
+class AuditWriteFailed(Exception):
+    """The record could not be committed."""
+
+
+# --- configuration: the catalog and the policy, checked at start and by `hub check` ---
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a configuration file: the file, the dotted path inside it, what."""
+
+    file: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.path or '(top)'}: {self.message}"
+
+
+class CatalogError(Exception):
+    """The catalog cannot be loaded; `problems` lists every reason."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class PolicyProblem:
+    """One bad line of `policy.csv`."""
+
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+class PolicyError(Exception):
+    """The policy cannot be loaded; `problems` lists every bad line."""
+
+    def __init__(self, problems: list[PolicyProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(map(str, problems)))

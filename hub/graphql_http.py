@@ -27,33 +27,20 @@ from graphql import GraphQLSyntaxError, OperationType, get_operation_ast, parse
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hub.errors import BadUserInput, HubError
+from hub.errors import (
+    BadUserInput,
+    BodyTooLarge,
+    HubError,
+    MethodNotAllowed,
+    NotAcceptable,
+    UnsupportedMediaType,
+)
 
 JSON = "application/json"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 _CONTENT_TYPE = {JSON: JSON, GRAPHQL_RESPONSE: GRAPHQL_RESPONSE + "; charset=utf-8"}
 # Accept headers as clients usually send them; anything else is negotiated in full.
 _USUAL_ACCEPT = {"": JSON, "*/*": JSON, JSON: JSON, GRAPHQL_RESPONSE: GRAPHQL_RESPONSE}
-
-
-class BodyTooLarge(HubError):
-    code = "BAD_USER_INPUT"
-    status = 413
-
-
-class UnsupportedMediaType(HubError):
-    code = "BAD_USER_INPUT"
-    status = 415
-
-
-class NotAcceptable(HubError):
-    code = "BAD_USER_INPUT"
-    status = 406
-
-
-class MethodNotAllowed(HubError):
-    code = "BAD_USER_INPUT"
-    status = 405
 
 
 def response_type(accept: str) -> str:

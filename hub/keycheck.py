@@ -23,16 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.base import SourceError
 from adapters.sql_pg import PgRunner
+from hub.errors import StoreUnavailable
 from hub.store import Client
 
 _TABLE: sa.Table = Client.__table__  # type: ignore[assignment]
 _COLUMNS = (_TABLE.c.subject, _TABLE.c.key_hash, _TABLE.c.expires_at, _TABLE.c.revoked_at)
 _SQLITE = "SELECT subject, key_hash, expires_at, revoked_at FROM clients WHERE id = ?"
 TIMEOUT = 5.0  # seconds a store may take to answer before the request is refused
-
-
-class StoreUnavailable(Exception):
-    """The store could not be asked (the message names the error class, no values)."""
 
 
 class KeyStore:

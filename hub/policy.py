@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hub.catalog import Catalog
+from hub.errors import PolicyError, PolicyProblem
 from hub.policy_index import PolicyIndex, is_standard
 
 if TYPE_CHECKING:  # imported when an enforcer is built: the shipped model never needs one to serve
@@ -42,22 +43,6 @@ if TYPE_CHECKING:  # imported when an enforcer is built: the shipped model never
 log = logging.getLogger("hub.policy")
 ACTIONS = ("read", "match", "aggregate")
 Pair = tuple[str, str]  # (object, action)
-
-
-@dataclass(frozen=True)
-class PolicyProblem:
-    file: str
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.message}"
-
-
-class PolicyError(Exception):
-    def __init__(self, problems: list[PolicyProblem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(map(str, problems)))
 
 
 @dataclass(frozen=True)

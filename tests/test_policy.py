@@ -17,7 +17,8 @@ import casbin
 import pytest
 
 from hub.catalog import Catalog, load_catalog
-from hub.policy import ACTIONS, Policy, PolicyError, generated_rules
+from hub.errors import PolicyError
+from hub.policy import ACTIONS, Policy, generated_rules
 from tests.support.authz import http_client
 from tests.support.hubcli import hub_env, run_hub
 from tests.support.policy_oracle import Oracle, RuleSet

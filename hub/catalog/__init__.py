@@ -6,10 +6,10 @@ files (all or nothing); `checks` holds the rules the models cannot express;
 catalog names into GraphQL ones. The names below are the package's public API.
 """
 
+from hub.catalog.loading import load_catalog, load_file
 from hub.catalog.model import (
     NUMERIC_TYPES,
     Catalog,
-    CatalogError,
     CatalogFile,
     Dataset,
     DatasetSpec,
@@ -17,13 +17,11 @@ from hub.catalog.model import (
     FieldType,
     OpdInfo,
     Pagination,
-    Problem,
     RelationshipSpec,
     SourceSpec,
     json_schema,
-    load_catalog,
-    load_file,
 )
+from hub.errors import CatalogError, Problem
 
 __all__ = [
     "NUMERIC_TYPES", "Catalog", "CatalogError", "CatalogFile", "Dataset", "DatasetSpec", "FieldSpec",

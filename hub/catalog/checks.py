@@ -7,20 +7,11 @@ which meet the hub's own names and other files', are checked by hub/gql/reserved
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from hub.catalog.model import CatalogFile
 from hub.catalog.names import camel
-
-if TYPE_CHECKING:
-    from hub.catalog import CatalogFile, Problem
+from hub.errors import Problem
 
 RESERVED_FIELDS = frozenset({"and", "or", "not"})  # the combinators of every Where input
-
-
-def _problem(file: str, path: str, message: str) -> Problem:
-    from hub.catalog import Problem
-
-    return Problem(file, path, message)
 
 
 def check_file(name: str, f: CatalogFile) -> list[Problem]:
@@ -32,20 +23,20 @@ def check_file(name: str, f: CatalogFile) -> list[Problem]:
         if ds.source not in f.sources:
             known = ", ".join(sorted(f.sources))
             problems.append(
-                _problem(name, f"{where}.source", f"unknown source {ds.source!r} (known: {known})")
+                Problem(name, f"{where}.source", f"unknown source {ds.source!r} (known: {known})")
             )
         for field_name in ds.fields:
             if field_name in RESERVED_FIELDS:
                 problems.append(
-                    _problem(name, f"{where}.fields.{field_name}",
+                    Problem(name, f"{where}.fields.{field_name}",
                              f"{field_name!r} is reserved (a filter combinator); use `column: {field_name}` "
                              "with another field name")
                 )  # fmt: skip
         if ds.key not in ds.fields:
-            problems.append(_problem(name, f"{where}.key", f"key {ds.key!r} is not a field of the dataset"))
+            problems.append(Problem(name, f"{where}.key", f"key {ds.key!r} is not a field of the dataset"))
         for gql in (camel(ds_name), camel(ds_name) + "Match", camel(ds_name) + "Aggregate"):
             if gql in generated:
-                problems.append(_problem(name, where, f"GraphQL name {gql!r} clashes with {generated[gql]}"))
+                problems.append(Problem(name, where, f"GraphQL name {gql!r} clashes with {generated[gql]}"))
             generated[gql] = where
         node_names: dict[str, str] = {}
         members = [(f"fields.{n}", n) for n in ds.fields] + [
@@ -55,7 +46,7 @@ def check_file(name: str, f: CatalogFile) -> list[Problem]:
             gql = camel(member)
             if gql in node_names or gql == "__typename":
                 problems.append(
-                    _problem(
+                    Problem(
                         name,
                         f"{where}.{member_path}",
                         f"GraphQL name {gql!r} clashes with {node_names.get(gql, gql)}",
@@ -65,10 +56,10 @@ def check_file(name: str, f: CatalogFile) -> list[Problem]:
         for rel_name, rel in ds.relationships.items():
             rpath = f"{where}.relationships.{rel_name}.join"
             if len(rel.join) != 1:
-                problems.append(_problem(name, rpath, "exactly one `field: target_field` pair is supported"))
+                problems.append(Problem(name, rpath, "exactly one `field: target_field` pair is supported"))
             for own in rel.join:
                 if own not in ds.fields:
-                    problems.append(_problem(name, rpath, f"{own!r} is not a field of {ds_name}"))
+                    problems.append(Problem(name, rpath, f"{own!r} is not a field of {ds_name}"))
     return problems
 
 
@@ -84,17 +75,17 @@ def check_links(files: dict[str, tuple[str, CatalogFile]], broken: set[str]) -> 
                 if target is None and t_opd in broken:
                     continue  # its own file's problems are reported; this one would mislead
                 if target is None or t_ds not in target.datasets:
-                    problems.append(_problem(name, f"{rpath}.to", f"no dataset {rel.to!r} in the catalog"))
+                    problems.append(Problem(name, f"{rpath}.to", f"no dataset {rel.to!r} in the catalog"))
                     continue
                 tspec = target.datasets[t_ds]
                 for own, theirs in rel.join.items():
                     if theirs not in tspec.fields:
                         problems.append(
-                            _problem(name, f"{rpath}.join", f"{theirs!r} is not a field of {rel.to}")
+                            Problem(name, f"{rpath}.join", f"{theirs!r} is not a field of {rel.to}")
                         )
                     elif own in ds.fields and ds.fields[own].type != tspec.fields[theirs].type:
                         problems.append(
-                            _problem(
+                            Problem(
                                 name,
                                 f"{rpath}.join",
                                 f"{own!r} is {ds.fields[own].type} but "
