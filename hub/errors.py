@@ -13,7 +13,7 @@ adapter contract in adapters/base.py.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 
 class HubError(Exception):
@@ -110,6 +110,9 @@ class AuditWriteFailed(Exception):
 # --- configuration: the catalog and the policy, checked at start and by `hub check` ---
 
 
+P = TypeVar("P")
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with a configuration file: the file, the dotted path inside it, what."""
@@ -120,14 +123,6 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.file}: {self.path or '(top)'}: {self.message}"
-
-
-class CatalogError(Exception):
-    """The catalog cannot be loaded; `problems` lists every reason."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
 
 
 @dataclass(frozen=True)
@@ -142,9 +137,17 @@ class PolicyProblem:
         return f"{self.file}:{self.line}: {self.message}"
 
 
-class PolicyError(Exception):
-    """The policy cannot be loaded; `problems` lists every bad line."""
+class ConfigError(Exception, Generic[P]):
+    """A configuration that cannot be loaded; `problems` lists every reason."""
 
-    def __init__(self, problems: list[PolicyProblem]) -> None:
+    def __init__(self, problems: list[P]) -> None:
         self.problems = problems
         super().__init__("\n".join(map(str, problems)))
+
+
+class CatalogError(ConfigError[Problem]):
+    """The catalog cannot be loaded."""
+
+
+class PolicyError(ConfigError[PolicyProblem]):
+    """The policy cannot be loaded."""
