@@ -48,7 +48,7 @@ from hub.keycheck import KeyStore
 from hub.ledger import Ledger
 from hub.logs import keep_values_out
 from hub.metrics import CONTENT_TYPE, Metrics
-from hub.policy import ACTIONS, Policy
+from hub.policy.decisions import ACTIONS, Policy
 from hub.settings import Settings
 from hub.sources import Lanes, Sources
 from hub.store import migrate_async, store_engine

@@ -39,7 +39,7 @@ from hub.cli_common import (
     settings_with,
     sqlite_file,
 )
-from hub.policy import Policy
+from hub.policy.decisions import Policy
 from hub.settings import Settings
 from hub.sources import Sources
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub import clients
 from hub.audit import Verdict, describe, read_anchors, records, verify
 from hub.cli_common import PoliciesOpt, SchemaOpt, check_catalog, check_policy, err, open_store, settings_with
-from hub.policy import ACTIONS
+from hub.policy.decisions import ACTIONS
 from hub.store import AuditHead, AuditRecord, store_engine
 
 migrate_app = typer.Typer()

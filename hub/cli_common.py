@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 
 from hub.catalog import Catalog, CatalogError, Problem, load_catalog
 from hub.errors import PolicyError
-from hub.policy import Policy
+from hub.policy.decisions import Policy
 from hub.settings import Settings
 from hub.sources import Sources, check_adapters
 

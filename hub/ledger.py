@@ -15,7 +15,7 @@ from typing import Any
 from hub.catalog import Catalog
 from hub.errors import PurposeRequired
 from hub.plan import NodePlan
-from hub.policy import Pair
+from hub.policy.decisions import Pair
 
 
 def count_rows(node: NodePlan, rows: Sequence[Any]) -> int:

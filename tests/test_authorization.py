@@ -505,7 +505,7 @@ def may_count(town: Town, subject: str) -> bool:
     ["totalCount", "pageInfo { hasNextPage } nodes { __typename }", "edges { cursor }"],
 )
 async def test_a_read_that_uses_no_field_is_a_count(town: Town, subject: str, selection: str) -> None:
-    """A bare count needs `aggregate` on some field (DESIGN §5, hub.access.check_aggregate);
+    """A bare count needs `aggregate` on some field (DESIGN §5, hub.policy.access.check_aggregate);
     `totalCount` (or counting the rows of a page) is the same count."""
     assert not may_count(town, subject)
     body = await town.post(subject, "{ dukcapil { pendudukAggregate { count } } }")

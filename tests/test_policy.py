@@ -1,4 +1,4 @@
-"""hub/policy.py: the hub decides as Casbin does, owners own their data, edits reload
+"""hub/policy/decisions.py: the hub decides as Casbin does, owners own their data, edits reload
 without a restart, broken files are refused with file and line, and the `hub policy`
 and `hub check` commands say the same."""
 
@@ -18,7 +18,7 @@ import pytest
 
 from hub.catalog import Catalog, load_catalog
 from hub.errors import PolicyError
-from hub.policy import ACTIONS, Policy, generated_rules
+from hub.policy.decisions import ACTIONS, Policy, generated_rules
 from tests.support.authz import http_client
 from tests.support.hubcli import hub_env, run_hub
 from tests.support.policy_oracle import Oracle, RuleSet
@@ -149,7 +149,7 @@ def test_decisions_equal_casbin_on_random_triples(tmp_path: Path, catalog: Catal
         denies = reference(policy.csv.parent, policy.model, rules, catalog, denies_only=True)
         for sub, obj, act in random_triples(rnd, fields, 80):
             casbin_says = ref.enforce(sub, obj, act)
-            # DESIGN §5 / hub.policy: read implies match and aggregate unless a deny rule
+            # DESIGN §5 / hub.policy.decisions: read implies match and aggregate unless a deny rule
             # matches that action.
             expected = casbin_says or (
                 act != "read" and not denies.enforce(sub, obj, act) and ref.enforce(sub, obj, "read")
@@ -354,7 +354,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path, catalog: Catalog) -> 
 def test_a_broken_edit_keeps_the_last_good_policy_until_fixed(
     tmp_path: Path, catalog: Catalog, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.ERROR, logger="hub.policy")
+    caplog.set_level(logging.ERROR, logger="hub.policy.decisions")
     directory = write_policies(tmp_path, GOOD)
     policy = Policy(directory, catalog)
     pairs = [(NAMA, "read"), (NIK, "read")]

@@ -9,7 +9,7 @@ import strawberry
 from hub.catalog import Catalog as CatalogModel
 from hub.catalog.names import camel
 from hub.gql.types import Access, Audience
-from hub.policy import ACTIONS
+from hub.policy.decisions import ACTIONS
 
 
 @strawberry.type(description="One field of a dataset.")

@@ -30,7 +30,7 @@ from hub.gql.executor import HubExecutor
 from hub.gql.limits import TOO_COMPLEX, Limits
 from hub.gql.schema import HubSchema
 from hub.ledger import Ledger
-from hub.policy import Policy
+from hub.policy.decisions import Policy
 from hub.settings import Settings
 from hub.sources import Calls
 

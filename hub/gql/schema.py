@@ -11,17 +11,6 @@ from typing import Any, Protocol
 
 from graphql import GraphQLField, GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema
 
-from hub.access import (
-    aggregate_pairs,
-    aggregate_used,
-    check_aggregate,
-    check_match,
-    count_pairs,
-    filter_shape,
-    match_pairs,
-    pairs,
-    restrict,
-)
 from hub.catalog import Catalog, CatalogError
 from hub.cursor import Cursors
 from hub.errors import Forbidden
@@ -39,7 +28,18 @@ from hub.gql.translate import Query, read_plan
 from hub.gql.types import Audience, DatasetTypes, Resolver, Resolvers, build_dataset_types, build_namespaces
 from hub.ledger import Ledger, count_rows
 from hub.plan import NodePlan, ReadPlan
-from hub.policy import Pair, Policy
+from hub.policy.access import (
+    aggregate_pairs,
+    aggregate_used,
+    check_aggregate,
+    check_match,
+    count_pairs,
+    filter_shape,
+    match_pairs,
+    pairs,
+    restrict,
+)
+from hub.policy.decisions import Pair, Policy
 from hub.sources import Calls
 
 

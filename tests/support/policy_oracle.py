@@ -54,7 +54,7 @@ class RuleSet:
 
 
 def catalog_rules(catalog: Catalog) -> RuleSet:
-    """What the catalog implies, derived here independently of `hub.policy`."""
+    """What the catalog implies, derived here independently of `hub.policy.decisions`."""
     out = RuleSet()
     for qualified, ds in catalog.datasets.items():
         for name, spec in ds.fields.items():

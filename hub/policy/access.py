@@ -19,7 +19,7 @@ from dataclasses import replace
 from adapters.base import EQUALITY_OPS, And, Cmp, Filter, Not, Or
 from hub.errors import Forbidden
 from hub.plan import AggregatePlan, MatchPlan, NodePlan, ReadPlan
-from hub.policy import Pair
+from hub.policy.decisions import Pair
 
 
 def cmps(f: Filter | None) -> list[Cmp]:

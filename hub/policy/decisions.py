@@ -15,7 +15,7 @@ How rules resolve (also written in `policies/model.conf`):
 
 Decisions are made lazily, once per (subject, object, action) and policy version,
 then served from a cache. For the shipped model they come from the rules compiled
-into lookups (`hub.policy_index`, held to Casbin's `enforce()` by a test); for any
+into lookups (`hub.policy.index`, held to Casbin's `enforce()` by a test); for any
 other model, from Casbin's `enforce()` itself. The policy files are checked
 for changes at most every `check_interval` seconds; a file that does not parse is
 reported in the log and the last good policy stays in force.
@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 from hub.catalog import Catalog
 from hub.errors import PolicyError, PolicyProblem
-from hub.policy_index import PolicyIndex, is_standard
+from hub.policy.index import PolicyIndex, is_standard
 
 if TYPE_CHECKING:  # imported when an enforcer is built: the shipped model never needs one to serve
     import casbin
