@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from hub.store import Base, store_engine
+from hub.store.db import Base, store_engine
 
 target_metadata = Base.metadata
 

@@ -49,10 +49,10 @@ from journal import IndexingJournal, Journal, ProcJournal, SqliteProc
 from servers import DATABASE
 from servers import DUKCAPIL as CATALOG
 
-from hub import clients
 from hub.app import Hub, create_app
 from hub.audit import Entry
 from hub.settings import Settings
+from hub.store import clients
 
 REPO = Path(__file__).resolve().parents[1]
 SUBJECT = "opd:dukcapil"  # Dukcapil's own system: reads its own residents (owner rule)

@@ -28,7 +28,6 @@ from strawberry.http.ides import get_graphql_ide_html
 
 from hub.audit import AuditLog, Entry, query_hash
 from hub.catalog import Catalog, load_catalog
-from hub.clients import Caller, authenticate
 from hub.cursor import Cursors
 from hub.errors import (
     AuditUnavailable,
@@ -44,14 +43,15 @@ from hub.gql.run import GraphQLService, RequestContext
 from hub.gql.schema import build_schema
 from hub.gql.types import Access
 from hub.graphql_http import JSON, answer_status, error_response, json_response, read_request, response_type
-from hub.keycheck import KeyStore
 from hub.ledger import Ledger
 from hub.logs import keep_values_out
 from hub.metrics import CONTENT_TYPE, Metrics
 from hub.policy.decisions import ACTIONS, Policy
 from hub.settings import Settings
 from hub.sources import Lanes, Sources
-from hub.store import migrate_async, store_engine
+from hub.store.clients import Caller, authenticate
+from hub.store.db import migrate_async, store_engine
+from hub.store.keycheck import KeyStore
 
 log = logging.getLogger("hub.app")
 keep_values_out()

@@ -40,7 +40,7 @@ from hub.audit_chain import Entry as Entry
 from hub.audit_pg import PgAppender
 from hub.audit_sqlite import SqliteAppender
 from hub.errors import AuditWriteFailed
-from hub.store import AuditAccess, AuditHead, AuditRecord
+from hub.store.db import AuditAccess, AuditHead, AuditRecord
 
 log = logging.getLogger("hub.audit")
 _LOG: sa.Table = AuditRecord.__table__  # type: ignore[assignment]

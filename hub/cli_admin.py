@@ -14,11 +14,11 @@ import typer
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub import clients
 from hub.audit import Verdict, describe, read_anchors, records, verify
 from hub.cli_common import PoliciesOpt, SchemaOpt, check_catalog, check_policy, err, open_store, settings_with
 from hub.policy.decisions import ACTIONS
-from hub.store import AuditHead, AuditRecord, store_engine
+from hub.store import clients
+from hub.store.db import AuditHead, AuditRecord, store_engine
 
 migrate_app = typer.Typer()
 clients_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)

@@ -66,7 +66,7 @@ def open_store(*, create: bool) -> str:
     """The store for an admin command, migrated. A SQLite store that does not exist is
     created only by commands that write (`create`), and never silently; the others
     stop with exit 1 instead of reporting on a new, empty store."""
-    from hub.store import migrate
+    from hub.store.db import migrate
 
     settings = settings_with()
     url, why = find_store(settings.database_url if "database_url" in settings.model_fields_set else None)

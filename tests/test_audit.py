@@ -29,11 +29,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from hub import clients
 from hub.app import Hub, create_app
 from hub.audit import GENESIS, query_hash, verify
 from hub.settings import Settings
-from hub.store import AuditRecord
+from hub.store import clients
+from hub.store.db import AuditRecord
 from tests.support.databases import SERVERS, ScratchDatabase, require_server
 from tests.support.proxy import Proxy, closed_port
 from tests.support.regency import (

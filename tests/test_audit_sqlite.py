@@ -28,7 +28,7 @@ from hub import audit_sqlite
 from hub.audit import AuditLog, _entry, records, verify
 from hub.audit_chain import GENESIS, Entry, canonical, chain_hash, fields_of
 from hub.errors import AuditWriteFailed
-from hub.store import migrate, store_engine
+from hub.store.db import migrate, store_engine
 from tests.support.hubcli import hub_env, run_hub
 
 

@@ -23,9 +23,9 @@ import sqlalchemy as sa
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from hub import clients
 from hub.gql.scalars import decimal_text
-from hub.store import Client
+from hub.store import clients
+from hub.store.db import Client
 from tests.support.answers import numbers_in, strings_in
 from tests.support.authz import client_for, http_client, replace_once, start_variant
 from tests.support.hubcli import hub_env, run_hub

@@ -1,4 +1,4 @@
-"""hub.store: the store is migrated at start, and Alembic runs only when it must."""
+"""hub.store.db: the store is migrated at start, and Alembic runs only when it must."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 
-from hub import store
-from hub.store import HEAD, _alembic_config, migrate_async, revision, store_engine
+from hub.store import db as store_db
+from hub.store.db import HEAD, _alembic_config, migrate_async, revision, store_engine
 from tests.support.databases import ScratchDatabase
 
 
@@ -39,7 +39,7 @@ async def test_a_new_store_is_migrated_and_a_current_one_is_left_to_itself(
         def alembic(_url: str) -> None:
             raise AssertionError("Alembic ran on a store at HEAD")
 
-        monkeypatch.setattr(store, "migrate", alembic)
+        monkeypatch.setattr(store_db, "migrate", alembic)
         await migrate_async(db.url)
     finally:
         await db.drop()

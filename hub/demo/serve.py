@@ -19,9 +19,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hub import clients
-from hub.keycheck import KeyStore
-from hub.store import migrate, store_engine
+from hub.store import clients
+from hub.store.db import migrate, store_engine
+from hub.store.keycheck import KeyStore
 
 DEMO_SUBJECTS = {
     "DINSOS_KEY": ("opd:dinsos", "Dinsos welfare system: verifies recipients against Dukcapil"),

@@ -25,7 +25,7 @@ from graphql import (
 
 from hub.errors import BadUserInput, Forbidden
 from hub.gql.scalars import DateTime
-from hub.store import AuditAccess, AuditRecord
+from hub.store.db import AuditAccess, AuditRecord
 
 MAX_PAGE = 500
 

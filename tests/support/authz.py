@@ -7,8 +7,8 @@ from pathlib import Path
 
 import httpx
 
-from hub import clients
 from hub.app import Hub, create_app
+from hub.store import clients
 from tests.support.databases import ScratchDatabase
 from tests.support.regency import (
     PENDUDUK,

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.keycheck import KeyStore
-from hub.store import Client
+from hub.store.db import Client
+from hub.store.keycheck import KeyStore
 
 __all__ = ["Caller", "Client", "Issued", "authenticate", "create", "listing", "now", "revoke"]
 

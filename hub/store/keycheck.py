@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.base import SourceError
 from adapters.sql_pg import PgRunner
 from hub.errors import StoreUnavailable
-from hub.store import Client
+from hub.store.db import Client
 
 _TABLE: sa.Table = Client.__table__  # type: ignore[assignment]
 _COLUMNS = (_TABLE.c.subject, _TABLE.c.key_hash, _TABLE.c.expires_at, _TABLE.c.revoked_at)
