@@ -35,8 +35,8 @@ import sys
 
 import orjson
 
-from hub.audit_chain import GENESIS, Entry, fields_of, link, row_values
-from hub.audit_sqlite import Batch, SqliteAppender
+from hub.audit.chain import GENESIS, Entry, fields_of, link, row_values
+from hub.audit.sqlite import Batch, SqliteAppender
 from hub.errors import AuditWriteFailed
 
 
@@ -171,13 +171,13 @@ class ProcJournal(_Chained):
 
 # The SQLite helper: frames of `LENGTH\n` + LENGTH bytes of JSON entries on stdin; each
 # frame staged and committed into the SQLite store at argv[1] with the hub's own
-# statements (hub/audit_sqlite.py's `_stage`, WAL, synchronous=FULL), answered `ok FIRST\n`
+# statements (hub/audit/sqlite.py's `_stage`, WAL, synchronous=FULL), answered `ok FIRST\n`
 # with the batch's first sequence number.
 SQLITE_HELPER = r"""
 import datetime as dt, sqlite3, sys
 import orjson
-from hub.audit_chain import Entry
-from hub.audit_sqlite import _stage
+from hub.audit.chain import Entry
+from hub.audit.sqlite import _stage
 conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
 for pragma in ("busy_timeout=10000", "journal_mode=WAL", "synchronous=FULL"):
     conn.execute(f"PRAGMA {pragma}")
@@ -206,7 +206,7 @@ INDEXING_HELPER = (
     r"""
 import sqlite3, sys
 import orjson
-from hub.audit_sqlite import _INSERT_ACCESS, _INSERT_LOG
+from hub.audit.sqlite import _INSERT_ACCESS, _INSERT_LOG
 every = int(sys.argv[3])
 conn = sqlite3.connect(sys.argv[2], isolation_level=None, timeout=10)
 for pragma in ("busy_timeout=10000", "journal_mode=WAL", "synchronous=NORMAL"):

@@ -50,7 +50,7 @@ from servers import DATABASE
 from servers import DUKCAPIL as CATALOG
 
 from hub.app import Hub, create_app
-from hub.audit import Entry
+from hub.audit.log import Entry
 from hub.settings import Settings
 from hub.store import clients
 

@@ -26,7 +26,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.http.ides import get_graphql_ide_html
 
-from hub.audit import AuditLog, Entry, query_hash
+from hub.audit.ledger import Ledger
+from hub.audit.log import AuditLog, Entry, query_hash
 from hub.catalog import Catalog, load_catalog
 from hub.cursor import Cursors
 from hub.errors import (
@@ -43,7 +44,6 @@ from hub.gql.run import GraphQLService, RequestContext
 from hub.gql.schema import build_schema
 from hub.gql.types import Access
 from hub.graphql_http import JSON, answer_status, error_response, json_response, read_request, response_type
-from hub.ledger import Ledger
 from hub.logs import keep_values_out
 from hub.metrics import CONTENT_TYPE, Metrics
 from hub.policy.decisions import ACTIONS, Policy

@@ -1,5 +1,5 @@
-"""The audit log on a SQLite store (hub/audit_sqlite.py) and the chain's canonical form
-(hub/audit_chain.py), against real SQLite files.
+"""The audit log on a SQLite store (hub/audit/sqlite.py) and the chain's canonical form
+(hub/audit/chain.py), against real SQLite files.
 
 The appender writes on the event loop and commits on a thread of its own; these tests
 hold SQLite's write lock from another connection, break the store under it and close
@@ -24,9 +24,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub import audit_sqlite
-from hub.audit import AuditLog, _entry, records, verify
-from hub.audit_chain import GENESIS, Entry, canonical, chain_hash, fields_of
+from hub.audit import sqlite as audit_sqlite
+from hub.audit.chain import GENESIS, Entry, canonical, chain_hash, fields_of
+from hub.audit.log import AuditLog, _entry, records, verify
 from hub.errors import AuditWriteFailed
 from hub.store.db import migrate, store_engine
 from tests.support.hubcli import hub_env, run_hub

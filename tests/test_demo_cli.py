@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.audit import query_hash
+from hub.audit.log import query_hash
 from hub.demo.serve import examples, hub_command
 from tests.support.hubcli import Running, hub_env, running_hub
 

@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.ledger import count_rows
+from hub.audit.ledger import count_rows
 from hub.plan import NodePlan, RelPlan
 
 # A recipient (id, nik) with its resident (ONE), whose household members (MANY) each

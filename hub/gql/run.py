@@ -22,6 +22,7 @@ from graphql import (
 from graphql.validation.validate import ValidationAbortedError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.audit.ledger import Ledger
 from hub.cursor import Cursors
 from hub.errors import HubError, Internal
 from hub.filter_size import FilterBudget
@@ -29,7 +30,6 @@ from hub.gql import fast
 from hub.gql.executor import HubExecutor
 from hub.gql.limits import TOO_COMPLEX, Limits
 from hub.gql.schema import HubSchema
-from hub.ledger import Ledger
 from hub.policy.decisions import Policy
 from hub.settings import Settings
 from hub.sources import Calls

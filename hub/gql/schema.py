@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from graphql import GraphQLField, GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema
 
+from hub.audit.ledger import Ledger, count_rows
 from hub.catalog import Catalog, CatalogError
 from hub.cursor import Cursors
 from hub.errors import Forbidden
@@ -26,7 +27,6 @@ from hub.gql.shape import shape_connection
 from hub.gql.static import static_fields
 from hub.gql.translate import Query, read_plan
 from hub.gql.types import Audience, DatasetTypes, Resolver, Resolvers, build_dataset_types, build_namespaces
-from hub.ledger import Ledger, count_rows
 from hub.plan import NodePlan, ReadPlan
 from hub.policy.access import (
     aggregate_pairs,

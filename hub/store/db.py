@@ -39,7 +39,7 @@ class Client(Base):
 
 
 class AuditRecord(Base):
-    """One request that released non-public data (see hub.audit). Never values."""
+    """One request that released non-public data (see hub.audit.log). Never values."""
 
     __tablename__ = "audit_log"
 

@@ -3,7 +3,7 @@
 Record n carries `prev_hash` (record n-1's `hash`) and
 `hash = sha256(prev_hash || canonical JSON of its fields and seq)`, so an edited,
 deleted, inserted or reordered record breaks the chain from there on. Every store
-writer (hub/audit_sqlite.py, hub/audit_pg.py, and hub/audit.py's SQLAlchemy path for
+writer (hub/audit/sqlite.py, hub/audit/pg.py, and hub/audit/log.py's SQLAlchemy path for
 other stores) and `verify` use these functions.
 """
 

@@ -29,7 +29,7 @@ import sqlite3
 import threading
 from typing import Any
 
-from hub.audit_chain import COLUMNS, Entry, Link, accesses, link, row_values
+from hub.audit.chain import COLUMNS, Entry, Link, accesses, link, row_values
 from hub.errors import AuditWriteFailed
 
 log = logging.getLogger("hub.audit")

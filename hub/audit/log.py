@@ -5,11 +5,11 @@ the record is committed; if it cannot be, the request fails with AUDIT_UNAVAILAB
 no data. Records waiting at the same moment are committed together (group commit), so
 the cost per request stays small without ever answering before the record is durable.
 
-The chain (hub/audit_chain.py): record n carries `prev_hash` (record n-1's `hash`) and
+The chain (hub/audit/chain.py): record n carries `prev_hash` (record n-1's `hash`) and
 `hash = sha256(prev_hash || canonical JSON of its fields)`. Writers lock the single
 `audit_head` row first, so several hub processes sharing one PostgreSQL store append
-in turn. A SQLite store is written by hub/audit_sqlite.py, a PostgreSQL one by
-hub/audit_pg.py, any other through SQLAlchemy here. `verify` recomputes the
+in turn. A SQLite store is written by hub/audit/sqlite.py, a PostgreSQL one by
+hub/audit/pg.py, any other through SQLAlchemy here. `verify` recomputes the
 chain and compares it with the head: an edited, deleted, inserted or reordered record
 breaks it.
 
@@ -34,11 +34,11 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.audit_chain import COLUMNS, Link, accesses, chain_hash, link, row_values
-from hub.audit_chain import GENESIS as GENESIS
-from hub.audit_chain import Entry as Entry
-from hub.audit_pg import PgAppender
-from hub.audit_sqlite import SqliteAppender
+from hub.audit.chain import COLUMNS, Link, accesses, chain_hash, link, row_values
+from hub.audit.chain import GENESIS as GENESIS
+from hub.audit.chain import Entry as Entry
+from hub.audit.pg import PgAppender
+from hub.audit.sqlite import SqliteAppender
 from hub.errors import AuditWriteFailed
 from hub.store.db import AuditAccess, AuditHead, AuditRecord
 
