@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hub.app import create_app  # noqa: E402
+from hub.http.app import create_app  # noqa: E402
 from tests.support.fuzz import SUBJECTS, Tally, Target, start_demo_hub  # noqa: E402
 from tests.support.servers import serve  # noqa: E402
 

@@ -49,8 +49,8 @@ from journal import IndexingJournal, Journal, ProcJournal, SqliteProc
 from servers import DATABASE
 from servers import DUKCAPIL as CATALOG
 
-from hub.app import Hub, create_app
 from hub.audit.log import Entry
+from hub.http.app import Hub, create_app
 from hub.settings import Settings
 from hub.store import clients
 

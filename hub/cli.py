@@ -122,7 +122,7 @@ def _run(settings: Settings, catalog: Catalog, policy: Policy, sources: Sources,
 
     import uvicorn
 
-    from hub.app import create_app
+    from hub.http.app import create_app
 
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("casbin", "alembic", "aiosqlite"):  # rule dumps, migrations, driver chatter

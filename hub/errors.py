@@ -4,7 +4,7 @@
 `extensions.code` a caller sees. Messages are written for the caller; internal
 details (SQL, connection strings, tracebacks) never go into them but to the log under
 the request id. `StoreUnavailable` and `AuditWriteFailed` come from below the request
-path; hub/app.py answers them as `AUDIT_UNAVAILABLE`. `CatalogError` and `PolicyError`
+path; hub/http/app.py answers them as `AUDIT_UNAVAILABLE`. `CatalogError` and `PolicyError`
 refuse a configuration at start and in `hub check`, each listing every problem found.
 All of the hub's exceptions live here; an adapter's own (`SourceError`) are part of the
 adapter contract in adapters/base.py.
@@ -62,7 +62,7 @@ class SourceTimeout(HubError):
     code = "SOURCE_TIMEOUT"
 
 
-# --- the HTTP front door (hub/graphql_http.py): the request itself is refused ---
+# --- the HTTP front door (hub/http/graphql_http.py): the request itself is refused ---
 
 
 class BodyTooLarge(HubError):

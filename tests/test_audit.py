@@ -29,8 +29,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from hub.app import Hub, create_app
 from hub.audit.log import GENESIS, query_hash, verify
+from hub.http.app import Hub, create_app
 from hub.settings import Settings
 from hub.store import clients
 from hub.store.db import AuditRecord

@@ -13,7 +13,7 @@ import pytest
 import pytest_asyncio
 import yaml
 
-from hub.app import create_app
+from hub.http.app import create_app
 from tests.support.regency import Regency, start_hub, start_regency, write_policies
 from tests.support.rest_server import RestServer
 from tests.support.servers import serve

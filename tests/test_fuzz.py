@@ -14,7 +14,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from hub.app import create_app
+from hub.http.app import create_app
 from tests.support import node
 from tests.support.fuzz import SUBJECTS, Tally, Target, start_demo_hub
 from tests.support.servers import serve

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from hub.app import create_app
+from hub.http.app import create_app
 from tests.support.regency import Regency, start_hub, start_regency
 from tests.support.servers import serve
 

@@ -1,4 +1,4 @@
-"""GraphQL over HTTP (https://graphql.github.io/graphql-over-http/draft/, hub/graphql_http.py):
+"""GraphQL over HTTP (https://graphql.github.io/graphql-over-http/draft/, hub/http/graphql_http.py):
 graphql-http's audit of the spec runs against both endpoints of a hub on a loopback
 port and must pass every audit (its counts are printed at the end of the run); the
 media types and status codes are also checked one by one, without Node."""
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from hub.app import create_app
+from hub.http.app import create_app
 from tests.support.node import NODE_DIR, SUMMARY, require_node_package
 from tests.support.regency import Regency
 from tests.support.servers import serve

@@ -22,7 +22,7 @@ import yaml
 from adapters.base import AggregateQuery, And, Cmp, Filter, Measure, Not, Or, Order, PageQuery, SourceError
 from adapters.memory import RowBudgetExceeded
 from adapters.rest import CONVERT, RestAdapter
-from hub.app import Hub
+from hub.http.app import Hub
 from hub.sources import binding
 from tests.support.databases import ScratchDatabase
 from tests.support.regency import PENDUDUK, load, make_rows, start_hub

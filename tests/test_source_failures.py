@@ -11,7 +11,7 @@ import asyncpg
 import httpx
 import pytest
 
-from hub.app import Hub
+from hub.http.app import Hub
 from tests.support.databases import ScratchDatabase, require_server
 from tests.support.proxy import Proxy, closed_port
 from tests.support.regency import PENDUDUK, PENERIMA, load, make_rows, start_hub, write_catalog

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from hub.app import Hub, create_app
+from hub.http.app import Hub, create_app
 from hub.store import clients
 from tests.support.databases import ScratchDatabase
 from tests.support.regency import (

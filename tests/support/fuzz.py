@@ -44,9 +44,9 @@ from hypothesis import seed as with_seed
 from hypothesis import strategies as st
 from hypothesis_graphql import Mode, queries
 
-from hub.app import Hub
 from hub.breaker import State
 from hub.catalog import Catalog, load_catalog
+from hub.http.app import Hub
 from hub.settings import Settings
 from hub.store import clients
 from tests.support.answers import strings_in

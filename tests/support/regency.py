@@ -20,7 +20,7 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from hub.app import Hub, create_app
+from hub.http.app import Hub, create_app
 from hub.settings import Settings
 from hub.store import clients
 from tests.support.databases import ScratchDatabase

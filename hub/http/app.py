@@ -1,6 +1,6 @@
 """The Starlette application: routes, request limits, and the hub's life cycle.
 
-POST /graphql         GraphQL over HTTP, with an API key (hub/graphql_http.py; GET serves
+POST /graphql         GraphQL over HTTP, with an API key (hub/http/graphql_http.py; GET serves
                       GraphiQL to a browser)
 POST /public/graphql  the same without a key, for what `public` may see
 GET  /healthz         the process answers (200 even while a source is down)
@@ -43,7 +43,14 @@ from hub.filter_size import FilterBudget, FilterLimits
 from hub.gql.run import GraphQLService, RequestContext
 from hub.gql.schema import build_schema
 from hub.gql.types import Access
-from hub.graphql_http import JSON, answer_status, error_response, json_response, read_request, response_type
+from hub.http.graphql_http import (
+    JSON,
+    answer_status,
+    error_response,
+    json_response,
+    read_request,
+    response_type,
+)
 from hub.logs import keep_values_out
 from hub.metrics import CONTENT_TYPE, Metrics
 from hub.policy.decisions import ACTIONS, Policy
