@@ -30,7 +30,7 @@ from hub.catalog import (
     load_catalog,
 )
 from hub.catalog.yamlfile import expand
-from hub.cli import app
+from hub.cli.main import app
 from hub.gql.reserved import check_graphql_names
 from hub.settings import Settings
 from tests.support.regency import write_policies

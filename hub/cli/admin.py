@@ -15,7 +15,7 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.audit.log import Verdict, describe, read_anchors, records, verify
-from hub.cli_common import PoliciesOpt, SchemaOpt, check_catalog, check_policy, err, open_store, settings_with
+from hub.cli.common import PoliciesOpt, SchemaOpt, check_catalog, check_policy, err, open_store, settings_with
 from hub.policy.decisions import ACTIONS
 from hub.store import clients
 from hub.store.db import AuditHead, AuditRecord, store_engine

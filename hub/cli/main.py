@@ -21,8 +21,8 @@ from typing import Annotated
 import typer
 
 from hub.catalog import Catalog, json_schema
-from hub.cli_admin import audit_app, clients_app, migrate_app, policy_app
-from hub.cli_common import (
+from hub.cli.admin import audit_app, clients_app, migrate_app, policy_app
+from hub.cli.common import (
     DEMO_DIR,
     REPO,
     HostOpt,
@@ -183,7 +183,7 @@ def demo(
 
 def _print_admin(url: str) -> None:
     """How to reach this demo's store from another shell: the admin commands find it
-    from this directory (`cli_common.find_store`), else one `export` line points them."""
+    from this directory (`hub.cli.common.find_store`), else one `export` line points them."""
     from hub.demo.serve import hub_command
 
     hub = hub_command()

@@ -20,7 +20,7 @@ from hub.settings import Settings
 from hub.sources import Sources, check_adapters
 
 err = Console(stderr=True, soft_wrap=True)  # problems stay one line each, whatever the width
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEMO_DIR = REPO / "var" / "demo"
 DEMO_STORE = Path("var/demo/hub.db")  # the demo's store, relative to where `hub` runs, as var/hub.db is
 
