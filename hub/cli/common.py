@@ -20,9 +20,8 @@ from hub.settings import Settings
 from hub.sources import Sources, check_adapters
 
 err = Console(stderr=True, soft_wrap=True)  # problems stay one line each, whatever the width
-REPO = Path(__file__).resolve().parents[2]
-DEMO_DIR = REPO / "var" / "demo"
-DEMO_STORE = Path("var/demo/hub.db")  # the demo's store, relative to where `hub` runs, as var/hub.db is
+DEMO_DIR = Path("var/demo")  # the demo's files, relative to where `hub` runs, as var/hub.db is
+DEMO_STORE = DEMO_DIR / "hub.db"
 
 SchemaOpt = Annotated[Path | None, typer.Option("--schema", help="Catalog directory [env HUB_SCHEMA_DIR].")]
 PoliciesOpt = Annotated[

@@ -24,7 +24,6 @@ from hub.catalog import Catalog, json_schema
 from hub.cli.admin import audit_app, clients_app, migrate_app, policy_app
 from hub.cli.common import (
     DEMO_DIR,
-    REPO,
     HostOpt,
     PoliciesOpt,
     PortOpt,
@@ -39,6 +38,7 @@ from hub.cli.common import (
     settings_with,
     sqlite_file,
 )
+from hub.demo import DEMO_POLICIES, DEMO_SCHEMA
 from hub.policy.decisions import Policy
 from hub.settings import Settings
 from hub.sources import Sources
@@ -157,7 +157,7 @@ def demo(
     data_dir = data_dir.resolve()
     os.environ["HUB_DEMO_DIR"] = str(data_dir)
     os.environ.setdefault("HUB_DATABASE_URL", f"sqlite+aiosqlite:///{data_dir / 'hub.db'}")
-    settings = settings_with(schema_dir=REPO / "schema", policies_dir=REPO / "policies", host=host, port=port)
+    settings = settings_with(schema_dir=DEMO_SCHEMA, policies_dir=DEMO_POLICIES, host=host, port=port)
     sock = listen(settings.host, settings.port, "demo")
     generate(data_dir, residents=residents)
     if not settings.audit_key:

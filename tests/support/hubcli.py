@@ -59,11 +59,12 @@ class Running:
 
 @contextmanager
 def running_hub(
-    *args: str, cwd: Path, env: dict[str, str], log: Path, timeout: float = 90
+    *args: str, cwd: Path, env: dict[str, str], log: Path, timeout: float = 90, hub: Path = HUB
 ) -> Iterator[Running]:
-    """Run `hub ARGS` (with `--port 0`: it prints the port it took) until the block ends."""
+    """Run `hub ARGS` (with `--port 0`: it prints the port it took) until the block ends;
+    `hub` is the command (another installation's)."""
     with log.open("w") as out:
-        process = subprocess.Popen([str(HUB), *args], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=out)
+        process = subprocess.Popen([str(hub), *args], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=out)
         try:
             deadline = time.monotonic() + timeout
             while True:
