@@ -171,7 +171,8 @@ def secrets_of(data_dir: Path, catalog: Catalog, oracle: Oracle, subject: str) -
 
 @dataclass
 class Tally:
-    """What the requests met: counts by HTTP status and by error code (`-` for none)."""
+    """What the requests met: counts by HTTP status and by error code (`-`: an answer
+    without errors)."""
 
     requests: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
@@ -180,11 +181,12 @@ class Tally:
     seconds: float = 0.0
 
     def line(self, name: str) -> str:
-        codes = ", ".join(f"{c} {n}" for c, n in sorted(self.codes.items()))
+        codes = ", ".join(f"{c} {n}" for c, n in sorted(self.codes.items()) if c != "-")
         statuses = ", ".join(f"{s}: {n}" for s, n in sorted(self.statuses.items()))
         return (
             f"{name}: {self.requests} requests in {self.seconds:.0f} s; HTTP {statuses}; "
-            f"errors by code: {codes or 'none'}; problems: {len(self.problems)}"
+            f"answers without errors: {self.codes['-']}; errors by code: {codes or 'none'}; "
+            f"problems: {len(self.problems)}"
         )
 
 
