@@ -250,7 +250,7 @@ class IndexingJournal(ProcJournal):
 
 class SqliteProc(ProcJournal):
     """The hub's SQLite append (chain, inserts, durable COMMIT) done whole by a helper
-    process, the loop only batching and sending the entries (session 6's design)."""
+    process, the loop only batching and sending the entries (a writer-process design)."""
 
     helper = SQLITE_HELPER
 

@@ -1,4 +1,4 @@
-"""Read benchmark (issue 6): the hub against the floor and PostGraphile 4 (DESIGN §9).
+"""Read benchmark (issue 6): the hub against the floor and PostGraphile 4 (docs/design.md §9).
 
     .venv/bin/python bench/read_bench.py [--rows 100000] [--recipients 20000] [--duration 6]
         [--rounds 3] [--concurrency 8] [--workloads W1,W2,W3,W4,W5]

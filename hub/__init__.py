@@ -1,3 +1,3 @@
-"""OPD Hub: a regency's data-exchange hub (see DESIGN.md in the shared folder)."""
+"""OPD Hub: a regency's data-exchange hub (docs/design.md is the contract; ARCHITECTURE.md maps the code)."""
 
 __version__ = "0.1.0"

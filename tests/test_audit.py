@@ -1,4 +1,4 @@
-"""The audit log against real stores (DESIGN §6): one hash-chained record per release of
+"""The audit log against real stores (docs/design.md §6): one hash-chained record per release of
 non-public data, written before the answer, fail closed, never a value; purpose
 binding; transparency; `hub audit verify|tail`.
 

@@ -1,4 +1,4 @@
-"""Authorization through HTTP against a real hub on SQLite (DESIGN §5, §6): what a
+"""Authorization through HTTP against a real hub on SQLite (docs/design.md §5, §6): what a
 subject may not read never reaches it, in data, errors or cursors; match verifies
 without disclosing; small groups are suppressed; the public sees only what is public;
 keys that are missing, wrong, revoked or expired get 401."""
@@ -505,7 +505,7 @@ def may_count(town: Town, subject: str) -> bool:
     ["totalCount", "pageInfo { hasNextPage } nodes { __typename }", "edges { cursor }"],
 )
 async def test_a_read_that_uses_no_field_is_a_count(town: Town, subject: str, selection: str) -> None:
-    """A bare count needs `aggregate` on some field (DESIGN §5, hub.policy.access.check_aggregate);
+    """A bare count needs `aggregate` on some field (docs/design.md §5, hub.policy.access.check_aggregate);
     `totalCount` (or counting the rows of a page) is the same count."""
     assert not may_count(town, subject)
     body = await town.post(subject, "{ dukcapil { pendudukAggregate { count } } }")

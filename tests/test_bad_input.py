@@ -1,5 +1,5 @@
 """What a caller can get wrong, over HTTP: every mistake is a coded error with a request
-id (DESIGN §7), limits hold however the query is dressed up, nothing internal leaks,
+id (docs/design.md §7), limits hold however the query is dressed up, nothing internal leaks,
 and the server keeps answering. Also the plain routes, and the masking of a bug."""
 
 from __future__ import annotations

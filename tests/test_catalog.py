@@ -1,5 +1,5 @@
 """hub/catalog.py and `hub check`: loading is all or nothing, and every problem names
-its file and the dotted path inside it (DESIGN §3); the JSON Schema and README.md
+its file and the dotted path inside it (docs/design.md §3); the JSON Schema and README.md
 keep up with the models, the settings and the commands."""
 
 from __future__ import annotations

@@ -149,7 +149,7 @@ def test_decisions_equal_casbin_on_random_triples(tmp_path: Path, catalog: Catal
         denies = reference(policy.csv.parent, policy.model, rules, catalog, denies_only=True)
         for sub, obj, act in random_triples(rnd, fields, 80):
             casbin_says = ref.enforce(sub, obj, act)
-            # DESIGN §5 / hub.policy.decisions: read implies match and aggregate unless a deny rule
+            # docs/design.md §5 / hub.policy.decisions: read implies match and aggregate unless a deny rule
             # matches that action.
             expected = casbin_says or (
                 act != "read" and not denies.enforce(sub, obj, act) and ref.enforce(sub, obj, "read")
@@ -173,7 +173,7 @@ def test_decisions_equal_casbin_on_random_triples(tmp_path: Path, catalog: Catal
 
 
 def test_model_implements_the_documented_rules(tmp_path: Path, catalog: Catalog) -> None:
-    """The plain-Python reading of DESIGN §5 (tests/support/policy_oracle.py) agrees with
+    """The plain-Python reading of docs/design.md §5 (tests/support/policy_oracle.py) agrees with
     Casbin running policies/model.conf, so tests that use the oracle test the contract."""
     rnd = random.Random(11)
     fields = fields_of(catalog)

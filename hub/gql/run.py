@@ -1,5 +1,5 @@
 """One GraphQL request: parse (cached), validate (cached, with limits), execute, and
-turn every error into a coded one (DESIGN §7)."""
+turn every error into a coded one (docs/design.md §7)."""
 
 from __future__ import annotations
 

@@ -68,7 +68,8 @@ def restrict_for(
     """The plan the caller's decisions leave (FORBIDDEN for a filter or sort it may not
     use), and the pairs that plan uses. The outcome depends on the policy in force, the
     subject and the plan's structure, never on filter values: a cached document's step
-    keeps it under exactly those (bench/README.md, session 6)."""
+    keeps it under exactly those, so that no decision is reused for another policy version
+    or subject."""
     policy = ctx.policy
     key = (policy, policy.current_version(), ctx.subject, plan.node, plan.sort, filter_shape(plan.where))
 

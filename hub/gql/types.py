@@ -1,4 +1,4 @@
-"""GraphQL types generated from the catalog (DESIGN §4), built once per catalog load.
+"""GraphQL types generated from the catalog (docs/design.md §4), built once per catalog load.
 
 Generated types are plain graphql-core objects: building them costs microseconds,
 where strawberry's `create_type` costs milliseconds per type, and a regency's catalog

@@ -183,8 +183,7 @@ async def serve_graphql(request: Request, service: GraphQLService, public: bool)
         return json_response(result, status, request_id, media_type)
     entry = audit_entry(hub, ctx, who, service.operation(query, name), query, variables, result)
     # Serialised now, while the rows are still in the CPU's caches, and only sent once the
-    # record is durable. Serialising after the wait cost ~40 µs more a request (100 rows),
-    # and the rows lived on through it (bench/README.md, session 5).
+    # record is durable: no byte of the answer leaves before its audit record.
     answer = json_response(result, status, request_id, media_type)
     del result
     try:

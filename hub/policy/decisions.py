@@ -1,4 +1,4 @@
-"""Who may do what with which field: Casbin decides, the hub caches (DESIGN §5).
+"""Who may do what with which field: Casbin decides, the hub caches (docs/design.md §5).
 
 How rules resolve (also written in `policies/model.conf`):
 

@@ -1,4 +1,4 @@
-"""The access rules of DESIGN §5 written out in plain Python, as an oracle for tests.
+"""The access rules of docs/design.md §5 written out in plain Python, as an oracle for tests.
 
 It reads the same `policy.csv` lines as the hub and decides (subject, object, action)
 the way `policies/model.conf` documents it, without Casbin:
