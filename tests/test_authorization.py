@@ -601,7 +601,7 @@ async def test_one_document_asked_in_turn_by_subjects_with_different_rights(town
 
 async def test_a_kept_policy_outcome_follows_the_filter_and_order_given_in_variables(town: Town) -> None:
     """The fast path keeps the policy's outcome per plan structure (hub/gql/schema.py's
-    `restrict_for`). One document whose filter and order come in variables asks
+    `decide_read`). One document whose filter and order come in variables asks
     different things of the policy: `eq` on a name needs match, `neq` needs read, and
     an order needs read. Each request must get its own decision, in any order."""
     query = """query($w: DukcapilPendudukWhere, $o: [DukcapilPendudukOrderBy!]) {

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from hub.gql import schema as gql_schema
+from hub.gql import pipeline
 from tests.support.regency import PENDUDUK, Regency, start_regency
 
 REQUEST_ID = re.compile(r"^[0-9a-f]{16}$")
@@ -413,7 +413,7 @@ async def test_an_unexpected_exception_is_internal_and_logged_with_the_request_i
     async def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise RuntimeError("secret detail")
 
-    monkeypatch.setattr(gql_schema, "run_read", broken)  # a bug in the read path
+    monkeypatch.setattr(pipeline, "run_read", broken)  # a bug in the read path
     query = "{ dukcapil { penduduk(first: 1) { nodes { nik } } } catalog { opds { id } } }"
     with caplog.at_level(logging.ERROR):
         response = await post(sqlite_regency, query)

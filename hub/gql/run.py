@@ -79,6 +79,15 @@ class _Lru(OrderedDict[str, Any]):
             self.held -= len(old)
 
 
+@dataclass(frozen=True)
+class Ran:
+    """A request's answer, and its operation's name as the caller gave it or as the
+    document's only operation has it (for the audit record)."""
+
+    answer: dict[str, Any]
+    operation: str | None
+
+
 class GraphQLService:
     """Runs requests against one schema; caches parsed and validated documents."""
 
@@ -106,32 +115,22 @@ class GraphQLService:
         self._documents.put(query, result)
         return result
 
-    def operation(self, query: str, name: str | None) -> str | None:
-        """The operation's name as the caller gave it, or the document's only one."""
-        if name:
-            return name
-        document = self.document(query)
-        if isinstance(document, list):
-            return None
-        names = [
-            d.name.value for d in document.definitions if isinstance(d, OperationDefinitionNode) and d.name
-        ]
-        return names[0] if len(names) == 1 else None
-
     async def run(
         self,
         ctx: RequestContext,
         query: str,
         variables: dict[str, Any] | None,
         operation_name: str | None,
-    ) -> dict[str, Any]:
+    ) -> Ran:
         document = self.document(query)
         if isinstance(document, list):
-            return {"errors": [format_error(e, ctx.request_id) for e in document]}
+            refused = {"errors": [format_error(e, ctx.request_id) for e in document]}
+            return Ran(refused, operation_name or None)
+        operation = operation_name or _only_name(document)
         plan = self.layout(query, document, operation_name)
         if plan is not None:
             data, errors = await fast.execute(self.schema.schema, plan, ctx, variables)
-            return _answer(data, errors, ctx.request_id)
+            return Ran(_answer(data, errors, ctx.request_id), operation)
         outcome = execute(
             self.schema.schema,
             document,
@@ -141,7 +140,7 @@ class GraphQLService:
             executor_class=HubExecutor,
         )
         result = await outcome if isawaitable(outcome) else outcome
-        return _answer(result.data, result.errors or [], ctx.request_id)
+        return Ran(_answer(result.data, result.errors or [], ctx.request_id), operation)
 
     def layout(self, query: str, document: DocumentNode, operation_name: str | None) -> fast.Layout | None:
         if not self.fast:
@@ -152,6 +151,11 @@ class GraphQLService:
             found = fast.layout(self.schema.schema, document, operation_name) or False
             self._layouts.put(key, found)
         return found if isinstance(found, fast.Layout) else None
+
+
+def _only_name(document: DocumentNode) -> str | None:
+    names = [d.name.value for d in document.definitions if isinstance(d, OperationDefinitionNode) and d.name]
+    return names[0] if len(names) == 1 else None
 
 
 def _coded(error: GraphQLError) -> GraphQLError:

@@ -177,15 +177,16 @@ async def serve_graphql(request: Request, service: GraphQLService, public: bool)
         hub.store,
         FilterBudget(hub.filter_limits),
     )
-    result = await service.run(ctx, query, variables, name)
+    ran = await service.run(ctx, query, variables, name)
+    result = ran.answer
     status = answer_status(result, media_type)
     if not ledger.non_public:
         return json_response(result, status, request_id, media_type)
-    entry = audit_entry(hub, ctx, who, service.operation(query, name), query, variables, result)
+    entry = audit_entry(hub, ctx, who, ran.operation, query, variables, result)
     # Serialised now, while the rows are still in the CPU's caches, and only sent once the
     # record is durable: no byte of the answer leaves before its audit record.
     answer = json_response(result, status, request_id, media_type)
-    del result
+    del result, ran
     try:
         await hub.audit.record(entry)
     except AuditWriteFailed:

@@ -1,0 +1,146 @@
+"""A dataset field's request, step by step: plan, decide, purpose, fetch, note, write.
+
+Every generated dataset field (`penduduk`, `pendudukMatch`, `pendudukAggregate`, see
+hub/gql/types.py) resolves through `read`, `match` or `aggregate` below, and each
+takes the same steps in the same order:
+
+    plan     the selection and arguments become a plan (hub/plan.py); its filter is
+             charged to the request's budget
+    decide   the plan's (object, action) pairs go to the policy in one batch: a filter
+             or sort that is not allowed is FORBIDDEN, a field that is not allowed
+             leaves the plan and is answered as null with FORBIDDEN
+    purpose  non-public pairs may require the caller's stated purpose
+    fetch    the plan runs on the sources (hub/execute.py)
+    note     what was released goes into the request's ledger, which becomes the
+             audit record before the answer leaves (hub/http/app.py)
+    write    the rows become the field's GraphQL subtree, handed to the executor as
+             already completed (hub/gql/executor.py)
+
+No value reaches `write` that `decide` did not allow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Protocol
+
+from graphql import GraphQLResolveInfo
+
+from hub.audit.ledger import Ledger, count_rows
+from hub.cursor import Cursors
+from hub.errors import Forbidden
+from hub.execute import run_aggregate, run_match, run_read
+from hub.filter_size import FilterBudget
+from hub.gql.executor import Precompleted
+from hub.gql.memo import NEVER, StepMemo
+from hub.gql.ops import aggregate_plan, match_plan, write_groups, write_matches
+from hub.gql.selection import collect
+from hub.gql.shape import shape_connection
+from hub.gql.translate import Query, read_plan
+from hub.gql.types import DatasetTypes
+from hub.plan import NodePlan, ReadPlan
+from hub.policy.access import (
+    aggregate_pairs,
+    aggregate_used,
+    check_aggregate,
+    check_match,
+    count_pairs,
+    filter_shape,
+    match_pairs,
+    pairs,
+    restrict,
+)
+from hub.policy.decisions import Pair, Policy
+from hub.sources import Calls
+
+Types = dict[str, DatasetTypes]  # every dataset's generated types, by `opd.dataset`
+
+
+class Context(Protocol):
+    """What the steps need from a request (see `hub.gql.run.RequestContext`)."""
+
+    @property
+    def sources(self) -> Calls: ...
+    @property
+    def cursors(self) -> Cursors: ...
+    @property
+    def max_first(self) -> int: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def policy(self) -> Policy: ...
+    @property
+    def ledger(self) -> Ledger: ...
+    @property
+    def filters(self) -> FilterBudget: ...
+
+
+async def read(
+    types: Types, t: DatasetTypes, info: GraphQLResolveInfo[Any], args: dict[str, Any]
+) -> Precompleted:
+    ctx: Context = info.context
+    q = Query(info.fragments, info.variable_values, ctx.max_first)
+    memo: StepMemo = getattr(info, "memo", NEVER)  # set on the fast path (hub/gql/fast.py)
+    sel = memo.get("selection", lambda: collect(info.field_nodes, q.fragments, q.variables))
+    plan = read_plan(types, t, sel, args, q, ctx.cursors, memo)  # plan
+    ctx.filters.check(plan.where, plan.dataset)
+    plan, used = decide_read(ctx, plan, t, memo)  # decide
+    ctx.ledger.require_purpose(used)  # purpose
+    shape = memo.get(
+        ("shape", plan.node, plan.order),
+        lambda: shape_connection(types, t, sel, q.fragments, q.variables, ctx.cursors, plan),
+    )
+    result = await run_read(ctx.sources, plan)  # fetch
+    ctx.ledger.note(used, rows=count_rows(plan.node, result.rows))  # note
+    denied = [(d.path, Forbidden(d.message), d.nodes) for d in shape.denied]
+    return Precompleted(shape.write(result, plan.where), denied)  # write
+
+
+def decide_read(
+    ctx: Context, plan: ReadPlan, t: DatasetTypes, memo: StepMemo
+) -> tuple[ReadPlan, frozenset[Pair]]:
+    """The plan the caller's decisions leave (FORBIDDEN for a filter or sort it may not
+    use), and the pairs that plan uses. The outcome depends on the policy in force, the
+    subject and the plan's structure, never on filter values: a cached document's step
+    keeps it under exactly those, so that no decision is reused for another policy version
+    or subject."""
+    policy = ctx.policy
+    key = (policy, policy.current_version(), ctx.subject, plan.node, plan.sort, filter_shape(plan.where))
+
+    def decide() -> tuple[NodePlan, frozenset[Pair]]:
+        asked = pairs(plan) | count_pairs(plan.dataset, t.dataset.fields)
+        restricted = restrict(plan, policy.decide(ctx.subject, asked))
+        return restricted.node, frozenset(pairs(restricted))
+
+    node, used = memo.decided(key, decide)
+    return replace(plan, node=node), used
+
+
+async def match(t: DatasetTypes, info: GraphQLResolveInfo[Any], records: list[Any]) -> Precompleted:
+    ctx: Context = info.context
+    plan = match_plan(t, records)  # plan
+    used = match_pairs(plan)
+    check_match(plan, ctx.policy.decide(ctx.subject, used))  # decide
+    ctx.ledger.require_purpose(used)  # purpose
+    answers = await run_match(ctx.sources, plan)  # fetch
+    ctx.ledger.note(used, records=len(plan.records))  # note
+    sel = collect(info.field_nodes, info.fragments, info.variable_values)
+    return Precompleted(write_matches(t, sel, answers))  # write
+
+
+async def aggregate(t: DatasetTypes, info: GraphQLResolveInfo[Any], args: dict[str, Any]) -> Precompleted:
+    ctx: Context = info.context
+    q = Query(info.fragments, info.variable_values, ctx.max_first)
+    sel = collect(info.field_nodes, q.fragments, q.variables)
+    plan = aggregate_plan(t, args, sel, q)  # plan
+    ctx.filters.check(plan.where, plan.dataset)
+    fields = list(t.dataset.fields)
+    allowed = ctx.policy.decide(ctx.subject, aggregate_pairs(plan, fields))  # decide
+    exempt = check_aggregate(plan, fields, allowed)
+    used = {(f"{plan.dataset}.{f}", "aggregate") for f in aggregate_used(plan)}
+    ctx.ledger.require_purpose(used)  # purpose
+    rows = await run_aggregate(ctx.sources, plan)  # fetch
+    at, threshold = len(plan.group_by), t.dataset.spec.min_group_size
+    shown = [int(r[at]) for r in rows if exempt or int(r[at]) >= threshold]
+    ctx.ledger.note(used, rows=sum(shown), released=bool(shown))  # note
+    return Precompleted(write_groups(t, plan, sel, rows, exempt, q))  # write
