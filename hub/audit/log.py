@@ -8,8 +8,9 @@ the cost per request stays small without ever answering before the record is dur
 The chain (hub/audit/chain.py): record n carries `prev_hash` (record n-1's `hash`) and
 `hash = sha256(prev_hash || canonical JSON of its fields)`. Writers lock the single
 `audit_head` row first, so several hub processes sharing one PostgreSQL store append
-in turn. A SQLite store is written by hub/audit/sqlite.py, a PostgreSQL one by
-hub/audit/pg.py, any other through SQLAlchemy here. `verify` recomputes the
+in turn. Entries go to an `AuditSink` (hub/audit/sink.py): a SQLite store's is
+hub/audit/sqlite.py, a PostgreSQL one's hub/audit/pg.py, any other's goes through
+SQLAlchemy (hub/audit/sa.py). `verify` recomputes the
 chain and compares it with the head: an edited, deleted, inserted or reordered record
 breaks it.
 
@@ -20,8 +21,6 @@ of a NIK is guessable). Never a value.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import hmac
 import json
@@ -34,12 +33,10 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.audit.chain import COLUMNS, Link, accesses, chain_hash, link, row_values
 from hub.audit.chain import GENESIS as GENESIS
 from hub.audit.chain import Entry as Entry
-from hub.audit.pg import PgAppender
-from hub.audit.sqlite import SqliteAppender
-from hub.errors import AuditWriteFailed
+from hub.audit.chain import chain_hash
+from hub.audit.sink import AuditSink, sink_for
 from hub.store.db import AuditAccess, AuditHead, AuditRecord
 
 log = logging.getLogger("hub.audit")
@@ -61,82 +58,18 @@ def query_hash(key: bytes, query: str, variables: dict[str, Any] | None) -> str:
 
 
 class AuditLog:
-    """Appends entries with group commit. Start with `start()` inside the event loop."""
+    """Appends entries to an `AuditSink` (by default the one for the store's engine)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, sink: AuditSink | None = None) -> None:
         self.engine = engine
-        url = engine.url
-        self._sqlite = (
-            SqliteAppender(str(url.database))
-            if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
-            else None
-        )
-        self._pg = (
-            PgAppender(url.set(drivername="postgresql").render_as_string(hide_password=False))
-            if url.get_backend_name() == "postgresql" and url.get_driver_name() == "asyncpg"
-            else None
-        )
-        # any other store (MariaDB, ...): SQLAlchemy, batched by the task below
-        self._queue: asyncio.Queue[tuple[Entry, asyncio.Future[int]]] = asyncio.Queue()
-        self._writer: asyncio.Task[None] | None = None
+        self.sink = sink or sink_for(engine)
 
     async def record(self, entry: Entry) -> int:
         """Commit `entry`; its sequence number once durable; AuditWriteFailed otherwise."""
-        if self._sqlite is not None:
-            return await self._sqlite.append(entry)
-        if self._pg is not None:
-            return await self._pg.append(entry)
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._run(), name="audit-writer")
-        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        await self._queue.put((entry, done))
-        return await done
-
-    async def _run(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            while len(batch) < BATCH and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            try:
-                seqs = await self._append([e for e, _ in batch])
-            except Exception as e:
-                log.error("audit store unavailable (%s); %d request(s) refused", type(e).__name__, len(batch))
-                for _, done in batch:
-                    if not done.done():
-                        done.set_exception(AuditWriteFailed(str(type(e).__name__)))
-                continue
-            for (_, done), seq in zip(batch, seqs, strict=True):
-                if not done.done():
-                    done.set_result(seq)
-
-    async def _append(self, entries: list[Entry]) -> list[int]:
-        async with self.engine.begin() as conn:
-            # Lock the head's row and read it in one statement (an UPDATE locks on every
-            # backend, SQLite's whole database included): writers append one after another.
-            head = (await conn.execute(_LOCK_HEAD)).one()
-            links = link(int(head.seq), str(head.hash), entries)
-            await conn.execute(sa.insert(_LOG), [_row(k) for k in links])
-            access = [{"seq": seq, "dataset": d, "opd": opd} for seq, d, opd in accesses(links)]
-            if access:
-                await conn.execute(sa.insert(_ACCESS), access)
-            last = links[-1]
-            await conn.execute(sa.update(_HEAD).where(_HEAD.c.id == 1).values(seq=last.seq, hash=last.hash))
-        return [k.seq for k in links]
+        return await self.sink.append(entry)
 
     async def close(self) -> None:
-        if self._sqlite is not None:
-            await self._sqlite.drain()
-            await asyncio.to_thread(self._sqlite.close)
-        if self._pg is not None:
-            await self._pg.close()
-        if self._writer is not None:
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
-
-
-def _row(k: Link) -> dict[str, Any]:
-    return dict(zip(COLUMNS, row_values(k), strict=True))
+        await self.sink.aclose()
 
 
 def _entry(row: Any) -> Entry:

@@ -104,7 +104,7 @@ class PgAppender:
         if conn is not None:
             conn.terminate()
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         """Wait for the entries handed over so far, then disconnect."""
         await self._idle.wait()
         conn, self._conn = self._conn, None

@@ -168,6 +168,11 @@ class SqliteAppender:
         """Wait until every entry handed over so far is settled (on the appending loop)."""
         await self._idle.wait()
 
+    async def aclose(self) -> None:
+        """Settle what was handed over, stop the writer thread and disconnect."""
+        await self.drain()
+        await asyncio.to_thread(self.close)
+
     def close(self) -> None:
         """Stop the writer thread and disconnect (after `drain`)."""
         thread = self._thread
