@@ -40,13 +40,7 @@ from hub.audit.sink import AuditSink, sink_for
 from hub.store.db import AuditAccess, AuditHead, AuditRecord
 
 log = logging.getLogger("hub.audit")
-_LOG: sa.Table = AuditRecord.__table__  # type: ignore[assignment]
 _ACCESS: sa.Table = AuditAccess.__table__  # type: ignore[assignment]
-_HEAD: sa.Table = AuditHead.__table__  # type: ignore[assignment]
-_LOCK_HEAD = (
-    sa.update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq).returning(_HEAD.c.seq, _HEAD.c.hash)
-)
-BATCH = 256
 
 
 def query_hash(key: bytes, query: str, variables: dict[str, Any] | None) -> str:
