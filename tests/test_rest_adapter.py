@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from adapters.rest import CONVERT, RestAdapter
 from hub.http.app import Hub
 from hub.sources import binding
 from tests.support.databases import ScratchDatabase
+from tests.support.proxy import closed_port
 from tests.support.regency import PENDUDUK, load, make_rows, start_hub
 from tests.support.rest_server import RestServer
 from tests.support.servers import serve
@@ -363,14 +363,6 @@ async def test_a_hanging_api_times_out_by_itself(world: World) -> None:
     assert time.monotonic() - started < 0.3 * 2 + 0.1 + 0.5
     assert world.server.requests["/broken/hang"] == 2
     await adapter.close()
-
-
-def closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port: int = s.getsockname()[1]
-    s.close()
-    return port
 
 
 async def test_connection_refused_and_health(world: World) -> None:
