@@ -579,7 +579,7 @@ async def test_sorting_by_a_field_one_may_not_read_is_forbidden(town: Town) -> N
 
 async def test_one_document_asked_in_turn_by_subjects_with_different_rights(town: Town) -> None:
     """The fast path keeps what a document's selection yields from request to request
-    (hub/gql/memo.py): every subject must still get exactly its own answer, as
+    (hub/gql/step_cache.py): every subject must still get exactly its own answer, as
     graphql-core's executor (which keeps nothing) gives it."""
     query = """query($k: String) { dukcapil { penduduk(where: {kecamatan: {eq: $k}}, first: 3) {
         totalCount nodes { nik nama kecamatan statusHidup anak } } } }"""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import gc
 
-from hub.gql.run import DOCUMENT_CACHE_CHARS
+from hub.gql.service import DOCUMENT_CACHE_CHARS
 from tests.support.regency import Regency
 
 

@@ -1,4 +1,4 @@
-"""The hub's straight-line execution (hub/gql/fast.py) answers exactly as graphql-core's
+"""The hub's straight-line execution (hub/gql/fast_path.py) answers exactly as graphql-core's
 executor does: the same data, the same errors with the same paths and locations."""
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from hub import execute
+from hub import fetch
 from tests.support.regency import Regency
 
 NESTED = """{
@@ -99,7 +99,7 @@ async def test_lookups_of_more_keys_than_a_batch_give_the_same_rows(
     whole = await regency.data(NESTED)
     people = regency.count_statements("dukcapil.penduduk")
     grants = regency.count_statements("dinsos.penerima_bansos")
-    monkeypatch.setattr(execute, "LOOKUP_BATCH", 7)
+    monkeypatch.setattr(fetch, "LOOKUP_BATCH", 7)
     batched = await regency.data(NESTED)
     assert batched == whole
     nodes = whole["dinsos"]["penerimaBansos"]["nodes"]

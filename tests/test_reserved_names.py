@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from hub.catalog import CatalogError, Problem, load_catalog
+from hub.gql.dataset_types import Access
 from hub.gql.reserved import check_graphql_names
 from hub.gql.schema import build_schema
-from hub.gql.types import Access
 
 ONE_OPD = """\
 opd: {{id: {opd}, name: Dinas Uji}}

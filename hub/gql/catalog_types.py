@@ -8,7 +8,7 @@ import strawberry
 
 from hub.catalog import Catalog as CatalogModel
 from hub.catalog.names import camel
-from hub.gql.types import Access, Audience
+from hub.gql.dataset_types import Access, Audience
 from hub.policy.decisions import ACTIONS
 
 

@@ -11,10 +11,10 @@ from typing import Any
 
 from adapters.base import Measure, Row
 from hub.errors import BadUserInput
+from hub.gql.dataset_types import MAX_MATCH_RECORDS, DatasetTypes
 from hub.gql.scalars import OUTPUT
 from hub.gql.selection import Selected, collect
 from hub.gql.translate import Query, to_filter
-from hub.gql.types import MAX_MATCH_RECORDS, DatasetTypes
 from hub.plan import AggregatePlan, MatchPlan
 
 MEASURES: tuple[Measure, ...] = ("sum", "avg", "min", "max")

@@ -1,7 +1,7 @@
 """A dataset field's request, step by step: plan, decide, purpose, fetch, note, write.
 
 Every generated dataset field (`penduduk`, `pendudukMatch`, `pendudukAggregate`, see
-hub/gql/types.py) resolves through `read`, `match` or `aggregate` below, and each
+hub/gql/dataset_types.py) resolves through `read`, `match` or `aggregate` below, and each
 takes the same steps in the same order:
 
     plan     the selection and arguments become a plan (hub/plan.py); its filter is
@@ -10,7 +10,7 @@ takes the same steps in the same order:
              or sort that is not allowed is FORBIDDEN, a field that is not allowed
              leaves the plan and is answered as null with FORBIDDEN
     purpose  non-public pairs may require the caller's stated purpose
-    fetch    the plan runs on the sources (hub/execute.py)
+    fetch    the plan runs on the sources (hub/fetch.py)
     note     what was released goes into the request's ledger, which becomes the
              audit record before the answer leaves (hub/http/app.py)
     write    the rows become the field's GraphQL subtree, handed to the executor as
@@ -29,15 +29,15 @@ from graphql import GraphQLResolveInfo
 from hub.audit.ledger import Ledger, count_rows
 from hub.cursor import Cursors
 from hub.errors import Forbidden
-from hub.execute import run_aggregate, run_match, run_read
+from hub.fetch import run_aggregate, run_match, run_read
 from hub.filter_size import FilterBudget
+from hub.gql.answer import shape_connection
+from hub.gql.dataset_types import DatasetTypes
 from hub.gql.executor import Precompleted
-from hub.gql.memo import NEVER, StepMemo
 from hub.gql.ops import aggregate_plan, match_plan, write_groups, write_matches
 from hub.gql.selection import collect
-from hub.gql.shape import shape_connection
+from hub.gql.step_cache import NEVER, StepMemo
 from hub.gql.translate import Query, read_plan
-from hub.gql.types import DatasetTypes
 from hub.plan import NodePlan, ReadPlan
 from hub.policy.access import (
     aggregate_pairs,
@@ -57,7 +57,7 @@ Types = dict[str, DatasetTypes]  # every dataset's generated types, by `opd.data
 
 
 class Context(Protocol):
-    """What the steps need from a request (see `hub.gql.run.RequestContext`)."""
+    """What the steps need from a request (see `hub.gql.service.RequestContext`)."""
 
     @property
     def sources(self) -> Calls: ...
@@ -80,7 +80,7 @@ async def read(
 ) -> Precompleted:
     ctx: Context = info.context
     q = Query(info.fragments, info.variable_values, ctx.max_first)
-    memo: StepMemo = getattr(info, "memo", NEVER)  # set on the fast path (hub/gql/fast.py)
+    memo: StepMemo = getattr(info, "memo", NEVER)  # set on the fast path (hub/gql/fast_path.py)
     sel = memo.get("selection", lambda: collect(info.field_nodes, q.fragments, q.variables))
     plan = read_plan(types, t, sel, args, q, ctx.cursors, memo)  # plan
     ctx.filters.check(plan.where, plan.dataset)

@@ -17,11 +17,11 @@ from graphql import GraphQLObjectType, GraphQLSchema
 
 from hub.catalog import Catalog, Problem
 from hub.catalog.names import camel, pascal
+from hub.gql.dataset_types import FILTERS, MATCH_FILTERS, PageInfo, SortDirection
 from hub.gql.scalars import SCALARS
 from hub.gql.static import static_fields
-from hub.gql.types import FILTERS, MATCH_FILTERS, PageInfo, SortDirection
 
-# the types each dataset generates, after `pascal(opd, dataset)` (hub/gql/types.py)
+# the types each dataset generates, after `pascal(opd, dataset)` (hub/gql/dataset_types.py)
 TYPE_SUFFIXES = ("", "Where", "AggregateWhere", "OrderBy", "Edge", "Connection", "MatchInput", "Match",
                  "Field", "Group", "GroupKey", "Sum", "Avg", "Min", "Max")  # fmt: skip
 

@@ -165,5 +165,5 @@ OUTPUT: dict[str, Callable[[Any], Any] | None] = {
     "datetime": None,
 }
 # Converters that return a value of exactly this class unchanged: compiled writers
-# (hub/gql/shape.py) test the class inline and call the converter only for the rest.
+# (hub/gql/answer.py) test the class inline and call the converter only for the rest.
 UNCHANGED: dict[Callable[[Any], Any], type] = {_int: int, _float: float, _bool: bool}

@@ -14,9 +14,9 @@ from typing import Any
 from adapters.base import And, Cmp, Filter, Not, Op, Or, Order
 from hub.cursor import Cursors, filter_scope
 from hub.errors import BadUserInput
-from hub.gql.memo import NEVER, StepMemo
+from hub.gql.dataset_types import DatasetTypes
 from hub.gql.selection import Selected, collect
-from hub.gql.types import DatasetTypes
+from hub.gql.step_cache import NEVER, StepMemo
 from hub.plan import NodePlan, ReadPlan, RelPlan
 
 _OPS: dict[str, Op] = {

@@ -40,9 +40,9 @@ from hub.errors import (
     Unauthenticated,
 )
 from hub.filter_size import FilterBudget, FilterLimits
-from hub.gql.run import GraphQLService, RequestContext
+from hub.gql.dataset_types import Access
 from hub.gql.schema import build_schema
-from hub.gql.types import Access
+from hub.gql.service import GraphQLService, RequestContext
 from hub.http.graphql_http import (
     JSON,
     answer_status,

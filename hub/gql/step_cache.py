@@ -1,6 +1,6 @@
 """What a dataset field's selection yields, kept from one request to the next.
 
-A cached document's dataset field (hub/gql/fast.py's `Step`) is asked again and again
+A cached document's dataset field (hub/gql/fast_path.py's `Step`) is asked again and again
 with new variables. Variables change the answer's values, never its selection, unless
 a directive (@skip, @include) decides with them. So while a field's whole selection,
 fragments included, holds no directive, what is derived from the selection alone is

@@ -8,8 +8,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hub.gql.answer import CONSTANT, MANY, ONE, SCALAR, NodeShape
 from hub.gql.scalars import OUTPUT, decimal_text
-from hub.gql.shape import CONSTANT, MANY, ONE, SCALAR, NodeShape
 
 PERSON = NodeShape((("nik", SCALAR, 0, None), ("umur", SCALAR, 2, int), ("__typename", CONSTANT, -1, "P")))
 RECIPIENT = NodeShape(

@@ -26,7 +26,7 @@ from hub.audit.ledger import Ledger
 from hub.cursor import Cursors
 from hub.errors import HubError, Internal
 from hub.filter_size import FilterBudget
-from hub.gql import fast
+from hub.gql import fast_path
 from hub.gql.executor import HubExecutor
 from hub.gql.limits import TOO_COMPLEX, Limits
 from hub.gql.schema import HubSchema
@@ -96,7 +96,7 @@ class GraphQLService:
         self.settings = settings
         self.limits = Limits(settings.max_depth, settings.max_aliases, settings.max_fields)
         self._documents = _Lru(1000, DOCUMENT_CACHE_CHARS)  # query text -> DocumentNode or list of errors
-        self._layouts = _Lru(1000, DOCUMENT_CACHE_CHARS)  # (operation, query text) -> fast.Layout or False
+        self._layouts = _Lru(1000, DOCUMENT_CACHE_CHARS)  # (operation, query) -> fast_path.Layout or False
         self.fast = True  # off: every document through graphql-core's executor (tests compare)
 
     def document(self, query: str) -> DocumentNode | list[GraphQLError]:
@@ -129,7 +129,7 @@ class GraphQLService:
         operation = operation_name or _only_name(document)
         plan = self.layout(query, document, operation_name)
         if plan is not None:
-            data, errors = await fast.execute(self.schema.schema, plan, ctx, variables)
+            data, errors = await fast_path.execute(self.schema.schema, plan, ctx, variables)
             return Ran(_answer(data, errors, ctx.request_id), operation)
         outcome = execute(
             self.schema.schema,
@@ -142,15 +142,17 @@ class GraphQLService:
         result = await outcome if isawaitable(outcome) else outcome
         return Ran(_answer(result.data, result.errors or [], ctx.request_id), operation)
 
-    def layout(self, query: str, document: DocumentNode, operation_name: str | None) -> fast.Layout | None:
+    def layout(
+        self, query: str, document: DocumentNode, operation_name: str | None
+    ) -> fast_path.Layout | None:
         if not self.fast:
             return None
         key = f"{operation_name or ''}\0{query}"
         found = self._layouts.get(key)
         if found is None:
-            found = fast.layout(self.schema.schema, document, operation_name) or False
+            found = fast_path.layout(self.schema.schema, document, operation_name) or False
             self._layouts.put(key, found)
-        return found if isinstance(found, fast.Layout) else None
+        return found if isinstance(found, fast_path.Layout) else None
 
 
 def _only_name(document: DocumentNode) -> str | None:

@@ -23,8 +23,8 @@ from hub.gql.selection import Selected, collect
 from hub.plan import NodePlan, ReadPlan
 
 if TYPE_CHECKING:
-    from hub.execute import ReadResult
-    from hub.gql.types import DatasetTypes
+    from hub.fetch import ReadResult
+    from hub.gql.dataset_types import DatasetTypes
 
 SCALAR, ONE, MANY, CONSTANT = range(4)
 

@@ -38,7 +38,7 @@ from graphql import (
 from graphql.execution.values import VariableValues, get_argument_values
 
 from hub.gql.executor import Precompleted, coerce_variables
-from hub.gql.memo import StepMemo
+from hub.gql.step_cache import StepMemo
 from hub.gql.variables import Plain, plain_signatures, quick_scalars
 
 
@@ -49,7 +49,7 @@ class Step:
     path: tuple[str, str]  # (namespace key, field key)
     field: GraphQLField
     nodes: list[FieldNode]
-    memo: StepMemo  # what its selection yields, kept across requests (hub/gql/memo.py)
+    memo: StepMemo  # what its selection yields, kept across requests (hub/gql/step_cache.py)
 
 
 @dataclass(frozen=True)
