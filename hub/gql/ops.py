@@ -14,7 +14,7 @@ from hub.errors import BadUserInput
 from hub.gql.dataset_types import MAX_MATCH_RECORDS, DatasetTypes
 from hub.gql.scalars import OUTPUT
 from hub.gql.selection import Selected, collect
-from hub.gql.translate import Query, to_filter
+from hub.gql.translate import FieldInputs, to_filter
 from hub.plan import AggregatePlan, MatchPlan
 
 MEASURES: tuple[Measure, ...] = ("sum", "avg", "min", "max")
@@ -46,7 +46,7 @@ def write_matches(t: DatasetTypes, sel: Mapping[str, Selected], answers: list[di
 
 
 def aggregate_plan(
-    t: DatasetTypes, args: Mapping[str, Any], sel: Mapping[str, Selected], q: Query
+    t: DatasetTypes, args: Mapping[str, Any], sel: Mapping[str, Selected], q: FieldInputs
 ) -> AggregatePlan:
     group_by = tuple(dict.fromkeys(args.get("groupBy") or ()))
     measures: list[tuple[Measure, str]] = []
@@ -72,7 +72,7 @@ def write_groups(
     sel: Mapping[str, Selected],
     rows: list[Row],
     exempt: bool,
-    q: Query,
+    q: FieldInputs,
 ) -> list[dict[str, Any]]:
     """One answer per group; `exempt`: the caller may read everything the question uses.
 

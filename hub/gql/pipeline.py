@@ -37,7 +37,7 @@ from hub.gql.executor import Precompleted
 from hub.gql.ops import aggregate_plan, match_plan, write_groups, write_matches
 from hub.gql.selection import collect
 from hub.gql.step_cache import NEVER, StepMemo
-from hub.gql.translate import Query, read_plan
+from hub.gql.translate import FieldInputs, read_plan
 from hub.plan import NodePlan, ReadPlan
 from hub.policy.access import (
     aggregate_pairs,
@@ -79,7 +79,7 @@ async def read(
     types: Types, t: DatasetTypes, info: GraphQLResolveInfo[Any], args: dict[str, Any]
 ) -> Precompleted:
     ctx: Context = info.context
-    q = Query(info.fragments, info.variable_values, ctx.max_first)
+    q = FieldInputs(info.fragments, info.variable_values, ctx.max_first)
     memo: StepMemo = getattr(info, "memo", NEVER)  # set on the fast path (hub/gql/fast_path.py)
     sel = memo.get("selection", lambda: collect(info.field_nodes, q.fragments, q.variables))
     plan = read_plan(types, t, sel, args, q, ctx.cursors, memo)  # plan
@@ -130,7 +130,7 @@ async def match(t: DatasetTypes, info: GraphQLResolveInfo[Any], records: list[An
 
 async def aggregate(t: DatasetTypes, info: GraphQLResolveInfo[Any], args: dict[str, Any]) -> Precompleted:
     ctx: Context = info.context
-    q = Query(info.fragments, info.variable_values, ctx.max_first)
+    q = FieldInputs(info.fragments, info.variable_values, ctx.max_first)
     sel = collect(info.field_nodes, q.fragments, q.variables)
     plan = aggregate_plan(t, args, sel, q)  # plan
     ctx.filters.check(plan.where, plan.dataset)

@@ -26,8 +26,9 @@ _OPS: dict[str, Op] = {
 
 
 @dataclass(frozen=True)
-class Query:
-    """What the resolver needs from graphql-core's info, and nothing else."""
+class FieldInputs:
+    """What a dataset field reads its arguments and selection with, taken from
+    graphql-core's info and nothing else: the fragments, the variables, the page cap."""
 
     fragments: Mapping[str, Any]
     variables: Any
@@ -82,7 +83,7 @@ def to_order(t: DatasetTypes, order_by: list[Mapping[str, str]] | None) -> tuple
 
 
 def plan_node(
-    types: Mapping[str, DatasetTypes], t: DatasetTypes, sel: dict[str, Selected], q: Query
+    types: Mapping[str, DatasetTypes], t: DatasetTypes, sel: dict[str, Selected], q: FieldInputs
 ) -> NodePlan:
     """The union of everything selected on a node, wherever it was selected."""
     fields: dict[str, None] = {}
@@ -107,7 +108,7 @@ def read_plan(
     t: DatasetTypes,
     sel: dict[str, Selected],
     args: Mapping[str, Any],
-    q: Query,
+    q: FieldInputs,
     cursors: Cursors,
     memo: StepMemo = NEVER,
 ) -> ReadPlan:
@@ -143,7 +144,7 @@ def read_plan(
     return ReadPlan(ds.qualified, node, where, order, sort, after, first, want_rows, want_total)
 
 
-def _node_selections(sel: dict[str, Selected], q: Query) -> list[Selected]:
+def _node_selections(sel: dict[str, Selected], q: FieldInputs) -> list[Selected]:
     """Every `nodes` and `edges { node }` selection of a connection."""
     out = [s for s in sel.values() if s.name == "nodes"]
     for s in sel.values():
