@@ -62,6 +62,17 @@ class SourceTimeout(HubError):
     code = "SOURCE_TIMEOUT"
 
 
+class Internal(HubError):
+    """The hub's own fault. `detail` is for the log (with the request id), never the caller."""
+
+    code = "INTERNAL"
+    status = 500
+
+    def __init__(self, message: str, detail: str = "", **extensions: Any) -> None:
+        super().__init__(message, **extensions)
+        self.detail = detail
+
+
 # --- the HTTP front door (hub/http/graphql_http.py): the request itself is refused ---
 
 
@@ -83,17 +94,6 @@ class NotAcceptable(HubError):
 class MethodNotAllowed(HubError):
     code = "BAD_USER_INPUT"
     status = 405
-
-
-class Internal(HubError):
-    """The hub's own fault. `detail` is for the log (with the request id), never the caller."""
-
-    code = "INTERNAL"
-    status = 500
-
-    def __init__(self, message: str, detail: str = "", **extensions: Any) -> None:
-        super().__init__(message, **extensions)
-        self.detail = detail
 
 
 # --- the store and the audit log, below the request path ---

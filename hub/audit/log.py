@@ -24,7 +24,6 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import json
-import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +38,6 @@ from hub.audit.chain import chain_hash
 from hub.audit.sink import AuditSink, sink_for
 from hub.store.db import AuditAccess, AuditHead, AuditRecord
 
-log = logging.getLogger("hub.audit")
 _ACCESS: sa.Table = AuditAccess.__table__  # type: ignore[assignment]
 
 
