@@ -35,8 +35,9 @@ import sys
 
 import orjson
 
+from hub.audit.batch import Batch
 from hub.audit.chain import GENESIS, Entry, fields_of, link, row_values
-from hub.audit.sqlite import Batch, SqliteAppender
+from hub.audit.sqlite import SqliteAppender
 from hub.errors import AuditWriteFailed
 
 

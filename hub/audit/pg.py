@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from hub.audit.batch import Batch, settle
 from hub.audit.chain import COLUMNS, Entry, Link, accesses, link, row_values
-from hub.audit.sqlite import Batch, settle
 
 if TYPE_CHECKING:
     import asyncpg

@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.audit.batch import Batch, Outcome, settle
 from hub.audit.chain import COLUMNS, Entry, Link, accesses, link, row_values
-from hub.errors import AuditWriteFailed
 from hub.store.db import AuditAccess, AuditHead, AuditRecord
 
-log = logging.getLogger("hub.audit")
 _LOG: sa.Table = AuditRecord.__table__  # type: ignore[assignment]
 _ACCESS: sa.Table = AuditAccess.__table__  # type: ignore[assignment]
 _HEAD: sa.Table = AuditHead.__table__  # type: ignore[assignment]
@@ -43,20 +41,15 @@ class SqlAlchemyAppender:
 
     async def _run(self) -> None:
         while True:
-            batch = [await self._queue.get()]
+            batch: Batch = [await self._queue.get()]
             while len(batch) < BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            outcome: Outcome
             try:
-                seqs = await self._append([e for e, _ in batch])
+                outcome = await self._append([e for e, _ in batch])
             except Exception as e:
-                log.error("audit store unavailable (%s); %d request(s) refused", type(e).__name__, len(batch))
-                for _, done in batch:
-                    if not done.done():
-                        done.set_exception(AuditWriteFailed(str(type(e).__name__)))
-                continue
-            for (_, done), seq in zip(batch, seqs, strict=True):
-                if not done.done():
-                    done.set_result(seq)
+                outcome = e
+            settle(batch, outcome)
 
     async def _append(self, entries: list[Entry]) -> list[int]:
         async with self.engine.begin() as conn:

@@ -23,22 +23,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import queue
 import sqlite3
 import threading
 from typing import Any
 
+from hub.audit.batch import Batch, Outcome, settle
 from hub.audit.chain import COLUMNS, Entry, Link, accesses, link, row_values
-from hub.errors import AuditWriteFailed
 
-log = logging.getLogger("hub.audit")
-
-Batch = list[tuple[Entry, "asyncio.Future[int]"]]
 # A batch for the writer thread: its sequence numbers if staged (only COMMIT is left),
 # None if the whole transaction is to be written there.
 Job = tuple[Batch, list[int] | None, asyncio.AbstractEventLoop]
-Outcome = list[int] | Exception
 
 _INSERT_LOG = f"INSERT INTO audit_log ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 _INSERT_ACCESS = "INSERT INTO audit_access (seq, dataset, opd) VALUES (?, ?, ?)"
@@ -181,21 +176,6 @@ class SqliteAppender:
             thread.join(timeout=30)
         self._thread = None
         self._close_conn()
-
-
-def settle(batch: Batch, outcome: Outcome) -> None:
-    """Answer a batch's waiters: each its sequence number, or all AuditWriteFailed (logged
-    once, by the exception's type only: its message might quote a value)."""
-    if isinstance(outcome, Exception):
-        why = type(outcome).__name__
-        log.error("audit store unavailable (%s); %d request(s) refused", why, len(batch))
-    for i, (_, done) in enumerate(batch):
-        if done.done():
-            continue
-        if isinstance(outcome, Exception):
-            done.set_exception(AuditWriteFailed(type(outcome).__name__))
-        else:
-            done.set_result(outcome[i])
 
 
 def _stage(conn: sqlite3.Connection, entries: list[Entry]) -> list[int]:
