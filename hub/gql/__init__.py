@@ -2,6 +2,6 @@
 `static`, `reserved`), one request's document (`service`: parse, validate, execute;
 `fast_path` for the everyday shape), and the steps each dataset field takes
 (`pipeline`: plan, decide, purpose, fetch, note, write), which call the policy, the
-ledger and the sources. Translating between GraphQL and plans is `translate`, `ops` and
-`answer`; `step_cache` keeps a cached document's per-field work.
+ledger and the sources. Translating between GraphQL and plans is `translate`, `match`,
+`aggregate` and `answer`; `step_cache` keeps a cached document's per-field work.
 """

@@ -31,10 +31,11 @@ from hub.cursor import Cursors
 from hub.errors import Forbidden
 from hub.fetch import run_aggregate, run_match, run_read
 from hub.filter_size import FilterBudget
+from hub.gql.aggregate import aggregate_plan, write_groups
 from hub.gql.answer import shape_connection
 from hub.gql.dataset_types import DatasetTypes
 from hub.gql.executor import Precompleted
-from hub.gql.ops import aggregate_plan, match_plan, write_groups, write_matches
+from hub.gql.match import match_plan, write_matches
 from hub.gql.selection import collect
 from hub.gql.step_cache import NEVER, StepMemo
 from hub.gql.translate import FieldInputs, read_plan

@@ -1,7 +1,7 @@
-"""Match and aggregate: GraphQL arguments -> plans, and results -> the answer.
+"""Aggregate: GraphQL arguments -> an `AggregatePlan`, and its groups -> the answer.
 
-Match answers only whether values agree; aggregate suppresses groups smaller than the
-dataset's `min_group_size` unless the caller may read every field the question uses.
+Groups smaller than the dataset's `min_group_size` are suppressed unless the caller may
+read every field the question uses.
 """
 
 from __future__ import annotations
@@ -10,39 +10,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from adapters.base import Measure, Row
-from hub.errors import BadUserInput
-from hub.gql.dataset_types import MAX_MATCH_RECORDS, DatasetTypes
+from hub.gql.dataset_types import DatasetTypes
 from hub.gql.scalars import OUTPUT
 from hub.gql.selection import Selected, collect
 from hub.gql.translate import FieldInputs, to_filter
-from hub.plan import AggregatePlan, MatchPlan
+from hub.plan import AggregatePlan
 
 MEASURES: tuple[Measure, ...] = ("sum", "avg", "min", "max")
-
-
-def match_plan(t: DatasetTypes, records: list[Mapping[str, Any]]) -> MatchPlan:
-    if len(records) > MAX_MATCH_RECORDS:
-        raise BadUserInput(f"at most {MAX_MATCH_RECORDS} records per match call, got {len(records)}")
-    ds = t.dataset
-    own = {k for k, f in t.fields.items() if k == f}  # response names that are the field names
-    plain = tuple(
-        r
-        if r.keys() <= own and None not in r.values()
-        else {t.fields[k]: v for k, v in r.items() if v is not None}
-        for r in records
-    )
-    given = set().union(*(r.keys() for r in plain)) - {ds.key}
-    fields = tuple(f for f in ds.fields if f in given)
-    normalize = {f: ds.fields[f].normalize for f in (ds.key, *fields)}
-    return MatchPlan(ds.qualified, ds.key, plain, fields, normalize)
-
-
-def write_matches(t: DatasetTypes, sel: Mapping[str, Selected], answers: list[dict[str, Any]]) -> list[Any]:
-    typename = t.match_result.name if t.match_result else ""
-    keys = [(key, None if s.name == "__typename" else t.fields.get(s.name, s.name)) for key, s in sel.items()]
-    if answers and [(k, k) for k in answers[0]] == keys:  # asked for exactly what they hold, in order
-        return answers
-    return [{key: typename if f is None else a.get(f) for key, f in keys} for a in answers]
 
 
 def aggregate_plan(
