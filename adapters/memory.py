@@ -5,7 +5,8 @@ remote hub for some questions) fetch their rows and let this module answer, with
 exactly the semantics of `adapters/base.py` (the contract suite holds SQL and this
 module to the same answers). Strings compare by code point, as SQLite does.
 
-`MemoryAdapter` serves a fixed set of rows: the unit-test fake of STYLE §3.
+`MemoryAdapter` serves a fixed set of rows: the fake for tests about the hub's own
+logic, never for tests of an adapter (those run against the real source).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """A lean pool of asyncpg connections, one per PostgreSQL source (and the hub store).
 
-asyncpg's own Pool cost ~70 µs of CPU per query on top of the query itself (W1's
-statement: 250 against 180 µs per call, one process, four workers): every release
-is shielded in a task of its own, every acquire goes through a queue and timeouts.
+asyncpg's own Pool costs a large share of a short query's CPU on top of the query
+itself: every release is shielded in a task of its own, every acquire goes through a
+queue and timeouts.
 The hub runs one statement per checkout, in autocommit, and never changes session
 state, so here a checkout is a list pop and a return a list append.
 

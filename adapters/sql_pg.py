@@ -11,9 +11,9 @@ array parameter), which orjson writes in microseconds where asyncpg's array enco
 checks every element against `collections.abc` (~0.7 µs a key: 0.4-0.6 ms of a
 1,000-key match); other types as one array (`= ANY($1)`).
 
-What it saves, per W1 request of bench/read_bench.py: statement construction,
-compilation-cache lookups, result processing and the greenlet hops of SQLAlchemy's
-async layer (about a third of the hub's CPU per request before this module).
+The rule it keeps: no per-request work that does not depend on the request's values.
+Statement construction, compilation-cache lookups, result processing and the greenlet
+hops of SQLAlchemy's async layer stay off the request path.
 """
 
 from __future__ import annotations

@@ -38,10 +38,10 @@ Job = tuple[Batch, list[int] | None, asyncio.AbstractEventLoop]
 _INSERT_LOG = f"INSERT INTO audit_log ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 _INSERT_ACCESS = "INSERT INTO audit_access (seq, dataset, opd) VALUES (?, ?, ?)"
 LOCK_WAIT_MS = 10_000
-# A batch starts at least this long (s) after the previous one started. An idle hub
-# commits at once; under load each commit (and its fsync, which costs a virtual machine
-# CPU well beyond the writer's own) serves more requests: 0.83 audit on / off against
-# 0.76 with no gap in one run of 9 rounds (bench/README.md); 2 ms did worse than 1.
+# A batch starts at least this long (s) after the previous one started, so that under
+# load one commit (and its fsync, which costs a virtual machine CPU well beyond the
+# writer's own) serves several requests, while an idle hub still commits at once. The
+# gap is added to a request's latency: keep it well under a commit's own time.
 COMMIT_GAP = 0.001
 
 

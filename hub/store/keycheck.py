@@ -1,8 +1,8 @@
 """The per-request key check, by the cheapest route to the store.
 
 Every request looks its key up in the store (a revoked key stops working at once, in
-every process), so the lookup is on every request's path. Through SQLAlchemy's
-async layer it cost about 1 ms of CPU; here it is one indexed read:
+every process), so the lookup is on every request's path and must cost no more than
+one indexed read; SQLAlchemy's async layer would cost more than the read itself:
 
 - SQLite file: read on the event loop's own thread with the standard library
   (WAL readers never wait for the audit writer; no thread hop);
