@@ -28,6 +28,7 @@ from strawberry.http.ides import get_graphql_ide_html
 
 from hub.audit.ledger import Ledger
 from hub.audit.log import AuditLog, Entry, query_hash
+from hub.audit.sink import AuditSink
 from hub.catalog import Catalog, load_catalog
 from hub.cursor import Cursors
 from hub.errors import (
@@ -99,10 +100,11 @@ class Hub:
     @classmethod
     async def start(
         cls, settings: Settings, catalog: Catalog | None = None, policy: Policy | None = None,
-        sources: Sources | None = None,
+        sources: Sources | None = None, audit_sink: AuditSink | None = None,
     ) -> Hub:  # fmt: skip
         """Load catalog and policy (failing on any problem; or take them already loaded),
-        migrate the store, open sources (or take them built from the same catalog)."""
+        migrate the store, open sources (or take them built from the same catalog).
+        Audit entries go to `audit_sink`, by default the store's own appender."""
         catalog = catalog or load_catalog(settings.schema_dir)
         policy = policy or Policy(settings.policies_dir, catalog)
         schema = build_schema(catalog, settings.default_first)
@@ -116,7 +118,7 @@ class Hub:
         audit_key = settings.audit_key.encode() or os.urandom(32)
         hub = cls(
             settings, catalog, sources or Sources(catalog, metrics), GraphQLService(schema, settings),
-            Cursors(settings.cursor_secret), policy, store, metrics, AuditLog(store), audit_key,
+            Cursors(settings.cursor_secret), policy, store, metrics, AuditLog(store, audit_sink), audit_key,
         )  # fmt: skip
         hub.public_graphql()  # built now, so the first anonymous caller does not wait for it
         return hub
