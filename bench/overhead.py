@@ -1,38 +1,21 @@
 """What the policy and the audit log cost: the same hub, the same requests, with each
 step switched off in turn, each variant a server process of its own, interleaved in
-one run (issue 3: policies on / allow-all >= 0.9; issue 5: audit on / audit off >= 0.85).
+one run. Targets: policies on / allow-all >= 0.9; audit on / audit off >= 0.85.
 
     .venv/bin/python bench/overhead.py [--rows 100000] [--duration 6] [--warmup 1] [--rounds 5]
-        [--concurrency 8] [--store sqlite|postgresql] [--yardsticks] [--json PATH]
+        [--concurrency 8] [--store sqlite|postgresql] [--json PATH]
 
 The caller is Dukcapil's own system reading 100 of its residents (W1 of read_bench:
 confidential fields, so every request writes an audit record before it is answered).
 Each variant runs as the hub is deployed (`bench/overhead_server.py`: one process,
 uvicorn with uvloop and httptools, SQLite store with WAL and full sync) and is driven
 over 127.0.0.1 by the read benchmark's load generator (`bench/loadgen.py`, a process
-of its own, keep-alive connections). The variants replace one step with a stand-in,
-in the benchmark's server process only:
+of its own, keep-alive connections). Each variant switches one step off through
+`Hub.start`'s parameters, in the benchmark's server process only:
 
     full        policy and audit as in production
     allow-all   the policy step answers "allowed" for every pair without looking
-    no-audit    the audit step returns at once without writing
-
-With `--yardsticks` six more servers join the rounds, to tell what a target could
-reach on this machine (no targets of their own):
-
-    journal         no-audit's hub with the least a durable record could cost: each
-                    batch chained, appended to a file and fdatasync'd by a writer
-                    thread before it is answered (bench/journal.py)
-    journal-nosync  the same without the fdatasync (not durable)
-    journal-proc    journal's batches written and fdatasync'd by a helper process
-                    instead of a thread (its CPU counts as the server's)
-    journal-index   journal-proc whose helper also fills the store's indexed tables
-                    from the journal, 64 records per transaction, after answering
-                    (the journal-first design; SQLite store only)
-    sqlite-proc     the hub's own SQLite append (chain, inserts, durable COMMIT) done
-                    whole by a helper process (SQLite store only)
-    floor           read_bench's floor (bench/floor_app.py: asyncpg + orjson, no
-                    GraphQL, key, policy or audit), issue 6's yardstick for W1
+    no-audit    the audit sink answers at once without writing (the entry is still built)
 
 With `--store postgresql` each variant's store is a fresh database of its own on the
 benchmark's PostgreSQL server (`hub_overhead_<variant>`, dropped and created at the
@@ -59,7 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,29 +52,16 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from children import Children, tail, terminate_as_exit, wait_healthy
-from journal import lines as journal_lines
 from read_bench import OK_PREFIX, load_average, machine, measure
-from servers import BENCH, DATABASE, SERVER, Server, start_floor
+from servers import BENCH, DATABASE, SERVER, Server
 from synthetic import ensure_loaded, kecamatan_in
 from workloads import read_workload
 
 VARIANTS = ("full", "allow-all", "no-audit")
-YARDSTICKS = ("journal", "journal-nosync", "journal-proc", "journal-index", "sqlite-proc", "floor")
 # (label, numerator, denominator, target): throughput of the first over the second's.
 RATIOS: tuple[tuple[str, str, str, float | None], ...] = (
     ("policies on / allow-all", "full", "allow-all", 0.90),
     ("audit on / audit off", "full", "no-audit", 0.85),
-)
-SQLITE_ONLY = ("journal-index", "sqlite-proc")
-YARDSTICK_RATIOS: tuple[tuple[str, str, str, float | None], ...] = (
-    ("journal / audit off", "journal", "no-audit", None),
-    ("journal-nosync / audit off", "journal-nosync", "no-audit", None),
-    ("journal-proc / audit off", "journal-proc", "no-audit", None),
-    ("journal-index / audit off", "journal-index", "no-audit", None),
-    ("sqlite-proc / audit off", "sqlite-proc", "no-audit", None),
-    ("audit on / journal", "full", "journal", None),
-    ("audit off / floor", "no-audit", "floor", None),
-    ("audit on / floor", "full", "floor", None),
 )
 METRICS = ("throughput", "p50_ms", "p99_ms", "server_cpu_ms_per_req", "client_cpu", "source_queries_per_req")
 START_TIMEOUT = 120.0
@@ -124,19 +94,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     store_help = "the hub store of each variant: a SQLite file (default) or a PostgreSQL database"
     add_load_options(p, 5, "rounds over the variants", store_help)
-    p.add_argument(
-        "--yardsticks", action="store_true",
-        help="also measure the journal yardsticks and the floor (what the targets could reach here)",
-    )  # fmt: skip
     return check_load_options(p, p.parse_args(argv))
-
-
-def names(args: argparse.Namespace) -> tuple[str, ...]:
-    """The servers of this run, in the first round's order."""
-    if not args.yardsticks:
-        return VARIANTS
-    # these write the hub's SQLite store: with a PostgreSQL store there is none
-    return VARIANTS + tuple(y for y in YARDSTICKS if args.store == "sqlite" or y not in SQLITE_ONLY)
 
 
 # --- the servers -------------------------------------------------------------------
@@ -168,17 +126,15 @@ async def fresh_store(name: str) -> str:
 
 
 def launch(
-    kids: Children, where: Path, label: str, variant: str, store: str,
-    tree: Path | None = None, wrapper: Sequence[str] = (),
-) -> Variant:  # fmt: skip
+    kids: Children, where: Path, label: str, variant: str, store: str, tree: Path | None = None
+) -> Variant:
     """Start `variant` of overhead_server.py as `label`, in the new directory `where`:
     this checkout's, or the one of the revision checked out at `tree` (with its own
-    `hub`), under `wrapper` if any (valgrind). A PostgreSQL store is a fresh database
-    named after `where`."""
+    `hub`). A PostgreSQL store is a fresh database named after `where`."""
     where.mkdir()
     log = where / "server.log"
     argv = [
-        *wrapper, sys.executable, str((tree / "bench" if tree else BENCH) / "overhead_server.py"),
+        sys.executable, str((tree / "bench" if tree else BENCH) / "overhead_server.py"),
         "--variant", variant, "--dir", str(where), "--ready", str(where / "ready.json"),
     ]  # fmt: skip
     if store == "postgresql":
@@ -208,8 +164,6 @@ def ready(v: Variant, timeout: float = START_TIMEOUT) -> Variant:
 
 def audit_records(v: Variant, store: str) -> int:
     """Records in the variant's audit log (read after its server has stopped)."""
-    if v.name.startswith("journal"):
-        return journal_lines(str(v.dir / "journal.jsonl"))
     if store == "postgresql":
         return asyncio.run(_pg_count(store_database(v.name)))
     conn = sqlite3.connect(f"file:{v.dir / 'hub.db'}?mode=ro", uri=True)
@@ -265,7 +219,7 @@ def check(servers: list[Server], bodies: list[str]) -> None:
 def run_rounds(
     kids: Children, servers: dict[str, Server], bodies: list[str], args: argparse.Namespace
 ) -> list[dict[str, Any]]:
-    runs, order = [], names(args)
+    runs, order = [], VARIANTS
     for n in range(1, args.rounds + 1):
         shift = (n - 1) % len(order)
         for name in order[shift:] + order[:shift]:
@@ -287,12 +241,9 @@ def benchmark(bodies: list[str], args: argparse.Namespace) -> tuple[list[dict[st
         variants: list[Variant] = []
         try:
             # start together, then wait
-            hubs = [v for v in names(args) if v != "floor"]
-            variants = [launch(kids, tmp / v, v, v, args.store) for v in hubs]
+            variants = [launch(kids, tmp / v, v, v, args.store) for v in VARIANTS]
             variants = [ready(v) for v in variants]
             servers = {v.name: v.server for v in variants if v.server is not None}
-            if "floor" in names(args):  # W1 reads only the residents' database
-                servers["floor"] = start_floor(kids, tmp, dinsos_dsn=f"{SERVER}/{DATABASE}")
             check(list(servers.values()), bodies)
             runs = run_rounds(kids, servers, bodies, args)
             for v in variants:
@@ -307,8 +258,8 @@ def benchmark(bodies: list[str], args: argparse.Namespace) -> tuple[list[dict[st
 
 
 def audited_as_answered(runs: list[dict[str, Any]], records: dict[str, int], checked: int) -> dict[str, int]:
-    """Answers each hub variant gave (check included); the audited ones (journals
-    included) must have exactly that many records, no-audit none."""
+    """Answers each hub variant gave (check included); the audited ones must have
+    exactly that many records, no-audit none."""
     answered = {v: checked + sum(r["answered"] for r in runs if r["variant"] == v) for v in records}
     for v in records:
         want = 0 if v == "no-audit" else answered[v]
@@ -321,7 +272,7 @@ def audited_as_answered(runs: list[dict[str, Any]], records: dict[str, int], che
 
 
 def median(values: Iterable[float | None]) -> float | None:
-    """The median, or None for a metric the server does not give (the floor's source queries)."""
+    """The median, or None for a metric a server does not give."""
     known = list(values)
     return None if None in known else statistics.median(known)  # type: ignore[type-var]
 
@@ -341,9 +292,7 @@ def summarise(
 ) -> tuple[dict[str, dict[str, float]], list[dict[str, Any]]]:
     medians = {v: {m: median(r[m] for r in runs if r["variant"] == v) for m in METRICS} for v in order}
     ratios = []
-    for label, top, bottom, target in RATIOS + YARDSTICK_RATIOS:
-        if top not in order or bottom not in order:  # a yardstick not in this run
-            continue
+    for label, top, bottom, target in RATIOS:
         throughput = per_round(runs, "throughput", top, bottom)
         # CPU per request of the stand-in over full's: the throughput ratio a server
         # limited by its own CPU would show (higher is better, like the throughput one).
@@ -369,7 +318,7 @@ def header(args: argparse.Namespace, info: dict[str, Any], command: str, date: s
             f"machine: {info['nproc']} CPUs, {info['cpu']}, Python {info['python']} ({info['platform']})",
             f"command: {command}",
             f"load:    {info['load_at_start']} (1/5/15-min load average at start)",
-            f"runs:    {args.rounds} rounds x ({', '.join(names(args))}), {args.duration:g} s each after "
+            f"runs:    {args.rounds} rounds x ({', '.join(VARIANTS)}), {args.duration:g} s each after "
             f"{args.warmup:g} s warm-up, {args.concurrency} concurrent clients, {args.store} store, "
             "W1 (100 rows x 7) as opd:dukcapil, each variant its own server process",
         ]
@@ -426,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("\ninterrupted; child processes stopped", file=sys.stderr)
             return 130
-    medians, ratios = summarise(runs, names(args))
+    medians, ratios = summarise(runs, VARIANTS)
     end_load, wall = load_average(), time.monotonic() - started
     print(f"\n{head}\nload at end: {end_load}\nwall time: {wall // 60:.0f} min {wall % 60:.0f} s")
     audit_text = ", ".join(f"{v} {records[v]:,} records / {answered[v]:,} answers" for v in records)

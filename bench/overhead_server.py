@@ -1,5 +1,5 @@
-"""One variant of the hub for `overhead.py`, served as the hub is deployed: its own
-process, uvicorn with uvloop and httptools, one worker, on 127.0.0.1.
+"""One variant of the hub for `overhead.py` and `ab.py`, served as the hub is deployed:
+its own process, uvicorn with uvloop and httptools, one worker, on 127.0.0.1.
 
     .venv/bin/python bench/overhead_server.py --variant full|allow-all|no-audit --dir DIR --ready FILE
         [--store-url URL]
@@ -8,23 +8,16 @@ Writes into DIR the catalog (Dukcapil's residents, confidential fields), the rea
 policy model with no explicit rule (the caller, `opd:dukcapil`, reads its own data
 by the owner rule) and the hub's store (SQLite, WAL, synchronous=FULL: the hub's own
 code opens it, as `hub serve` does; or the empty database at --store-url, e.g. a
-PostgreSQL one, which the hub migrates at start). Starts the hub, replaces one step with a
-stand-in in THIS process only (never in the hub's code), creates an API key, binds a
-free port, writes `{"port", "key", "pid"}` to FILE and serves until SIGTERM:
+PostgreSQL one, which the hub migrates at start). Starts the hub through `Hub.start`,
+creates an API key, binds a free port, writes `{"port", "key", "pid"}` to FILE and
+serves until SIGTERM. A variant switches one step off through `Hub.start`'s own
+parameters, never by changing the hub's objects:
 
     full        policy and audit as in production
-    allow-all   the policy step answers "allowed" for every pair without looking
-    no-audit    the audit step returns at once without writing (the entry is still built)
-
-and five yardsticks for `overhead.py --yardsticks` (bench/journal.py), which replace the
-audit step with the least a durable record could cost:
-
-    journal         the batch chained and appended as JSON lines to DIR/journal.jsonl
-                    by a writer thread, fdatasync, then answered
-    journal-nosync  the same without the fdatasync (not durable: what the fsync costs)
-    journal-proc    journal with the write and fdatasync in a helper process
-    journal-index   journal-proc whose helper also fills the store's tables, 64 records at a time
-    sqlite-proc     the hub's own SQLite append (chain, inserts, COMMIT) in a helper process
+    allow-all   `policy=AllowAll(...)`: the policy in force, whose `decide` answers
+                "allowed" for every pair without looking
+    no-audit    `audit_sink=NoAudit()`: the entry is still built and handed over, and
+                the sink answers at once without writing
 """
 
 from __future__ import annotations
@@ -37,7 +30,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from types import FrameType
 
@@ -45,26 +38,19 @@ import uvicorn
 import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from journal import IndexingJournal, Journal, ProcJournal, SqliteProc
 from servers import DATABASE
 from servers import DUKCAPIL as CATALOG
 
-from hub.audit.log import Entry
+from hub.audit.chain import Entry
+from hub.catalog import load_catalog
 from hub.http.app import Hub, create_app
+from hub.policy.decisions import Pair, Policy
 from hub.settings import Settings
 from hub.store import clients
 
 REPO = Path(__file__).resolve().parents[1]
 SUBJECT = "opd:dukcapil"  # Dukcapil's own system: reads its own residents (owner rule)
 VARIANTS = ("full", "allow-all", "no-audit")
-# each yardstick's audit step, from the variant's directory (its journal file and store)
-YARDSTICKS: dict[str, Callable[[Path], Journal | ProcJournal]] = {
-    "journal": lambda tmp: Journal(str(tmp / "journal.jsonl")),
-    "journal-nosync": lambda tmp: Journal(str(tmp / "journal.jsonl"), sync=False),
-    "journal-proc": lambda tmp: ProcJournal(str(tmp / "journal.jsonl")),
-    "journal-index": lambda tmp: IndexingJournal(str(tmp / "journal.jsonl"), str(tmp / "hub.db")),
-    "sqlite-proc": lambda tmp: SqliteProc(str(tmp / "hub.db")),
-}
 
 
 def write_config(tmp: Path, store_url: str | None = None) -> Settings:
@@ -80,22 +66,31 @@ def write_config(tmp: Path, store_url: str | None = None) -> Settings:
     )  # fmt: skip
 
 
-def stand_in(hub: Hub, variant: str, tmp: Path) -> None:
-    """Switch one step off on this process's hub object (the benchmark's stand-ins)."""
+class AllowAll(Policy):
+    """The policy in force, except that a request's decisions are all "allowed"."""
+
+    def decide(self, subject: str, pairs: Iterable[Pair]) -> dict[Pair, bool]:
+        return dict.fromkeys(pairs, True)
+
+
+class NoAudit:
+    """An `AuditSink` that keeps nothing and answers at once."""
+
+    async def append(self, entry: Entry) -> int:
+        return 0
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def start(settings: Settings, variant: str) -> Hub:
+    """The hub of `variant`, started as `hub serve` starts it."""
     if variant == "allow-all":
-
-        def allow_all(subject: str, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], bool]:
-            return dict.fromkeys(pairs, True)
-
-        hub.policy.decide = allow_all  # type: ignore[method-assign]
-    elif variant == "no-audit":
-
-        async def nothing(entry: Entry) -> int:
-            return 0
-
-        hub.audit.record = nothing  # type: ignore[method-assign]
-    elif variant in YARDSTICKS:
-        hub.audit.record = YARDSTICKS[variant](tmp).record  # type: ignore[method-assign]
+        catalog = load_catalog(settings.schema_dir)
+        return await Hub.start(settings, catalog, AllowAll(settings.policies_dir, catalog))
+    if variant == "no-audit":
+        return await Hub.start(settings, audit_sink=NoAudit())
+    return await Hub.start(settings)
 
 
 def stop(_signum: int, _frame: FrameType | None) -> None:
@@ -111,12 +106,11 @@ async def serve(variant: str, tmp: Path, ready: Path, store_url: str | None) -> 
     # freeze them and collect from here on.
     gc.disable()
     try:
-        hub = await Hub.start(settings)
+        hub = await start(settings, variant)
     finally:
         gc.freeze()
         gc.enable()
     try:
-        stand_in(hub, variant, tmp)
         key = (await clients.create(hub.store, SUBJECT, name=f"overhead-{variant}")).key
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -137,8 +131,8 @@ async def serve(variant: str, tmp: Path, ready: Path, store_url: str | None) -> 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="One hub variant for bench/overhead.py.")
-    parser.add_argument("--variant", choices=[*VARIANTS, *YARDSTICKS], required=True)
+    parser = argparse.ArgumentParser(description="One hub variant for bench/overhead.py and bench/ab.py.")
+    parser.add_argument("--variant", choices=VARIANTS, required=True)
     parser.add_argument("--dir", type=Path, required=True, help="empty directory for config and store")
     parser.add_argument("--ready", type=Path, required=True, help="where to write port and key")
     parser.add_argument("--store-url", help="the hub store (default: a SQLite file in DIR)")
