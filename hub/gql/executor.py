@@ -5,6 +5,10 @@ A dataset field's resolver plans, fetches and writes its whole subtree itself an
 returns it wrapped in `Precompleted`, with any field errors inside that subtree (a
 forbidden field, say); the executor takes the value as it is instead of walking it
 value by value, and records the errors under the field's path.
+
+graphql-core (3.3) has no public hook for either, so `HubExecutor` subclasses its
+`Executor` through the documented `execute(executor_class=...)`, overriding only
+`complete_value` and `build`; a graphql-core upgrade must rerun tests/test_fast_path.py.
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ A document qualifies when its operation is a query whose root and namespace leve
 hold plain fields only (no fragments, no directives; `__typename` allowed) and whose
 root fields are OPD namespaces. Everything else (catalog, me, transparency, any
 fragment or directive at those levels) runs through graphql-core unchanged; the
-dataset resolvers see the same infos either way (tests/test_fast_path.py).
+dataset resolvers see the same infos either way (tests/test_fast_path.py). Only
+graphql-core's public functions are used here (`get_argument_values`, `located_error`).
 """
 
 from __future__ import annotations
