@@ -1,4 +1,4 @@
-"""Read benchmark (issue 6): the hub against the floor and PostGraphile 4 (docs/design.md §9).
+"""Read benchmark: the hub against the floor and PostGraphile 4 (docs/design.md §9).
 
     .venv/bin/python bench/read_bench.py [--rows 100000] [--recipients 20000] [--duration 6]
         [--rounds 3] [--concurrency 8] [--workloads W1,W2,W3,W4,W5]
@@ -10,7 +10,7 @@ processes, checks that they return the same answers for every request body, then
 drives each with a separate load-generator process (`bench/loadgen.py`), interleaved:
 in every round, every workload, every target in turn. Prints throughput, p50 and p99
 latency, CPU per request (medians over rounds), the hub's source queries per request,
-the ratios and which of issue 6's targets are met. See bench/README.md.
+the ratios and which of the read targets are met. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -331,7 +331,7 @@ def print_report(
     print(f"serves W1 and W2 only):\n\n{report.ratio_table(summary, runs)}")
     checked_text = ", ".join(f"{w} {q:g}" for w, q in checked.items())
     print(f"\nhub source queries per request in the check (exact): {checked_text}")
-    print(f"\nissue 6 targets (- : a figure it needs was not measured):\n\n{targets}")
+    print(f"\ntargets (- : a figure it needs was not measured):\n\n{targets}")
     if args.json:
         figures |= {
             "runs": [asdict(r) for r in runs],

@@ -1,4 +1,4 @@
-"""Figures of the read benchmark: medians over rounds, ratios and issue 6's targets."""
+"""Figures of the read benchmark: medians over rounds, ratios and the read targets."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Start-up time with a large catalog: 500 datasets x 20 fields (issue 6 target: < 3 s).
+"""Start-up time with a large catalog: 500 datasets x 20 fields (target: < 3 s).
 
     .venv/bin/python bench/startup.py [--opds 50] [--datasets 10] [--fields 20]
 

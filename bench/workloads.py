@@ -1,4 +1,4 @@
-"""The five workloads of issue 6: their GraphQL, their request bodies and how to read
+"""The five read workloads: their GraphQL, their request bodies and how to read
 an answer so that the hub's, the floor's and PostGraphile's can be compared.
 
 The hub and the floor receive the very same bodies (the floor recognises the query
