@@ -13,10 +13,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
-import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -35,7 +32,8 @@ from hub.settings import Settings
 from hub.store import clients
 from hub.store.db import AuditRecord
 from tests.support.databases import SERVERS, ScratchDatabase, require_server
-from tests.support.proxy import Proxy, closed_port
+from tests.support.hubcli import Ran, hub_env, run_hub, running_hubs
+from tests.support.proxy import Proxy
 from tests.support.regency import (
     EVERYTHING,
     PENDUDUK,
@@ -47,7 +45,6 @@ from tests.support.regency import (
 )
 from tests.support.servers import serve
 
-HUB_BIN = Path(sys.executable).with_name("hub")
 AUDIT_KEY = "test-audit-key"
 PUBLIC_READ = "p, *, class:public, read, allow\n"  # the public may read public fields
 
@@ -204,71 +201,9 @@ async def copies_of(db: ScratchDatabase, tmp: Path, count: int) -> AsyncIterator
             await copy.drop()
 
 
-def hub_env(store_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    return env | {"HUB_DATABASE_URL": store_url, "HUB_AUDIT_KEY": AUDIT_KEY, "HUB_LOG_LEVEL": "WARNING"}
-
-
-@dataclass(frozen=True)
-class Ran:
-    code: int
-    stdout: str
-    stderr: str
-
-
-async def hub_cli(*args: str, env: dict[str, str], cwd: Path) -> Ran:
-    """Run `hub ARGS` to completion (60 s at most)."""
-    proc = await asyncio.create_subprocess_exec(
-        str(HUB_BIN), *args, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), 60)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    assert proc.returncode is not None
-    return Ran(proc.returncode, out.decode(), err.decode())
-
-
-@asynccontextmanager
-async def hub_processes(tmp: Path, env: dict[str, str], count: int) -> AsyncIterator[list[str]]:
-    """`count` `hub serve` processes on loopback, healthy; terminated when the block ends."""
-    procs: list[tuple[asyncio.subprocess.Process, str, Path]] = []
-    try:
-        for i in range(count):
-            port, log_path = closed_port(), tmp / f"hub-serve-{i}.log"
-            with log_path.open("wb") as log:
-                proc = await asyncio.create_subprocess_exec(
-                    str(HUB_BIN), "serve", "--schema", str(tmp / "schema"), "--policies",
-                    str(tmp / "policies"), "--port", str(port),
-                    env=env, cwd=tmp, stdout=log, stderr=subprocess.STDOUT,
-                )  # fmt: skip
-            procs.append((proc, f"http://127.0.0.1:{port}", log_path))
-        async with httpx.AsyncClient(timeout=2, trust_env=False) as probe:
-            for proc, base, log_path in procs:
-
-                async def healthy(proc: Any = proc, base: str = base, log_path: Path = log_path) -> bool:
-                    if proc.returncode is not None:
-                        log = await asyncio.to_thread(log_path.read_text)
-                        pytest.fail(f"hub serve exited {proc.returncode}:\n{log[-3000:]}")
-                    try:
-                        return (await probe.get(f"{base}/healthz")).status_code == 200
-                    except httpx.TransportError:
-                        return False
-
-                await until(healthy, 30, f"{base}/healthz")
-        yield [base for _, base, _ in procs]
-    finally:
-        for proc, _, _ in procs:
-            if proc.returncode is None:
-                proc.terminate()
-        for proc, _, _ in procs:
-            try:
-                await asyncio.wait_for(proc.wait(), 10)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+def store_env(store_url: str) -> dict[str, str]:
+    """The environment of a `hub` command on the store at `store_url`."""
+    return hub_env(HUB_DATABASE_URL=store_url, HUB_AUDIT_KEY=AUDIT_KEY, HUB_LOG_LEVEL="WARNING")
 
 
 # --- 1. two processes, one store, one chain ------------------------------------------------
@@ -327,8 +262,8 @@ async def test_two_processes_share_one_chain_and_verify_detects_edits_and_deleti
     try:
         await regency_sources(tmp_path, people, recipients)
         write_policies(tmp_path / "policies")
-        env = hub_env(store.url)
-        created = await hub_cli("clients", "create", "user:tester", env=env, cwd=tmp_path)
+        env = store_env(store.url)
+        created = await run_hub("clients", "create", "user:tester", env=env, cwd=tmp_path)
         assert created.code == 0, created.stderr
         key = created.stdout.strip()
         found = re.search(r"id: (\w+)", created.stderr)
@@ -336,8 +271,11 @@ async def test_two_processes_share_one_chain_and_verify_detects_edits_and_deleti
         client_id = found.group(1)
 
         plan = calls(people, recipients, 60)
-        async with hub_processes(tmp_path, env, 2) as bases, asyncio.timeout(60):
-            per_process = await asyncio.gather(*(fire(base, key, plan) for base in bases))
+        command = ("serve", "--schema", str(tmp_path / "schema"), "--policies", str(tmp_path / "policies"))
+        logs = [tmp_path / f"hub-serve-{i}.log" for i in range(2)]
+        with running_hubs(*command, "--port", "0", cwd=tmp_path, env=env, logs=logs) as hubs:
+            async with asyncio.timeout(60):
+                per_process = await asyncio.gather(*(fire(hub.base, key, plan) for hub in hubs))
 
         answered = [(c, r) for answers in per_process for c, r in answers]
         for c, r in answered:
@@ -395,7 +333,7 @@ async def test_two_processes_share_one_chain_and_verify_detects_edits_and_deleti
             for statement, copy in zip(tamperings, copies, strict=True):
                 await execute(copy.url, statement)
             verdicts = await asyncio.gather(
-                *(hub_cli("audit", "verify", env=hub_env(db.url), cwd=tmp_path) for db in [store, *copies])
+                *(run_hub("audit", "verify", env=store_env(db.url), cwd=tmp_path) for db in [store, *copies])
             )
         intact, *broken = verdicts
         assert (intact.code, intact.stdout.strip()) == (0, f"audit log intact: {n} records"), intact
@@ -906,7 +844,7 @@ async def test_transparency_lists_own_accesses_and_accesses_to_an_opds_data(
             assert [row.seq for row in await audit_rows(store_url)] == list(range(1, 9))
             assert (await verify(hub.store)).ok
 
-        tail = await hub_cli("audit", "tail", "-n", "5", env=hub_env(store_url), cwd=tmp_path)
+        tail = await run_hub("audit", "tail", "-n", "5", env=store_env(store_url), cwd=tmp_path)
         assert tail.code == 0, tail.stderr
         lines = tail.stdout.splitlines()
         assert [int(line.split("\t")[0]) for line in lines] == [4, 5, 6, 7, 8]
@@ -1014,33 +952,26 @@ async def test_verify_detects_an_access_removed_from_the_transparency_index(tmp_
 async def test_two_processes_starting_together_on_a_fresh_store_both_start(tmp_path: Path) -> None:
     require_server("postgresql")
     store = await ScratchDatabase("postgresql", tmp_path).create()
-    env = hub_env(store.url) | {"_TYPER_STANDARD_TRACEBACK": "1"}  # rich's traceback takes seconds
+    env = store_env(store.url) | {"_TYPER_STANDARD_TRACEBACK": "1"}  # rich's traceback takes seconds
     engine = create_async_engine(store.url)
-    procs: list[asyncio.subprocess.Process] = []
+    migrations: list[asyncio.Task[Ran]] = []
     try:
         # Hold an uncommitted alembic_version table, so that both migrations get past their
         # "is there a version table?" check before either creates one: the race, made certain.
         async with engine.connect() as hold, engine.connect() as watch:
             await hold.execute(sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
-            for _ in range(2):
-                procs.append(
-                    await asyncio.create_subprocess_exec(
-                        str(HUB_BIN), "migrate", env=env, cwd=tmp_path,
-                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                    )
-                )  # fmt: skip
+            migrations += [asyncio.create_task(run_hub("migrate", env=env, cwd=tmp_path)) for _ in range(2)]
 
             async def both_wait() -> bool:
                 return await lock_waiters(watch) >= 2
 
             await until(both_wait, 30, "both migrations to wait")
             await hold.rollback()
-        outputs = await asyncio.wait_for(asyncio.gather(*(p.communicate() for p in procs)), 60)
-        assert [p.returncode for p in procs] == [0, 0], [err.decode()[-500:] for _, err in outputs]
+        ran = await asyncio.gather(*migrations)
+        assert [r.code for r in ran] == [0, 0], [r.stderr[-500:] for r in ran]
     finally:
-        for p in procs:
-            if p.returncode is None:
-                p.kill()
-                await p.wait()
+        for task in migrations:
+            task.cancel()  # kills a process still running (run_hub)
+        await asyncio.gather(*migrations, return_exceptions=True)
         await engine.dispose()
         await store.drop()

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,10 +30,10 @@ from hub.catalog.yamlfile import expand
 from hub.cli.main import app
 from hub.gql.reserved import check_graphql_names
 from hub.settings import Settings
+from tests.support.hubcli import Ran, run_hub
 from tests.support.regency import write_policies
 
 REPO = Path(__file__).resolve().parents[1]
-HUB = Path(sys.executable).parent / "hub"
 
 ALPHA = """\
 opd: {id: alpha, name: Dinas Alpha, contact: alpha@example.go.id}
@@ -418,27 +415,18 @@ def test_one_broken_file_stops_the_whole_catalog(tmp_path: Path) -> None:
 # --- hub check ------------------------------------------------------------------------------
 
 
-def hub_check(schema: Path, policies: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "1000", "NO_COLOR": "1"}  # one problem per line, as written
-    return subprocess.run(
-        [str(HUB), "check", "--schema", str(schema), "--policies", str(policies)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=schema.parent,
-        timeout=60,
-        check=False,
-    )
+async def hub_check(schema: Path, policies: Path) -> Ran:
+    return await run_hub("check", "--schema", str(schema), "--policies", str(policies), cwd=schema.parent)
 
 
-def test_hub_check_prints_a_summary_of_a_valid_catalog(tmp_path: Path) -> None:
-    result = hub_check(write(tmp_path / "schema", valid()), write_policies(tmp_path / "policies"))
-    assert result.returncode == 0, result.stderr
+async def test_hub_check_prints_a_summary_of_a_valid_catalog(tmp_path: Path) -> None:
+    result = await hub_check(write(tmp_path / "schema", valid()), write_policies(tmp_path / "policies"))
+    assert result.code == 0, result.stderr
     assert "catalog OK: 2 OPDs, 2 sources, 2 datasets, 4 fields" in result.stdout
     assert "policy OK: 1 rules" in result.stdout
 
 
-def test_hub_check_prints_every_problem_and_exits_1(tmp_path: Path) -> None:
+async def test_hub_check_prints_every_problem_and_exits_1(tmp_path: Path) -> None:
     files = {
         "alpha.yaml": ALPHA.replace("to: beta.bantuan", "to: gamma.nope"),
         "beta.yaml": BETA.replace("key: id", "key: kode").replace(
@@ -446,8 +434,8 @@ def test_hub_check_prints_every_problem_and_exits_1(tmp_path: Path) -> None:
         ),
     }
     schema = write(tmp_path / "schema", files)
-    result = hub_check(schema, write_policies(tmp_path / "policies"))
-    assert result.returncode == 1
+    result = await hub_check(schema, write_policies(tmp_path / "policies"))
+    assert result.code == 1
     assert "catalog OK" not in result.stdout
     assert "The catalog has 3 problem(s)" in result.stderr
     for file, path, phrase in [
@@ -460,12 +448,12 @@ def test_hub_check_prints_every_problem_and_exits_1(tmp_path: Path) -> None:
         assert phrase in line
 
 
-def test_hub_check_reports_an_adapter_this_installation_lacks(tmp_path: Path) -> None:
+async def test_hub_check_reports_an_adapter_this_installation_lacks(tmp_path: Path) -> None:
     schema = write(
         tmp_path / "schema", {**valid(), "beta.yaml": BETA.replace("adapter: sql", "adapter: ftp")}
     )
-    result = hub_check(schema, write_policies(tmp_path / "policies"))
-    assert result.returncode == 1
+    result = await hub_check(schema, write_policies(tmp_path / "policies"))
+    assert result.code == 1
     assert f"{schema / 'beta.yaml'}: sources.main.adapter: unknown adapter 'ftp'" in result.stderr
 
 
