@@ -31,18 +31,11 @@ from hub.http.app import Hub, create_app
 from hub.settings import Settings
 from hub.store import clients
 from hub.store.db import AuditRecord
+from tests.support.catalogs import penduduk
 from tests.support.databases import SERVERS, ScratchDatabase, require_server
 from tests.support.hubcli import Ran, hub_env, run_hub, running_hubs
 from tests.support.proxy import Proxy
-from tests.support.regency import (
-    EVERYTHING,
-    PENDUDUK,
-    PENERIMA,
-    load,
-    make_rows,
-    write_catalog,
-    write_policies,
-)
+from tests.support.regency import EVERYTHING, load_regency, make_rows, write_policies
 from tests.support.servers import serve
 
 AUDIT_KEY = "test-audit-key"
@@ -63,18 +56,6 @@ PAGE_FIELDS = """nodes { seq at subject operation purpose datasets pairs { objec
 
 
 # --- set-up helpers ---------------------------------------------------------------------
-
-
-async def regency_sources(
-    tmp: Path, people: list[dict[str, Any]], recipients: list[dict[str, Any]], kind: str = "sqlite"
-) -> list[ScratchDatabase]:
-    """Residents on `kind`, recipients on SQLite, and the test catalog over them."""
-    residents = await ScratchDatabase(kind, tmp).create()
-    welfare = await ScratchDatabase("sqlite", tmp).create()
-    await load(residents.url, PENDUDUK, people)
-    await load(welfare.url, PENERIMA, recipients)
-    write_catalog(tmp / "schema", residents.url, welfare.url)
-    return [residents, welfare]
 
 
 async def store_for(kind: str, tmp: Path) -> tuple[str, ScratchDatabase | None]:
@@ -260,7 +241,7 @@ async def test_two_processes_share_one_chain_and_verify_detects_edits_and_deleti
     people, recipients = make_rows(80)
     store = await ScratchDatabase("postgresql", tmp_path).create()
     try:
-        await regency_sources(tmp_path, people, recipients)
+        await load_regency(tmp_path, people, recipients)
         write_policies(tmp_path / "policies")
         env = store_env(store.url)
         created = await run_hub("clients", "create", "user:tester", env=env, cwd=tmp_path)
@@ -363,7 +344,7 @@ async def hub_behind_proxy(
     residents' source on `people_kind`."""
     people, recipients = distinct_people(40)
     store = await ScratchDatabase("postgresql", tmp).create()
-    databases = await regency_sources(tmp, people, recipients, kind=people_kind)
+    databases = await load_regency(tmp, people, recipients, kind=people_kind, recipients_kind="sqlite")
     write_policies(tmp / "policies", EVERYTHING + PUBLIC_READ)
     proxy = Proxy(5432)
     await proxy.up()
@@ -563,7 +544,7 @@ async def test_the_store_and_the_hubs_log_hold_no_values(
 ) -> None:
     people, recipients = distinct_people(40)
     store_url, store_db = await store_for(kind, tmp_path)
-    databases = await regency_sources(tmp_path, people, recipients)
+    databases = await load_regency(tmp_path, people, recipients)
     await execute(databases[1].url, "ALTER TABLE penerima_bansos DROP COLUMN program")  # a broken source
     write_policies(tmp_path / "policies")
     uvicorn_log = logging.getLogger("uvicorn")
@@ -607,7 +588,7 @@ async def test_the_store_and_the_hubs_log_hold_no_values(
 
 async def test_debug_logging_holds_no_values(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     people, recipients = distinct_people(20)
-    databases = await regency_sources(tmp_path, people, recipients)
+    databases = await load_regency(tmp_path, people, recipients)
     write_policies(tmp_path / "policies")
     try:
         async with in_process_hub(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}") as (_hub, callers):
@@ -630,11 +611,7 @@ async def test_purpose_binds_non_public_fields_of_a_dataset_that_requires_it(tmp
     require_server("postgresql")
     people, recipients = distinct_people(30)
     store = await ScratchDatabase("postgresql", tmp_path).create()
-    databases = await regency_sources(tmp_path, people, recipients)
-    catalog = tmp_path / "schema" / "dukcapil.yaml"
-    text = catalog.read_text()
-    assert "    key: nik\n" in text
-    catalog.write_text(text.replace("    key: nik\n", "    key: nik\n    require_purpose: true\n", 1))
+    databases = await load_regency(tmp_path, people, recipients, residents=penduduk(require_purpose=True))
     write_policies(tmp_path / "policies")
     p = people[2]
     confidential = "{ dukcapil { penduduk(first: 3) { nodes { nik nama } } } }"
@@ -753,7 +730,7 @@ async def test_transparency_lists_own_accesses_and_accesses_to_an_opds_data(
 ) -> None:
     people, recipients = make_rows(60)
     store_url, store_db = await store_for(kind, tmp_path)
-    databases = await regency_sources(tmp_path, people, recipients)
+    databases = await load_regency(tmp_path, people, recipients)
     write_policies(tmp_path / "policies", TRANSPARENCY_RULES)
     p, q = people[0], people[1]  # 'Ahmad Yani', 'budi santoso': no tail line holds them by chance
     try:
@@ -861,7 +838,7 @@ async def test_transparency_lists_own_accesses_and_accesses_to_an_opds_data(
 
 async def test_a_refused_or_mistaken_transparency_field_leaves_the_rest_of_the_answer(tmp_path: Path) -> None:
     people, recipients = make_rows(20)
-    databases = await regency_sources(tmp_path, people, recipients)
+    databases = await load_regency(tmp_path, people, recipients)
     write_policies(tmp_path / "policies")
     store_url = f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
     both = "{ me { id } places: dinsos { penerimaBansos(first: 2) { nodes { program } } } %s }"
@@ -908,7 +885,7 @@ async def test_a_refused_or_mistaken_transparency_field_leaves_the_rest_of_the_a
 
 async def test_a_suppressed_aggregate_releases_no_value_unrecorded(tmp_path: Path) -> None:
     people, recipients = make_rows(30)
-    databases = await regency_sources(tmp_path, people, recipients)
+    databases = await load_regency(tmp_path, people, recipients)
     write_policies(tmp_path / "policies", "p, user:counter, dukcapil.penduduk.*, aggregate, allow\n")
     store_url = f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
     p = people[5]
@@ -933,7 +910,7 @@ async def test_verify_detects_an_access_removed_from_the_transparency_index(tmp_
     require_server("postgresql")
     people, recipients = make_rows(20)
     store = await ScratchDatabase("postgresql", tmp_path).create()
-    databases = await regency_sources(tmp_path, people, recipients)
+    databases = await load_regency(tmp_path, people, recipients)
     write_policies(tmp_path / "policies")
     try:
         async with in_process_hub(tmp_path, store.url, ("user:tester", "opd:dukcapil")) as (hub, c):

@@ -18,8 +18,7 @@ from hub.errors import AuditWriteFailed
 from hub.http.app import Hub, create_app
 from hub.settings import Settings
 from hub.store import clients
-from tests.support.databases import ScratchDatabase
-from tests.support.regency import PENDUDUK, PENERIMA, load, make_rows, write_catalog, write_policies
+from tests.support.regency import load_regency, make_rows, write_policies
 
 CONFIDENTIAL = "{ dukcapil { penduduk(first: 3) { nodes { nik nama } } } }"
 PUBLIC = "{ dukcapil { pendudukAggregate(groupBy: [kecamatan]) { group { kecamatan } count } } }"
@@ -45,12 +44,7 @@ class ListSink:
 
 @pytest_asyncio.fixture
 async def served(tmp_path: Path) -> AsyncIterator[tuple[Hub, httpx.AsyncClient, ListSink]]:
-    people, recipients = make_rows(residents=40)
-    a = await ScratchDatabase("sqlite", tmp_path).create()
-    b = await ScratchDatabase("sqlite", tmp_path).create()
-    await load(a.url, PENDUDUK, people)
-    await load(b.url, PENERIMA, recipients)
-    write_catalog(tmp_path / "schema", a.url, b.url)
+    await load_regency(tmp_path, *make_rows(residents=40))
     settings = Settings(
         schema_dir=tmp_path / "schema", policies_dir=write_policies(tmp_path / "policies"),
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}",

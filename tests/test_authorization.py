@@ -27,7 +27,8 @@ from hub.gql.scalars import decimal_text
 from hub.store import clients
 from hub.store.db import Client
 from tests.support.answers import numbers_in, strings_in
-from tests.support.authz import client_for, http_client, replace_once, start_variant
+from tests.support.authz import client_for, http_client, start_variant
+from tests.support.catalogs import penduduk
 from tests.support.hubcli import hub_env, run_hub
 from tests.support.policy_oracle import Oracle, RuleSet
 from tests.support.regency import Regency, make_rows
@@ -58,18 +59,13 @@ ALL_FIELDS = [f"{DUKCAPIL}.{c}" for c, _, _ in PENDUDUK.values()] + [
 ]
 
 
-def catalog_variant(text: str) -> str:
-    """nama is compared after normalisation; status_hidup is public (it has small groups)."""
-    text = replace_once(
-        text,
-        "nama: {type: string, classification: confidential}",
-        "nama: {type: string, classification: confidential, normalize: [trim, collapse_spaces, casefold]}",
-    )
-    return replace_once(
-        text,
-        "status_hidup: {type: boolean, classification: internal, column: is_alive}",
-        "status_hidup: {type: boolean, classification: public, column: is_alive}",
-    )
+# nama is compared after normalisation; status_hidup is public (it has small groups)
+RESIDENTS = penduduk(
+    fields={
+        "nama": {"normalize": ["trim", "collapse_spaces", "casefold"]},
+        "status_hidup": {"classification": "public"},
+    }
+)
 
 
 # --- the policy: random subjects for the property test, and named ones ----------------------------
@@ -152,7 +148,7 @@ class Town:
 @pytest_asyncio.fixture(scope="module")
 async def town(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Town]:
     tmp = tmp_path_factory.mktemp("authz")
-    regency = await start_variant(tmp, POLICY, catalog_variant)
+    regency = await start_variant(tmp, POLICY, RESIDENTS)
     assert regency.people == PEOPLE
     oracle = Oracle(RuleSet.parse(POLICY), regency.hub.catalog)
     subjects = {s: await client_for(regency.hub, s) for s in PROPERTY_SUBJECTS + NAMED}
