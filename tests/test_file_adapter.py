@@ -38,6 +38,7 @@ from adapters.base import (
 )
 from adapters.files import FileAdapter
 from hub.sources import binding
+from tests.support import catalogs
 from tests.support.regency import Regency, start_hub
 
 DS = "dukcapil.penduduk"
@@ -406,24 +407,6 @@ async def test_a_changed_file_is_reloaded_and_a_broken_one_keeps_the_last_good_r
 
 # --- through the hub ------------------------------------------------------------------------------
 
-CATALOG = """
-opd: {{id: dukcapil, name: Dinas Kependudukan dan Pencatatan Sipil}}
-sources:
-  berkas: {{adapter: file, path: "{path}", sheet: Penduduk, timeout: 5}}
-datasets:
-  penduduk:
-    source: berkas
-    key: nik
-    fields:
-      nik: {{type: string, classification: confidential}}
-      nama: {{type: string, classification: confidential}}
-      kecamatan: {{type: string, classification: public}}
-      tanggal_lahir: {{type: date, classification: internal}}
-      status_hidup: {{type: boolean, classification: internal, column: is_alive}}
-      tinggi: {{type: float, classification: internal}}
-      saldo: {{type: decimal, classification: confidential}}
-      anak: {{type: integer, classification: internal}}
-"""
 PAGE = """query($where: DukcapilPendudukWhere, $orderBy: [DukcapilPendudukOrderBy!], $after: String,
                $aggWhere: DukcapilPendudukAggregateWhere) {
   dukcapil { penduduk(where: $where, orderBy: $orderBy, first: 25, after: $after) {
@@ -452,8 +435,10 @@ VARIABLES: list[dict[str, Any]] = [
 async def test_a_hub_answers_from_the_file_as_from_sql(
     tmp_path: Path, files: dict[str, FileAdapter], sqlite_regency: Regency
 ) -> None:
-    (tmp_path / "schema").mkdir()
-    (tmp_path / "schema" / "dukcapil.yaml").write_text(CATALOG.format(path=files["xlsx"].path))
+    source = {"adapter": "file", "path": str(files["xlsx"].path), "sheet": "Penduduk", "timeout": 5}
+    residents = catalogs.penduduk("berkas", relationships={})  # served alone: no Dinsos to join
+    dukcapil = catalogs.opd_file(catalogs.DUKCAPIL, {"berkas": source}, {"penduduk": residents})
+    catalogs.write_opd(tmp_path / "schema", dukcapil)
     hub, client = await start_hub(tmp_path)
     try:
 
