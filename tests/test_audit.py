@@ -29,13 +29,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from hub.audit.log import GENESIS, query_hash, verify
 from hub.http.app import Hub, create_app
 from hub.settings import Settings
-from hub.store import clients
 from hub.store.db import AuditRecord
 from tests.support.catalogs import penduduk
 from tests.support.databases import SERVERS, ScratchDatabase, require_server
 from tests.support.hubcli import Ran, hub_env, run_hub, running_hubs
 from tests.support.proxy import Proxy
-from tests.support.regency import EVERYTHING, load_regency, make_rows, write_policies
+from tests.support.regency import EVERYTHING, client_for, load_regency, make_rows, write_policies
 from tests.support.servers import serve
 
 AUDIT_KEY = "test-audit-key"
@@ -80,16 +79,10 @@ async def in_process_hub(
             audit_key=AUDIT_KEY,
         )
     )
-    app = create_app(hub=hub)
     callers: dict[str, httpx.AsyncClient] = {}
     try:
         for subject in subjects:
-            issued = await clients.create(hub.store, subject)
-            callers[subject] = httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions),
-                base_url="http://hub",
-                headers={"Authorization": f"Bearer {issued.key}"},
-            )
+            callers[subject] = await client_for(hub, subject, raise_app_exceptions=raise_app_exceptions)
         yield hub, callers
     finally:
         for c in callers.values():

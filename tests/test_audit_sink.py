@@ -15,10 +15,9 @@ import sqlalchemy as sa
 
 from hub.audit.chain import Entry
 from hub.errors import AuditWriteFailed
-from hub.http.app import Hub, create_app
+from hub.http.app import Hub
 from hub.settings import Settings
-from hub.store import clients
-from tests.support.regency import load_regency, make_rows, write_policies
+from tests.support.regency import client_for, load_regency, make_rows, write_policies
 
 CONFIDENTIAL = "{ dukcapil { penduduk(first: 3) { nodes { nik nama } } } }"
 PUBLIC = "{ dukcapil { pendudukAggregate(groupBy: [kecamatan]) { group { kecamatan } count } } }"
@@ -51,12 +50,7 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[Hub, httpx.AsyncClient, 
     )  # fmt: skip
     sink = ListSink()
     hub = await Hub.start(settings, audit_sink=sink)
-    key = (await clients.create(hub.store, "user:tester")).key
-    client = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(hub=hub)),
-        base_url="http://hub",
-        headers={"Authorization": f"Bearer {key}"},
-    )
+    client = await client_for(hub, "user:tester")
     try:
         yield hub, client, sink
     finally:

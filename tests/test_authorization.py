@@ -27,11 +27,11 @@ from hub.gql.scalars import decimal_text
 from hub.store import clients
 from hub.store.db import Client
 from tests.support.answers import numbers_in, strings_in
-from tests.support.authz import client_for, http_client, start_variant
+from tests.support.authz import start_variant
 from tests.support.catalogs import penduduk
 from tests.support.hubcli import hub_env, run_hub
 from tests.support.policy_oracle import Oracle, RuleSet
-from tests.support.regency import Regency, make_rows
+from tests.support.regency import Regency, client_for, http_client, make_rows
 
 PEOPLE, RECIPIENTS = make_rows()  # the rows start_variant loads (deterministic)
 

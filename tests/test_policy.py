@@ -19,11 +19,10 @@ import pytest
 from hub.catalog import Catalog, load_catalog
 from hub.errors import PolicyError
 from hub.policy.decisions import ACTIONS, Policy, generated_rules
-from tests.support.authz import http_client
 from tests.support.catalogs import write_catalog
 from tests.support.hubcli import hub_env, run_hub
 from tests.support.policy_oracle import Oracle, RuleSet
-from tests.support.regency import start_regency, write_policies
+from tests.support.regency import http_client, start_regency, write_policies
 
 NIK, NAMA, KECAMATAN, SALDO = (f"dukcapil.penduduk.{f}" for f in ("nik", "nama", "kecamatan", "saldo"))
 PROGRAM = "dinsos.penerima_bansos.program"

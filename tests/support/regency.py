@@ -107,24 +107,30 @@ def write_policies(directory: Path, rules: str = EVERYTHING) -> Path:
     return directory
 
 
+def http_client(hub: Hub, key: str | None = None, *, raise_app_exceptions: bool = True) -> httpx.AsyncClient:
+    """A client of `hub`'s ASGI app, sending `key` (none: a public caller)."""
+    headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
+    transport = httpx.ASGITransport(app=create_app(hub=hub), raise_app_exceptions=raise_app_exceptions)
+    return httpx.AsyncClient(transport=transport, base_url="http://hub", headers=headers)
+
+
+async def client_for(hub: Hub, subject: str, *, raise_app_exceptions: bool = True) -> httpx.AsyncClient:
+    """A client holding a fresh key for `subject`."""
+    issued = await clients.create(hub.store, subject)
+    return http_client(hub, issued.key, raise_app_exceptions=raise_app_exceptions)
+
+
 async def start_hub(
     tmp: Path, subject: str = "user:tester", **settings: Any
 ) -> tuple[Hub, httpx.AsyncClient]:
-    """A hub on the catalog in `tmp/schema`, with a store in `tmp` and a client holding
-    a key for `subject` (policies from `tmp/policies` unless given)."""
+    """A hub on the catalog in `tmp/schema`, and a client holding a key for `subject`; its
+    store is in `tmp` and its policies in `tmp/policies` unless `settings` say otherwise."""
     settings.setdefault("policies_dir", tmp / "policies")
+    settings.setdefault("database_url", f"sqlite+aiosqlite:///{tmp / 'hub.db'}")
     if not (tmp / "policies").exists():
         write_policies(tmp / "policies")
-    hub = await Hub.start(
-        Settings(schema_dir=tmp / "schema", database_url=f"sqlite+aiosqlite:///{tmp / 'hub.db'}", **settings)
-    )
-    issued = await clients.create(hub.store, subject)
-    client = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(hub=hub)),
-        base_url="http://hub",
-        headers={"Authorization": f"Bearer {issued.key}"},
-    )
-    return hub, client
+    hub = await Hub.start(Settings(schema_dir=tmp / "schema", **settings))
+    return hub, await client_for(hub, subject)
 
 
 async def load(url: str, table: sa.Table, rows: list[dict[str, Any]]) -> None:
