@@ -14,7 +14,6 @@ import datetime as dt
 import json
 import logging
 import re
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from tests.support.hubcli import Ran, hub_env, run_hub, running_hubs
 from tests.support.proxy import Proxy
 from tests.support.regency import EVERYTHING, client_for, load_regency, make_rows, write_policies
 from tests.support.servers import serve
+from tests.support.waiting import eventually
 
 AUDIT_KEY = "test-audit-key"
 PUBLIC_READ = "p, *, class:public, read, allow\n"  # the public may read public fields
@@ -137,14 +137,6 @@ async def execute(url: str, statement: str, **params: Any) -> None:
             await conn.execute(sa.text(statement), params)
     finally:
         await engine.dispose()
-
-
-async def until(check: Callable[[], Awaitable[bool]], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not await check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up after {seconds} s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 async def lock_waiters(conn: AsyncConnection) -> int:
@@ -388,7 +380,7 @@ async def test_the_store_failing_mid_request_withholds_the_data_and_service_resu
                 async def source_waits() -> bool:
                     return await lock_waiters(watch) >= 1
 
-                await until(source_waits, 10, "the hub's source query to wait on the lock")
+                await eventually(source_waits, 10, "the hub's source query to wait on the lock")
                 await store.down()
                 await lock.rollback()
         finally:
@@ -425,7 +417,7 @@ async def test_the_store_failing_mid_request_withholds_the_data_and_service_resu
             resumed = await gql(client, READ, {"nik": people[3]["nik"]})
             return resumed.status_code == 200
 
-        await until(answers, 10, "a confidential answer after the store came back")
+        await eventually(answers, 10, "a confidential answer after the store came back")
         assert resumed is not None
         assert resumed.json()["data"]["dukcapil"]["penduduk"]["nodes"] == [
             {"nik": people[3]["nik"], "nama": people[3]["nama"]}
@@ -935,7 +927,7 @@ async def test_two_processes_starting_together_on_a_fresh_store_both_start(tmp_p
             async def both_wait() -> bool:
                 return await lock_waiters(watch) >= 2
 
-            await until(both_wait, 30, "both migrations to wait")
+            await eventually(both_wait, 30, "both migrations to wait")
             await hold.rollback()
         ran = await asyncio.gather(*migrations)
         assert [r.code for r in ran] == [0, 0], [r.stderr[-500:] for r in ran]

@@ -11,8 +11,7 @@ import csv
 import datetime as dt
 import logging
 import os
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from adapters.files import FileAdapter
 from hub.sources import binding
 from tests.support import catalogs
 from tests.support.regency import Regency, start_hub
+from tests.support.waiting import eventually
 
 DS = "dukcapil.penduduk"
 FIELDS = ("nik", "nama", "kecamatan", "tanggal_lahir", "status_hidup", "tinggi", "saldo", "anak")
@@ -156,15 +156,6 @@ async def files(
     yield adapters
     for a in adapters.values():
         await a.close()
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 4.0) -> float:
-    """Seconds until `check` holds; fails after `within`."""
-    started = time.monotonic()
-    while not await check():
-        assert time.monotonic() - started < within, "the file adapter did not pick up the change"
-        await asyncio.sleep(0.05)
-    return time.monotonic() - started
 
 
 # --- the same answers as SQL ----------------------------------------------------------------
@@ -378,17 +369,17 @@ async def reload_scenario(kind: str, tmp_path: Path, people: list[dict[str, Any]
     try:
         assert await adapter.count(DS, None) == 10
         rewrite(people[:11])
-        assert await eventually(lambda: count_is(11)) < 3
+        assert await eventually(lambda: count_is(11), 4, "11 rows read from the file") < 3
         assert await adapter.lookup(DS, "nik", [people[10]["nik"]], ("nik",)) == [(people[10]["nik"],)]
         if kind == "csv":
             replace((",".join(COLUMNS[:-1]) + "\n" + people[0]["nik"] + ",x,x,,1,1,1\n").encode())
         else:
             replace(path.read_bytes()[:200])  # a truncated workbook
-        await eventually(failed)
+        await eventually(failed, 4, "the broken file to be reported")
         assert await adapter.count(DS, None) == 11
         assert ("'anak'" if kind == "csv" else "Zip") in (adapter.error or "")
         rewrite(people[:12])
-        await eventually(lambda: count_is(12))
+        await eventually(lambda: count_is(12), 4, "12 rows read from the mended file")
         assert adapter.error is None
     finally:
         await adapter.close()
