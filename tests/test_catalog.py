@@ -189,21 +189,23 @@ def test_an_unset_variable_is_a_problem_naming_it_and_where_it_is(tmp_path: Path
         "umur: {type: integer}", "umur: {type: integer, column: 'umur_${SUFFIX}'}"
     )
     problems = problems_of(write(tmp_path, {**valid(), "alpha.yaml": alpha}), {"UNRELATED": "1"})
-    assert [(Path(p.file).name, p.path) for p in problems] == [
-        ("alpha.yaml", "sources.main.url"),
-        ("alpha.yaml", "datasets.orang.fields.umur.column"),
+    assert [(Path(p.file).name, p.path, p.message) for p in problems] == [
+        ("alpha.yaml", "sources.main.url", "environment variable ALPHA_DB_URL is not set and has no default"),
+        (
+            "alpha.yaml",
+            "datasets.orang.fields.umur.column",
+            "environment variable SUFFIX is not set and has no default",
+        ),
     ]
-    assert "ALPHA_DB_URL" in problems[0].message
-    assert "SUFFIX" in problems[1].message
-    assert all("not set" in p.message for p in problems)
 
 
 def test_an_unset_variable_inside_a_list_is_located_by_index(tmp_path: Path) -> None:
     alpha = ALPHA.replace("umur: {type: integer}", "umur: {type: integer, normalize: [trim, '${NORM}']}")
     problems = problems_of(write(tmp_path, {**valid(), "alpha.yaml": alpha}))
+    # the unexpanded '${NORM}' is also no normalizer: that second problem is not this test's
     unset = [p for p in problems if "not set" in p.message]
-    assert [(p.path, "NORM" in p.message) for p in unset] == [
-        ("datasets.orang.fields.umur.normalize[1]", True)
+    assert [(p.path, p.message) for p in unset] == [
+        ("datasets.orang.fields.umur.normalize[1]", "environment variable NORM is not set and has no default")
     ]
 
 
@@ -290,15 +292,21 @@ BROKEN: list[tuple[str, Callable[[Files], Files], str, str, str]] = [
 def test_a_broken_catalog_names_the_file_and_the_path(
     tmp_path: Path, change: Callable[[Files], Files], file: str, path: str, phrase: str
 ) -> None:
-    problems = [p for p in problems_of(write(tmp_path, change(valid()))) if Path(p.file).name == file]
-    assert [p.path for p in problems] == [path], problems
-    assert phrase in problems[0].message
-    assert str(problems[0]).startswith(f"{tmp_path / file}: {path or '(top)'}: ")
+    problems = problems_of(write(tmp_path, change(valid())))
+    mine = [p for p in problems if Path(p.file).name == file]
+    assert [p.path for p in mine] == [path], problems
+    assert phrase in mine[0].message
+    assert str(mine[0]).startswith(f"{tmp_path / file}: {path or '(top)'}: ")
+    # a file that cannot be read at all hides its datasets: alpha's relationship into beta fails too
+    others = [(Path(p.file).name, p.path) for p in problems if p not in mine]
+    assert others == ([("alpha.yaml", "datasets.orang.relationships.bantuan.to")] if path == "" else [])
 
 
 def test_a_broken_file_does_not_make_relationships_into_it_problems(tmp_path: Path) -> None:
     problems = problems_of(write(tmp_path, {**valid(), "beta.yaml": BETA.replace("key: id", "key: kode")}))
-    assert [(Path(p.file).name, p.path) for p in problems] == [("beta.yaml", "datasets.bantuan.key")]
+    assert [(Path(p.file).name, p.path, p.message) for p in problems] == [
+        ("beta.yaml", "datasets.bantuan.key", "key 'kode' is not a field of the dataset")
+    ]
 
 
 @pytest.mark.parametrize(
@@ -318,17 +326,15 @@ def test_an_invalid_identifier_is_a_problem_at_its_name(
     tmp_path: Path, change: Callable[[Files], Files], path: str
 ) -> None:
     problems = problems_of(write(tmp_path, change(valid())))
-    at = [p for p in problems if p.path.startswith(path)]
-    assert at, problems
-    assert "[a-z][a-z0-9_]*" in at[0].message
+    assert [(p.path, p.message) for p in problems] == [
+        (f"{path}.[key]", "String should match pattern '^[a-z][a-z0-9_]*$'")
+    ]
 
 
 def test_a_duplicate_yaml_key_is_a_problem_with_its_line(tmp_path: Path) -> None:
     alpha = ALPHA.replace("umur: {type: integer}", "umur: {type: integer}\n      umur: {type: string}")
     (problem,) = problems_of(write(tmp_path, {**valid(), "alpha.yaml": alpha}))
-    assert Path(problem.file).name == "alpha.yaml"
-    assert "duplicate key 'umur'" in problem.message
-    assert "line 12" in problem.message
+    assert (Path(problem.file).name, problem.message) == ("alpha.yaml", "duplicate key 'umur' (line 12)")
 
 
 def test_a_duplicate_yaml_key_is_a_problem_at_its_path(tmp_path: Path) -> None:
@@ -347,40 +353,79 @@ def opd(opd_id: str, *datasets: str, fields: str = "") -> str:
 
 def test_opd_ids_that_clash_in_graphql_are_a_problem(tmp_path: Path) -> None:
     problems = problems_of(write(tmp_path, {"a.yaml": opd("x_1", "p"), "b.yaml": opd("x1", "q")}))
-    assert [(Path(p.file).name, p.path) for p in problems] == [("b.yaml", "opd.id")]
+    assert [(Path(p.file).name, p.path, p.message) for p in problems] == [
+        ("b.yaml", "opd.id", f"namespace 'x1' clashes with OPD 'x_1' in {tmp_path / 'a.yaml'}")
+    ]
 
 
+@dataclasses.dataclass(frozen=True)
+class Clash:
+    files: Files
+    file: str  # the problems' file and path
+    path: str
+    types: list[str]  # the generated types that clash, in the order they are reported
+    other: str  # what they clash with, and in which file
+    other_file: str
+
+
+# every type generated for a dataset, in the order they are checked: two datasets whose
+# type names are one clash in all of them
+GENERATED = ["", "Where", "AggregateWhere", "OrderBy", "Edge", "Connection", "MatchInput", "Match", "Field",
+             "Group", "GroupKey", "Sum", "Avg", "Min", "Max"]  # fmt: skip
 TYPE_CLASHES = {
-    "opd a_b dataset c vs opd a dataset b_c (type ABC)": {
-        "a.yaml": opd("a_b", "c"),
-        "b.yaml": opd("a", "b_c"),
-    },
-    "dataset query (type XQuery, the namespace's)": {"a.yaml": opd("x", "query")},
-    "datasets p and p_edge (type XPEdge)": {"a.yaml": opd("x", "p", "p_edge")},
-}
+    "opd a_b dataset c vs opd a dataset b_c (type ABC)": Clash(
+        {"a.yaml": opd("a_b", "c"), "b.yaml": opd("a", "b_c")},
+        "b.yaml", "datasets.b_c", [f"ABC{suffix}" for suffix in GENERATED], "datasets.c", "a.yaml",
+    ),
+    "dataset query (type XQuery, the namespace's)": Clash(
+        {"a.yaml": opd("x", "query")}, "a.yaml", "datasets.query", ["XQuery"], "opd.id", "a.yaml"
+    ),
+    "datasets p and p_edge (type XPEdge)": Clash(
+        {"a.yaml": opd("x", "p", "p_edge")}, "a.yaml", "datasets.p_edge", ["XPEdge"], "datasets.p", "a.yaml"
+    ),
+}  # fmt: skip
 
 
-@pytest.mark.parametrize("files", list(TYPE_CLASHES.values()), ids=list(TYPE_CLASHES))
-def test_generated_type_names_that_clash_are_a_problem(tmp_path: Path, files: Files) -> None:
-    problems_of(write(tmp_path, files))
+@pytest.mark.parametrize("clash", list(TYPE_CLASHES.values()), ids=list(TYPE_CLASHES))
+def test_generated_type_names_that_clash_are_a_problem(tmp_path: Path, clash: Clash) -> None:
+    problems = problems_of(write(tmp_path, clash.files))
+    assert [(Path(p.file).name, p.path, p.message) for p in problems] == [
+        (
+            clash.file,
+            clash.path,
+            f"generated GraphQL type '{t}' clashes with {clash.other} in {tmp_path / clash.other_file}",
+        )
+        for t in clash.types
+    ]
 
 
 @pytest.mark.parametrize("name", ["and", "or", "not"])
 def test_a_field_named_like_a_where_combinator_is_a_problem(tmp_path: Path, name: str) -> None:
-    problems_of(write(tmp_path, {"a.yaml": opd("x", "p", fields=f"\n      {name}: {{type: string}}")}))
+    problems = problems_of(
+        write(tmp_path, {"a.yaml": opd("x", "p", fields=f"\n      {name}: {{type: string}}")})
+    )
+    assert [(Path(p.file).name, p.path, p.message) for p in problems] == [
+        (
+            "a.yaml",
+            f"datasets.p.fields.{name}",
+            f"'{name}' is reserved (a filter combinator); use `column: {name}` with another field name",
+        )
+    ]
 
 
 def test_an_empty_directory_is_a_problem(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("not a catalog")
     (problem,) = problems_of(tmp_path)
-    assert (problem.file, problem.path) == (str(tmp_path), "")
-    assert "no *.yaml" in problem.message
+    assert (problem.file, problem.path, problem.message) == (
+        str(tmp_path),
+        "",
+        "no *.yaml catalog files found",
+    )
 
 
 def test_a_missing_directory_is_a_problem(tmp_path: Path) -> None:
     (problem,) = problems_of(tmp_path / "nope")
-    assert problem.file == str(tmp_path / "nope")
-    assert "not a directory" in problem.message
+    assert (problem.file, problem.path, problem.message) == (str(tmp_path / "nope"), "", "not a directory")
 
 
 def test_every_problem_is_reported_at_once_and_nothing_loads(tmp_path: Path) -> None:
@@ -395,21 +440,23 @@ def test_every_problem_is_reported_at_once_and_nothing_loads(tmp_path: Path) -> 
         "zeta.yml": BETA.replace("id: beta", "id: zeta"),  # valid: .yml files are read too
     }
     problems = problems_of(write(tmp_path, files))
-    found = {(Path(p.file).name, p.path) for p in problems}
-    assert {
-        ("alpha.yaml", "sources.main.url"),
-        ("alpha.yaml", "datasets.orang.fields.umur.type"),
-        ("beta.yaml", "datasets.bantuan.key"),
-        ("gamma.yaml", "datasets.bantuan.source"),
-        ("epsilon.yaml", ""),
-    } <= found
-    assert not any(name in ("delta.yaml", "zeta.yml") for name, _ in found)
+    types = "'string', 'integer', 'float', 'decimal', 'boolean', 'date' or 'datetime'"
+    # none in delta.yaml or zeta.yml
+    assert [(Path(p.file).name, p.path, p.message.splitlines()[0]) for p in problems] == [
+        ("alpha.yaml", "sources.main.url", "environment variable ALPHA_URL is not set and has no default"),
+        ("alpha.yaml", "datasets.orang.fields.umur.type", f"Input should be {types}"),
+        ("beta.yaml", "datasets.bantuan.key", "key 'kode' is not a field of the dataset"),
+        ("epsilon.yaml", "", "not valid YAML: while parsing a flow node"),
+        ("gamma.yaml", "datasets.bantuan.source", "unknown source 'other' (known: main)"),
+    ]
 
 
 def test_one_broken_file_stops_the_whole_catalog(tmp_path: Path) -> None:
     files = {**valid(), "gamma.yaml": BETA.replace("id: beta", "id: gamma").replace("key: id", "key: x")}
     problems = problems_of(write(tmp_path, files))
-    assert {Path(p.file).name for p in problems} == {"gamma.yaml"}
+    assert [(Path(p.file).name, p.path, p.message) for p in problems] == [
+        ("gamma.yaml", "datasets.bantuan.key", "key 'x' is not a field of the dataset")
+    ]
 
 
 # --- hub check ------------------------------------------------------------------------------
