@@ -342,6 +342,8 @@ def test_every_problem_is_reported_at_once(tmp_path: Path, catalog: Catalog) -> 
     with pytest.raises(PolicyError) as raised:
         Policy(write_policies(tmp_path, text), catalog)
     assert [p.line for p in raised.value.problems] == list(range(1, len(BROKEN) + 1))
+    for problem, (name, _, _, message) in zip(raised.value.problems, BROKEN, strict=True):
+        assert message in problem.message, name
 
 
 def test_a_broken_edit_keeps_the_last_good_policy_until_fixed(
