@@ -320,7 +320,7 @@ async def test_missing_file_sheet_or_column_is_a_source_error(tmp_path: Path, pe
     missing = FileAdapter("dukcapil.berkas", {"path": str(tmp_path / "nope.csv")}, [penduduk])
     with pytest.raises(SourceError, match=r"nope\.csv"):
         await missing.count(DS, None)
-    with pytest.raises(SourceError):
+    with pytest.raises(SourceError, match=r"nope\.csv: No such file or directory"):
         await missing.health()
     (tmp_path / "no_anak.csv").write_text(",".join(COLUMNS[:-1]) + "\n1,Ani,Meral,,1,150,1,\n")
     no_column = FileAdapter("dukcapil.berkas", {"path": str(tmp_path / "no_anak.csv")}, [penduduk])
@@ -335,9 +335,14 @@ async def test_missing_file_sheet_or_column_is_a_source_error(tmp_path: Path, pe
     big = FileAdapter("dukcapil.berkas", {"path": str(tmp_path / "big.csv"), "max_rows": 2}, [penduduk])
     with pytest.raises(SourceError, match="max_rows=2"):
         await big.count(DS, None)
-    for config in ({"path": str(tmp_path / "p.txt")}, {"path": str(tmp_path / "p.csv"), "sheet": "A"}, {}):
-        with pytest.raises(ValueError):
+    for config, refusal in (
+        ({"path": str(tmp_path / "p.txt")}, "`path` must end in .csv or .xlsx, not 'p.txt'"),
+        ({"path": str(tmp_path / "p.csv"), "sheet": "A"}, "`sheet` applies to .xlsx files only"),
+        ({}, "the file adapter needs `path`"),
+    ):
+        with pytest.raises(ValueError) as refused:
             FileAdapter("dukcapil.berkas", config, [penduduk])
+        assert str(refused.value) == f"source dukcapil.berkas: {refusal}"
     for a in (missing, no_column, no_sheet, big):
         await a.close()
 

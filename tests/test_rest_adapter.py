@@ -323,7 +323,7 @@ async def test_transient_failures_are_retried_and_others_are_not(world: World) -
     assert world.server.requests["/broken/flaky"] == 2
 
     for what, path in [("missing", "/broken/missing"), ("status", "/broken/status")]:
-        with pytest.raises(SourceError):
+        with pytest.raises(SourceError, match=BROKEN[what][2]):
             await world.live(f"rusak_{what}").records(f"dukcapil.rusak_{what}", {})
         assert world.server.requests[path] == 1  # 404 and 500 are not retried
 
