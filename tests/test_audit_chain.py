@@ -1,8 +1,8 @@
 """The audit log's chain (docs/design.md §6): one hash-chained record per release of
 non-public data, in one chain however many `hub serve` processes share the store, and
-`hub audit verify` finding a record edited or deleted. Also: a release that shows no
-value is still recorded when it could, and two processes migrating a fresh store at
-once both start.
+`hub audit verify` finding a record edited or deleted. Also: an aggregate whose groups
+are all suppressed shows no name without a record of it, and two processes migrating
+a fresh store at once both start.
 
 The shared store is a database on the PostgreSQL server at 127.0.0.1:5432 (skipped
 without it, failed under HUB_REQUIRE_SERVICES=1), used by real `hub serve`, `hub migrate`
@@ -64,6 +64,9 @@ async def copies_of(db: ScratchDatabase, tmp: Path, count: int) -> AsyncIterator
         await admin.dispose()
         for copy in made:
             await copy.drop()
+
+
+# --- two processes, one store, one chain --------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -201,7 +204,7 @@ async def test_two_processes_share_one_chain_and_verify_detects_edits_and_deleti
         await store.drop()
 
 
-# --- a release that shows no value (a bug found on the way) ------------------------------
+# --- a suppressed aggregate (a bug found on the way) ------------------------------------
 
 
 async def test_a_suppressed_aggregate_releases_no_value_unrecorded(tmp_path: Path) -> None:

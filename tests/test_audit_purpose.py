@@ -1,7 +1,7 @@
 """Purpose binding (docs/design.md §6): a dataset with `require_purpose` releases its
 non-public fields only to a request that states a purpose (`X-Hub-Purpose`), which the
-audit record keeps; public fields and other datasets need none, and a purpose that is
-too long or spans lines is refused whatever the query.
+audit record keeps; public fields and other datasets need none, and a purpose longer
+than 200 characters or holding a line break or a tab is refused whatever the query.
 """
 
 from __future__ import annotations
