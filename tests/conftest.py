@@ -6,6 +6,7 @@ import pytest
 import pytest_asyncio
 
 from tests.support import node
+from tests.support.authz import Town, started_town
 from tests.support.databases import BACKENDS
 from tests.support.regency import Regency, start_regency
 
@@ -26,6 +27,14 @@ async def sqlite_regency(tmp_path_factory: pytest.TempPathFactory) -> AsyncItera
     r = await start_regency("sqlite", tmp_path_factory.mktemp("sqlite-only"))
     yield r
     await r.close()
+
+
+@pytest_asyncio.fixture(scope="module")
+async def town(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Town]:
+    """The authorization tests' regency, policy and subjects (tests/support/authz.py),
+    one per test module."""
+    async with started_town(tmp_path_factory.mktemp("authz")) as started:
+        yield started
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -15,11 +15,9 @@ import sqlalchemy as sa
 
 from hub.audit.chain import Entry
 from hub.errors import AuditWriteFailed
-from hub.http.app import Hub, create_app
+from hub.http.app import Hub
 from hub.settings import Settings
-from hub.store import clients
-from tests.support.databases import ScratchDatabase
-from tests.support.regency import PENDUDUK, PENERIMA, load, make_rows, write_catalog, write_policies
+from tests.support.regency import client_for, load_regency, make_rows, write_policies
 
 CONFIDENTIAL = "{ dukcapil { penduduk(first: 3) { nodes { nik nama } } } }"
 PUBLIC = "{ dukcapil { pendudukAggregate(groupBy: [kecamatan]) { group { kecamatan } count } } }"
@@ -45,24 +43,14 @@ class ListSink:
 
 @pytest_asyncio.fixture
 async def served(tmp_path: Path) -> AsyncIterator[tuple[Hub, httpx.AsyncClient, ListSink]]:
-    people, recipients = make_rows(residents=40)
-    a = await ScratchDatabase("sqlite", tmp_path).create()
-    b = await ScratchDatabase("sqlite", tmp_path).create()
-    await load(a.url, PENDUDUK, people)
-    await load(b.url, PENERIMA, recipients)
-    write_catalog(tmp_path / "schema", a.url, b.url)
+    await load_regency(tmp_path, *make_rows(residents=40))
     settings = Settings(
         schema_dir=tmp_path / "schema", policies_dir=write_policies(tmp_path / "policies"),
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}",
     )  # fmt: skip
     sink = ListSink()
     hub = await Hub.start(settings, audit_sink=sink)
-    key = (await clients.create(hub.store, "user:tester")).key
-    client = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(hub=hub)),
-        base_url="http://hub",
-        headers={"Authorization": f"Bearer {key}"},
-    )
+    client = await client_for(hub, "user:tester")
     try:
         yield hub, client, sink
     finally:

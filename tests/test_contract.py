@@ -11,36 +11,38 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-import yaml
 
 from hub.http.app import create_app
+from tests.support.catalogs import (
+    DINSOS,
+    PENDUDUK_FIELDS,
+    Spec,
+    opd_file,
+    penduduk,
+    penerima_bansos,
+    sql_source,
+    write_opd,
+)
 from tests.support.regency import Regency, start_hub, start_regency, write_policies
 from tests.support.rest_server import RestServer
 from tests.support.servers import serve
 from tests.test_file_adapter import write_csv
 
 KINDS = ("sql", "rest", "file", "graphql")
-FIELDS = {
-    "nik": "string", "nama": "string", "kecamatan": "string", "tanggal_lahir": "date",
-    "status_hidup": "boolean", "tinggi": "float", "saldo": "decimal", "anak": "integer",
-}  # fmt: skip
 SELECT = "nik nama kecamatan tanggalLahir statusHidup tinggi saldo anak"
 
 
-def namespace(kind: str, source: dict[str, Any], **dataset: Any) -> dict[str, Any]:
-    fields = {f: {"type": t, "classification": "internal"} for f, t in FIELDS.items()}
-    return {
-        "opd": {"id": f"k_{kind}", "name": f"Residents through {kind}"},
-        "sources": {"main": source},
-        "datasets": {
-            "penduduk": {
-                "source": "main", "key": "nik", "fields": fields, **dataset,
-                "relationships": {
-                    "penerima_bansos": {"to": "dinsos.penerima_bansos", "join": {"nik": "nik"}, "many": True}
-                },
-            }
-        },
-    }  # fmt: skip
+def namespace(kind: str, source: Spec, *, own_names: bool = False, **dataset: Any) -> Spec:
+    """The OPD `k_<kind>`: the residents on `source`, every field internal (the contract is
+    about answers, not access); with `own_names` the source serves status_hidup by that
+    name rather than as is_alive."""
+    fields: dict[str, Spec] = {f: {"classification": "internal"} for f in PENDUDUK_FIELDS}
+    if own_names:
+        fields["status_hidup"]["column"] = None
+    residents = penduduk("main", fields=fields, **dataset)
+    return opd_file(
+        {"id": f"k_{kind}", "name": f"Residents through {kind}"}, {"main": source}, {"penduduk": residents}
+    )
 
 
 class Contract:
@@ -61,33 +63,32 @@ async def contract(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Co
     (tmp / "remote").mkdir()
     remote: Regency = await start_regency("sqlite", tmp / "remote")
     key = remote.client.headers["Authorization"].removeprefix("Bearer ")
-    people_db = remote.databases[0].url
+    people_db, recipients_db = (db.url for db in remote.databases)
     rest = RestServer(remote.people)
     csv = write_csv(tmp / "penduduk.csv", remote.people)
     async with serve(create_app(hub=remote.hub)) as hub_url, serve(rest.app) as rest_url:
         schema = tmp / "local" / "schema"
-        schema.mkdir(parents=True)
-        sql = namespace("sql", {"adapter": "sql", "url": people_db}, table="penduduk")
-        sql["datasets"]["penduduk"]["fields"]["status_hidup"]["column"] = "is_alive"
-        file = namespace("file", {"adapter": "file", "path": str(csv)})
-        file["datasets"]["penduduk"]["fields"]["status_hidup"]["column"] = "is_alive"
-        files = {
-            "sql": sql,
-            "rest": namespace(
-                "rest", {"adapter": "rest", "url": rest_url}, path="/flat/page", records="data",
+        files = [
+            namespace("sql", {"adapter": "sql", "url": people_db}, table="penduduk"),
+            namespace(
+                "rest", {"adapter": "rest", "url": rest_url}, own_names=True, path="/flat/page", records="data",
                 pagination={"style": "page", "size": 25}, params={"kecamatan": "kecamatan", "nik": "nik"},
             ),
-            "file": file,
-            "graphql": namespace(
+            namespace("file", {"adapter": "file", "path": str(csv)}),
+            namespace(
                 "graphql",
                 {"adapter": "graphql", "url": f"{hub_url}/graphql", "headers": {"Authorization": f"Bearer {key}"}},
-                path="dukcapil.penduduk",
+                own_names=True, path="dukcapil.penduduk",
             ),
-        }  # fmt: skip
-        for kind, content in files.items():
-            (schema / f"k_{kind}.yaml").write_text(yaml.safe_dump(content))
-        dinsos = (remote.hub.settings.schema_dir / "dinsos.yaml").read_text()
-        (schema / "dinsos.yaml").write_text(dinsos.replace("dukcapil.penduduk", "k_sql.penduduk"))
+        ]  # fmt: skip
+        for content in files:
+            write_opd(schema, content)
+        # the remote's recipients, joined to the residents through SQL
+        to_sql = {"penduduk": {"to": "k_sql.penduduk", "join": {"nik": "nik"}}}
+        recipients = penerima_bansos(relationships=to_sql)
+        write_opd(
+            schema, opd_file(DINSOS, {"main": sql_source(recipients_db)}, {"penerima_bansos": recipients})
+        )
         write_policies(tmp / "local" / "policies")
         hub, client = await start_hub(tmp / "local")
         try:

@@ -11,8 +11,7 @@ import csv
 import datetime as dt
 import logging
 import os
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,9 @@ from adapters.base import (
 )
 from adapters.files import FileAdapter
 from hub.sources import binding
+from tests.support import catalogs
 from tests.support.regency import Regency, start_hub
+from tests.support.waiting import eventually
 
 DS = "dukcapil.penduduk"
 FIELDS = ("nik", "nama", "kecamatan", "tanggal_lahir", "status_hidup", "tinggi", "saldo", "anak")
@@ -155,15 +156,6 @@ async def files(
     yield adapters
     for a in adapters.values():
         await a.close()
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 4.0) -> float:
-    """Seconds until `check` holds; fails after `within`."""
-    started = time.monotonic()
-    while not await check():
-        assert time.monotonic() - started < within, "the file adapter did not pick up the change"
-        await asyncio.sleep(0.05)
-    return time.monotonic() - started
 
 
 # --- the same answers as SQL ----------------------------------------------------------------
@@ -328,7 +320,7 @@ async def test_missing_file_sheet_or_column_is_a_source_error(tmp_path: Path, pe
     missing = FileAdapter("dukcapil.berkas", {"path": str(tmp_path / "nope.csv")}, [penduduk])
     with pytest.raises(SourceError, match=r"nope\.csv"):
         await missing.count(DS, None)
-    with pytest.raises(SourceError):
+    with pytest.raises(SourceError, match=r"nope\.csv: No such file or directory"):
         await missing.health()
     (tmp_path / "no_anak.csv").write_text(",".join(COLUMNS[:-1]) + "\n1,Ani,Meral,,1,150,1,\n")
     no_column = FileAdapter("dukcapil.berkas", {"path": str(tmp_path / "no_anak.csv")}, [penduduk])
@@ -343,9 +335,14 @@ async def test_missing_file_sheet_or_column_is_a_source_error(tmp_path: Path, pe
     big = FileAdapter("dukcapil.berkas", {"path": str(tmp_path / "big.csv"), "max_rows": 2}, [penduduk])
     with pytest.raises(SourceError, match="max_rows=2"):
         await big.count(DS, None)
-    for config in ({"path": str(tmp_path / "p.txt")}, {"path": str(tmp_path / "p.csv"), "sheet": "A"}, {}):
-        with pytest.raises(ValueError):
+    for config, refusal in (
+        ({"path": str(tmp_path / "p.txt")}, "`path` must end in .csv or .xlsx, not 'p.txt'"),
+        ({"path": str(tmp_path / "p.csv"), "sheet": "A"}, "`sheet` applies to .xlsx files only"),
+        ({}, "the file adapter needs `path`"),
+    ):
+        with pytest.raises(ValueError) as refused:
             FileAdapter("dukcapil.berkas", config, [penduduk])
+        assert str(refused.value) == f"source dukcapil.berkas: {refusal}"
     for a in (missing, no_column, no_sheet, big):
         await a.close()
 
@@ -377,17 +374,17 @@ async def reload_scenario(kind: str, tmp_path: Path, people: list[dict[str, Any]
     try:
         assert await adapter.count(DS, None) == 10
         rewrite(people[:11])
-        assert await eventually(lambda: count_is(11)) < 3
+        assert await eventually(lambda: count_is(11), 4, "11 rows read from the file") < 3
         assert await adapter.lookup(DS, "nik", [people[10]["nik"]], ("nik",)) == [(people[10]["nik"],)]
         if kind == "csv":
             replace((",".join(COLUMNS[:-1]) + "\n" + people[0]["nik"] + ",x,x,,1,1,1\n").encode())
         else:
             replace(path.read_bytes()[:200])  # a truncated workbook
-        await eventually(failed)
+        await eventually(failed, 4, "the broken file to be reported")
         assert await adapter.count(DS, None) == 11
         assert ("'anak'" if kind == "csv" else "Zip") in (adapter.error or "")
         rewrite(people[:12])
-        await eventually(lambda: count_is(12))
+        await eventually(lambda: count_is(12), 4, "12 rows read from the mended file")
         assert adapter.error is None
     finally:
         await adapter.close()
@@ -406,24 +403,6 @@ async def test_a_changed_file_is_reloaded_and_a_broken_one_keeps_the_last_good_r
 
 # --- through the hub ------------------------------------------------------------------------------
 
-CATALOG = """
-opd: {{id: dukcapil, name: Dinas Kependudukan dan Pencatatan Sipil}}
-sources:
-  berkas: {{adapter: file, path: "{path}", sheet: Penduduk, timeout: 5}}
-datasets:
-  penduduk:
-    source: berkas
-    key: nik
-    fields:
-      nik: {{type: string, classification: confidential}}
-      nama: {{type: string, classification: confidential}}
-      kecamatan: {{type: string, classification: public}}
-      tanggal_lahir: {{type: date, classification: internal}}
-      status_hidup: {{type: boolean, classification: internal, column: is_alive}}
-      tinggi: {{type: float, classification: internal}}
-      saldo: {{type: decimal, classification: confidential}}
-      anak: {{type: integer, classification: internal}}
-"""
 PAGE = """query($where: DukcapilPendudukWhere, $orderBy: [DukcapilPendudukOrderBy!], $after: String,
                $aggWhere: DukcapilPendudukAggregateWhere) {
   dukcapil { penduduk(where: $where, orderBy: $orderBy, first: 25, after: $after) {
@@ -452,8 +431,10 @@ VARIABLES: list[dict[str, Any]] = [
 async def test_a_hub_answers_from_the_file_as_from_sql(
     tmp_path: Path, files: dict[str, FileAdapter], sqlite_regency: Regency
 ) -> None:
-    (tmp_path / "schema").mkdir()
-    (tmp_path / "schema" / "dukcapil.yaml").write_text(CATALOG.format(path=files["xlsx"].path))
+    source = {"adapter": "file", "path": str(files["xlsx"].path), "sheet": "Penduduk", "timeout": 5}
+    residents = catalogs.penduduk("berkas", relationships={})  # served alone: no Dinsos to join
+    dukcapil = catalogs.opd_file(catalogs.DUKCAPIL, {"berkas": source}, {"penduduk": residents})
+    catalogs.write_opd(tmp_path / "schema", dukcapil)
     hub, client = await start_hub(tmp_path)
     try:
 

@@ -11,33 +11,27 @@ import pytest
 import pytest_asyncio
 
 from hub.http.app import create_app
+from tests.support.catalogs import opd_file, penduduk, write_opd
 from tests.support.regency import Regency, start_hub, start_regency
 from tests.support.servers import serve
 
 FIELDS = "nik nama kecamatan tanggalLahir statusHidup tinggi saldo anak"
-LOCAL = """
-opd: {{id: tetangga, name: Hub Kabupaten Tetangga}}
-sources:
-  remote:
-    adapter: graphql
-    url: "{url}/graphql"
-    headers: {{Authorization: "Bearer ${{REMOTE_HUB_KEY}}"}}
-    timeout: 5
-datasets:
-  penduduk:
-    source: remote
-    path: dukcapil.penduduk
-    key: nik
-    fields:
-      nik: {{type: string, classification: confidential}}
-      nama: {{type: string, classification: confidential}}
-      kecamatan: {{type: string, classification: public}}
-      tanggal_lahir: {{type: date, classification: internal}}
-      status_hidup: {{type: boolean, classification: internal}}
-      tinggi: {{type: float, classification: internal}}
-      saldo: {{type: decimal, classification: confidential}}
-      anak: {{type: integer, classification: internal}}
-"""
+TETANGGA = {"id": "tetangga", "name": "Hub Kabupaten Tetangga"}
+
+
+def write_local(schema: Path, url: str) -> None:
+    """Another hub's Dukcapil residents, as this hub's `tetangga.penduduk`."""
+    remote = {
+        "adapter": "graphql",
+        "url": f"{url}/graphql",
+        "headers": {"Authorization": "Bearer ${REMOTE_HUB_KEY}"},
+        "timeout": 5,
+    }
+    # the remote hub serves status_hidup by that name; nothing to join it to here
+    residents = penduduk(
+        "remote", path="dukcapil.penduduk", fields={"status_hidup": {"column": None}}, relationships={}
+    )
+    write_opd(schema, opd_file(TETANGGA, {"remote": remote}, {"penduduk": residents}))
 
 
 class Pair:
@@ -60,8 +54,7 @@ async def pair(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module: Any
     key = remote.client.headers["Authorization"].removeprefix("Bearer ")
     async with serve(create_app(hub=remote.hub)) as url:
         tmp = tmp_path_factory.mktemp("local")
-        (tmp / "schema").mkdir()
-        (tmp / "schema" / "tetangga.yaml").write_text(LOCAL.format(url=url))
+        write_local(tmp / "schema", url)
         monkeypatch_module.setenv("REMOTE_HUB_KEY", key)
         hub, client = await start_hub(tmp)
         yield Pair(remote, client, url)
@@ -127,8 +120,7 @@ async def test_remote_refusal_is_source_unavailable(
     pair: Pair, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A key the remote does not know: the remote says UNAUTHENTICATED, here the source fails."""
-    (tmp_path / "schema").mkdir()
-    (tmp_path / "schema" / "tetangga.yaml").write_text(LOCAL.format(url=pair.url))
+    write_local(tmp_path / "schema", pair.url)
     monkeypatch.setenv("REMOTE_HUB_KEY", "hub_0000000000000000_" + "x" * 43)
     hub, client = await start_hub(tmp_path)
     try:

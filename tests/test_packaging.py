@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.hubcli import hub_env, running_hub
+from tests.support.hubcli import hub_env, run_hub, running_hub
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -76,13 +76,11 @@ def test_the_installation_is_not_the_source_tree(installed: Path) -> None:
         assert (where / data).is_file(), data
 
 
-def test_hub_migrate_creates_a_store_from_any_directory(installed: Path, tmp_path: Path) -> None:
+async def test_hub_migrate_creates_a_store_from_any_directory(installed: Path, tmp_path: Path) -> None:
     store = tmp_path / "store.db"
-    ran = subprocess.run(
-        [str(installed / "hub"), "migrate"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
-        env=hub_env(HUB_DATABASE_URL=f"sqlite+aiosqlite:///{store}"),
-    )  # fmt: skip
-    assert ran.returncode == 0, ran.stderr
+    env = hub_env(HUB_DATABASE_URL=f"sqlite+aiosqlite:///{store}")
+    ran = await run_hub("migrate", cwd=tmp_path, env=env, timeout=120, hub=installed / "hub")
+    assert ran.code == 0, ran.stderr
     assert "store migrated" in ran.stdout + ran.stderr
     assert store.is_file()
 

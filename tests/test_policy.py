@@ -10,7 +10,7 @@ import random
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import casbin
@@ -19,10 +19,11 @@ import pytest
 from hub.catalog import Catalog, load_catalog
 from hub.errors import PolicyError
 from hub.policy.decisions import ACTIONS, Policy, generated_rules
-from tests.support.authz import http_client
+from tests.support.catalogs import write_catalog
 from tests.support.hubcli import hub_env, run_hub
 from tests.support.policy_oracle import Oracle, RuleSet
-from tests.support.regency import start_regency, write_catalog, write_policies
+from tests.support.regency import http_client, start_regency, write_policies
+from tests.support.waiting import poll
 
 NIK, NAMA, KECAMATAN, SALDO = (f"dukcapil.penduduk.{f}" for f in ("nik", "nama", "kecamatan", "saldo"))
 PROGRAM = "dinsos.penerima_bansos.program"
@@ -48,15 +49,6 @@ def quiet_casbin(caplog: pytest.LogCaptureFixture) -> None:
 
 def fields_of(catalog: Catalog) -> list[str]:
     return [f"{ds.qualified}.{f}" for ds in catalog.datasets.values() for f in ds.fields]
-
-
-def poll(condition: Callable[[], bool], within: float = 2.0) -> float:
-    """Seconds until `condition()` held; fails after `within` seconds."""
-    started = time.monotonic()
-    while not condition():
-        assert time.monotonic() - started < within, f"not within {within} s"
-        time.sleep(0.02)
-    return time.monotonic() - started
 
 
 # --- the hub against a fresh Casbin enforcer ----------------------------------------------------
@@ -254,7 +246,8 @@ def test_an_edit_takes_effect_within_two_seconds(tmp_path: Path, catalog: Catalo
     assert policy.decide("user:ana", pairs) == {(NAMA, "read"): True, (NIK, "read"): False}
     version = policy.version
     (directory / "policy.csv").write_text(f"p, user:ana, {NIK}, read, allow\n")
-    poll(lambda: policy.decide("user:ana", pairs) == {(NAMA, "read"): False, (NIK, "read"): True})
+    edited = {(NAMA, "read"): False, (NIK, "read"): True}
+    poll(lambda: policy.decide("user:ana", pairs) == edited, 2, "the edited policy in force")
     assert policy.version == version + 1
     assert policy.rules().p == [["user:ana", NIK, "read", "allow"]]
 
@@ -349,6 +342,8 @@ def test_every_problem_is_reported_at_once(tmp_path: Path, catalog: Catalog) -> 
     with pytest.raises(PolicyError) as raised:
         Policy(write_policies(tmp_path, text), catalog)
     assert [p.line for p in raised.value.problems] == list(range(1, len(BROKEN) + 1))
+    for problem, (name, _, _, message) in zip(raised.value.problems, BROKEN, strict=True):
+        assert message in problem.message, name
 
 
 def test_a_broken_edit_keeps_the_last_good_policy_until_fixed(
@@ -368,13 +363,14 @@ def test_a_broken_edit_keeps_the_last_good_policy_until_fixed(
         assert policy.decide("user:ana", pairs) == before  # never anything else meanwhile
         return any("last good policy stays in force" in r.getMessage() for r in caplog.records)
 
-    poll(reported)
+    poll(reported, 2, "the broken edit to be logged")
     assert any(f"{directory / 'policy.csv'}:2" in r.getMessage() for r in caplog.records)
     assert policy.version == version
     assert policy.decide("user:ana", pairs) == before
 
     (directory / "policy.csv").write_text(f"p, user:ana, {NIK}, read, allow\n")
-    poll(lambda: policy.decide("user:ana", pairs) == {(NAMA, "read"): False, (NIK, "read"): True})
+    edited = {(NAMA, "read"): False, (NIK, "read"): True}
+    poll(lambda: policy.decide("user:ana", pairs) == edited, 2, "the edited policy in force")
     assert policy.version == version + 1
 
 

@@ -16,30 +16,20 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-import yaml
 
 from adapters.base import AggregateQuery, And, Cmp, Filter, Measure, Not, Or, Order, PageQuery, SourceError
 from adapters.memory import RowBudgetExceeded
 from adapters.rest import CONVERT, RestAdapter
 from hub.http.app import Hub
 from hub.sources import binding
+from tests.support.catalogs import DUKCAPIL, PENDUDUK_FIELDS, Spec, opd_file, penduduk, write_opd
 from tests.support.databases import ScratchDatabase
 from tests.support.proxy import closed_port
 from tests.support.regency import PENDUDUK, load, make_rows, start_hub
 from tests.support.rest_server import RestServer
 from tests.support.servers import serve
 
-FIELDS = ("nik", "nama", "kecamatan", "tanggal_lahir", "status_hidup", "tinggi", "saldo", "anak")
-KINDS = {
-    "nik": ("string", "confidential"),
-    "nama": ("string", "confidential"),
-    "kecamatan": ("string", "public"),
-    "tanggal_lahir": ("date", "internal"),
-    "status_hidup": ("boolean", "internal"),
-    "tinggi": ("float", "internal"),
-    "saldo": ("decimal", "confidential"),
-    "anak": ("integer", "internal"),
-}
+FIELDS = tuple(PENDUDUK_FIELDS)
 NESTED = {"kecamatan": "alamat.kecamatan", "tanggal_lahir": "lahir.tanggal", "status_hidup": "status.hidup"}
 PUSH = {"kecamatan": "kecamatan", "nik": "nik"}
 # dataset -> (path, records, pagination, params, field paths): the working REST datasets
@@ -71,19 +61,16 @@ BROKEN: dict[str, tuple[str | None, dict[str, Any] | None, str]] = {
 }
 
 
-def dataset(source: str, paths: dict[str, str] | None = None, **options: Any) -> dict[str, Any]:
-    paths = paths or {}
-    fields = {
-        f: {"type": t, "classification": c, **({"path": paths[f]} if f in paths else {})}
-        for f, (t, c) in KINDS.items()
-    }
-    return {"source": source, "key": "nik", "fields": fields, **{k: v for k, v in options.items() if v}}
+def dataset(source: str, paths: dict[str, str] | None = None, **options: Any) -> Spec:
+    """The residents as a REST API serves them: each field under its own name, at
+    `paths` inside a record; `options` left empty are left out."""
+    fields: dict[str, Spec] = {f: {"path": path} for f, path in (paths or {}).items()}
+    fields["status_hidup"] = {**fields.get("status_hidup", {}), "column": None}  # no is_alive here
+    return penduduk(source, fields=fields, relationships={}, **{k: v for k, v in options.items() if v})
 
 
-def catalog(db_url: str, api: str) -> dict[str, Any]:
-    sql = dataset("db", table="penduduk")
-    sql["fields"]["status_hidup"]["column"] = "is_alive"
-    datasets = {"penduduk": sql}
+def catalog(db_url: str, api: str) -> Spec:
+    datasets = {"penduduk": penduduk("db", table="penduduk", relationships={})}
     for name, (path, records, pagination, params, paths) in WORKING.items():
         datasets[name] = dataset(
             "api", paths, path=path, records=records, pagination=pagination, params=params
@@ -94,16 +81,13 @@ def catalog(db_url: str, api: str) -> dict[str, Any]:
         )
     datasets["besar"] = dataset("kecil", path="/flat/page", records="data", params=PUSH,
                                 pagination={"style": "page", "size": 25})  # fmt: skip
-    return {
-        "opd": {"id": "dukcapil", "name": "Dinas Kependudukan dan Pencatatan Sipil"},
-        "sources": {
-            "db": {"adapter": "sql", "url": db_url},
-            "api": {"adapter": "rest", "url": api, "headers": {"Authorization": "Bearer ${REST_TOKEN}"}},
-            "rusak": {"adapter": "rest", "url": api, "timeout": 1, "breaker_failures": 1000},
-            "kecil": {"adapter": "rest", "url": api, "max_rows": 100},
-        },
-        "datasets": datasets,
+    sources = {
+        "db": {"adapter": "sql", "url": db_url},
+        "api": {"adapter": "rest", "url": api, "headers": {"Authorization": "Bearer ${REST_TOKEN}"}},
+        "rusak": {"adapter": "rest", "url": api, "timeout": 1, "breaker_failures": 1000},
+        "kecil": {"adapter": "rest", "url": api, "max_rows": 100},
     }
+    return opd_file(DUKCAPIL, sources, datasets)
 
 
 @dataclass
@@ -138,8 +122,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         tmp = tmp_path_factory.mktemp("rest")
         db = await ScratchDatabase("sqlite", tmp).create()
         await load(db.url, PENDUDUK, people)
-        (tmp / "schema").mkdir()
-        (tmp / "schema" / "dukcapil.yaml").write_text(yaml.safe_dump(catalog(db.url, url)))
+        write_opd(tmp / "schema", catalog(db.url, url))
         mp = pytest.MonkeyPatch()
         mp.setenv("REST_TOKEN", "rahasia")
         hub, client = await start_hub(tmp)
@@ -340,7 +323,7 @@ async def test_transient_failures_are_retried_and_others_are_not(world: World) -
     assert world.server.requests["/broken/flaky"] == 2
 
     for what, path in [("missing", "/broken/missing"), ("status", "/broken/status")]:
-        with pytest.raises(SourceError):
+        with pytest.raises(SourceError, match=BROKEN[what][2]):
             await world.live(f"rusak_{what}").records(f"dukcapil.rusak_{what}", {})
         assert world.server.requests[path] == 1  # 404 and 500 are not retried
 

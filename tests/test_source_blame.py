@@ -17,8 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapters.base import Cmp, Order, PageQuery, QueryRejected
+from tests.support.catalogs import write_catalog
 from tests.support.databases import ScratchDatabase
-from tests.support.regency import PENDUDUK, PENERIMA, Regency, load, make_rows, start_hub, write_catalog
+from tests.support.regency import PENDUDUK, PENERIMA, Regency, load, load_regency, make_rows, start_hub
 
 TIMES = 6  # one more than the breaker's default threshold
 
@@ -137,12 +138,7 @@ async def test_a_statement_the_source_refuses_is_internal_and_the_breaker_stays_
     """Limits raised past what SQLite takes (an operator's choice): the source refuses the
     statement; the caller gets INTERNAL with a request id, the log a short line under that
     id, and the source stays available to everyone."""
-    a = await ScratchDatabase("sqlite", tmp_path).create()
-    b = await ScratchDatabase("sqlite", tmp_path).create()
-    people, recipients = make_rows(50)
-    await load(a.url, PENDUDUK, people)
-    await load(b.url, PENERIMA, recipients)
-    write_catalog(tmp_path / "schema", a.url, b.url)
+    await load_regency(tmp_path, *make_rows(50))
     hub, client = await start_hub(tmp_path, max_filter_terms=100_000, max_in_values=1_000_000)
     query = AGGREGATE.replace("{ dinsos", "{ dukcapil { penduduk(first: 1) { nodes { nik } } } dinsos")
     try:

@@ -6,25 +6,28 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
 from hub.http.app import Hub
+from tests.support.catalogs import write_catalog
 from tests.support.databases import ScratchDatabase, require_server
 from tests.support.proxy import Proxy, closed_port
-from tests.support.regency import PENDUDUK, PENERIMA, load, make_rows, start_hub, write_catalog
+from tests.support.regency import PENDUDUK, PENERIMA, load, make_rows, start_hub
 
 QUERY = "{ dukcapil { penduduk(first: 2) { nodes { nik } } } dinsos { penerimaBansos(first: 2) { nodes { id } } } }"
 
 
 async def hub_with_dinsos_at(
-    tmp: Path, url: str, timeout: float, options2: str = ""
+    tmp: Path, url: str, timeout: float, **source: Any
 ) -> tuple[Hub, httpx.AsyncClient]:
+    """Residents on SQLite, and Dinsos's recipients at `url` (`source`: more source options)."""
     db = await ScratchDatabase("sqlite", tmp).create()
     await load(db.url, PENDUDUK, make_rows(50)[0])
-    write_catalog(tmp / "schema", db.url, url, timeout=timeout, options2=options2)
+    write_catalog(tmp / "schema", db.url, url, timeout=timeout, recipients_source=source)
     return await start_hub(tmp)
 
 
@@ -110,13 +113,8 @@ async def test_breaker_opens_fails_fast_and_closes_when_the_source_returns(tmp_p
         url = db.url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
         local = await ScratchDatabase("sqlite", tmp_path).create()
         await load(local.url, PENDUDUK, make_rows(50)[0])
-        write_catalog(
-            tmp_path / "schema",
-            local.url,
-            url,
-            timeout=2,
-            options2=", breaker_failures: 2, breaker_reset: 0.5",
-        )
+        breaker = {"breaker_failures": 2, "breaker_reset": 0.5}
+        write_catalog(tmp_path / "schema", local.url, url, timeout=2, recipients_source=breaker)
         hub, client = await start_hub(tmp_path)
         try:
             body = (await client.post("/graphql", json={"query": QUERY})).json()
@@ -164,7 +162,7 @@ async def test_connections_the_server_drops_under_load_fail_only_their_own_reque
     db = await ScratchDatabase("postgresql", tmp_path).create()
     try:
         await load(db.url, PENERIMA, make_rows(50)[1])
-        hub, client = await hub_with_dinsos_at(tmp_path, db.url, 5, options2=", breaker_failures: 100000")
+        hub, client = await hub_with_dinsos_at(tmp_path, db.url, 5, breaker_failures=100000)
         admin = await asyncpg.connect(db.url.replace("postgresql+asyncpg", "postgresql"))
         try:
             killed = 0

@@ -81,4 +81,10 @@ def test_a_recursive_catalog_file_is_a_catalog_problem(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text("opd: {id: a, name: A}\nsources: &s [*s]\n")
     with pytest.raises(CatalogError) as e:
         load_catalog(tmp_path)
-    assert "an alias refers back to a node that contains it" in str(e.value)
+    assert [(p.file, p.path, p.message.splitlines()[0]) for p in e.value.problems] == [
+        (
+            str(tmp_path / "a.yaml"),
+            "",
+            "not valid YAML: at sources[0]: an alias refers back to a node that contains it",
+        )
+    ]

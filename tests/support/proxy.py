@@ -8,6 +8,7 @@ import socket
 
 
 def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on right now: a source that is down."""
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port: int = s.getsockname()[1]

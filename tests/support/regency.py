@@ -2,8 +2,9 @@
 
 The rows are generated deterministically with NULLs, ties, mixed case, large
 integers and decimals, so that filters, ordering and pagination meet the awkward
-cases. `Regency` serves them through a real hub (the ASGI app over httpx) and
-keeps the rows in Python as the oracle tests compare against.
+cases. `load_regency` puts them in scratch databases under the catalog of
+tests/support/catalogs.py; `Regency` serves them through a real hub (the ASGI app over
+httpx) and keeps the rows in Python as the oracle tests compare against.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from hub.http.app import Hub, create_app
 from hub.settings import Settings
 from hub.store import clients
+from tests.support.catalogs import Spec, write_catalog
 from tests.support.databases import ScratchDatabase
 
 KECAMATAN = ["Meral", "Karimun", "Tebing", "Kundur", "Moro"]
@@ -93,44 +95,6 @@ def make_rows(residents: int = 400, seed: int = 7) -> tuple[list[dict[str, Any]]
     return people, recipients
 
 
-CATALOG = """
-opd: {{id: dukcapil, name: Dinas Kependudukan dan Pencatatan Sipil}}
-sources:
-  main: {{adapter: sql, url: "{url}", timeout: {timeout}}}
-datasets:
-  penduduk:
-    source: main
-    key: nik
-    fields:
-      nik: {{type: string, classification: confidential}}
-      nama: {{type: string, classification: confidential}}
-      kecamatan: {{type: string, classification: public}}
-      tanggal_lahir: {{type: date, classification: internal}}
-      status_hidup: {{type: boolean, classification: internal, column: is_alive}}
-      tinggi: {{type: float, classification: internal}}
-      saldo: {{type: decimal, classification: confidential}}
-      anak: {{type: integer, classification: internal}}
-    relationships:
-      penerima_bansos: {{to: dinsos.penerima_bansos, join: {{nik: nik}}, many: true}}
----
-opd: {{id: dinsos, name: Dinas Sosial}}
-sources:
-  main: {{adapter: sql, url: "{url2}", timeout: {timeout}{options2}}}
-datasets:
-  penerima_bansos:
-    source: main
-    key: id
-    fields:
-      id: {{type: integer, classification: internal}}
-      nik: {{type: string, classification: confidential}}
-      program: {{type: string, classification: public}}
-      nominal: {{type: integer, classification: internal}}
-      tahun: {{type: integer, classification: public}}
-    relationships:
-      penduduk: {{to: dukcapil.penduduk, join: {{nik: nik}}}}
-"""
-
-
 MODEL = Path(__file__).resolve().parents[2] / "policies" / "model.conf"
 EVERYTHING = "p, user:tester, *, *, allow\n"
 
@@ -143,32 +107,30 @@ def write_policies(directory: Path, rules: str = EVERYTHING) -> Path:
     return directory
 
 
+def http_client(hub: Hub, key: str | None = None, *, raise_app_exceptions: bool = True) -> httpx.AsyncClient:
+    """A client of `hub`'s ASGI app, sending `key` (none: a public caller)."""
+    headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
+    transport = httpx.ASGITransport(app=create_app(hub=hub), raise_app_exceptions=raise_app_exceptions)
+    return httpx.AsyncClient(transport=transport, base_url="http://hub", headers=headers)
+
+
+async def client_for(hub: Hub, subject: str, *, raise_app_exceptions: bool = True) -> httpx.AsyncClient:
+    """A client holding a fresh key for `subject`."""
+    issued = await clients.create(hub.store, subject)
+    return http_client(hub, issued.key, raise_app_exceptions=raise_app_exceptions)
+
+
 async def start_hub(
     tmp: Path, subject: str = "user:tester", **settings: Any
 ) -> tuple[Hub, httpx.AsyncClient]:
-    """A hub on the catalog in `tmp/schema`, with a store in `tmp` and a client holding
-    a key for `subject` (policies from `tmp/policies` unless given)."""
+    """A hub on the catalog in `tmp/schema`, and a client holding a key for `subject`; its
+    store is in `tmp` and its policies in `tmp/policies` unless `settings` say otherwise."""
     settings.setdefault("policies_dir", tmp / "policies")
+    settings.setdefault("database_url", f"sqlite+aiosqlite:///{tmp / 'hub.db'}")
     if not (tmp / "policies").exists():
         write_policies(tmp / "policies")
-    hub = await Hub.start(
-        Settings(schema_dir=tmp / "schema", database_url=f"sqlite+aiosqlite:///{tmp / 'hub.db'}", **settings)
-    )
-    issued = await clients.create(hub.store, subject)
-    client = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(hub=hub)),
-        base_url="http://hub",
-        headers={"Authorization": f"Bearer {issued.key}"},
-    )
-    return hub, client
-
-
-def write_catalog(directory: Path, url: str, url2: str, timeout: float = 5, options2: str = "") -> None:
-    """The test catalog; `options2` adds YAML flow items to the dinsos source (", key: v")."""
-    directory.mkdir(parents=True, exist_ok=True)
-    first, second = CATALOG.format(url=url, url2=url2, timeout=timeout, options2=options2).split("---")
-    (directory / "dukcapil.yaml").write_text(first)
-    (directory / "dinsos.yaml").write_text(second)
+    hub = await Hub.start(Settings(schema_dir=tmp / "schema", **settings))
+    return hub, await client_for(hub, subject)
 
 
 async def load(url: str, table: sa.Table, rows: list[dict[str, Any]]) -> None:
@@ -228,12 +190,29 @@ class Regency:
             await db.drop()
 
 
-async def start_regency(kind: str, tmp: Path, **settings: Any) -> Regency:
-    people, recipients = make_rows()
+async def load_regency(
+    tmp: Path,
+    people: list[dict[str, Any]],
+    recipients: list[dict[str, Any]],
+    *,
+    kind: str = "sqlite",
+    recipients_kind: str | None = None,
+    residents: Spec | None = None,
+) -> list[ScratchDatabase]:
+    """`people` in a scratch database on `kind`, `recipients` in one on `recipients_kind`
+    (`kind` unless given), and the catalog over them in `tmp/schema`, with `residents` as
+    Dukcapil's dataset (`penduduk()` unless given)."""
     a = await ScratchDatabase(kind, tmp).create()
-    b = await ScratchDatabase(kind, tmp).create()
+    b = await ScratchDatabase(recipients_kind or kind, tmp).create()
     await load(a.url, PENDUDUK, people)
     await load(b.url, PENERIMA, recipients)
-    write_catalog(tmp / "schema", a.url, b.url)
+    write_catalog(tmp / "schema", a.url, b.url, residents=residents)
+    return [a, b]
+
+
+async def start_regency(kind: str, tmp: Path, residents: Spec | None = None, **settings: Any) -> Regency:
+    """The regency's rows on `kind` and a hub over them (`residents`: as `load_regency`)."""
+    people, recipients = make_rows()
+    databases = await load_regency(tmp, people, recipients, kind=kind, residents=residents)
     hub, client = await start_hub(tmp, **settings)
-    return Regency(kind, hub, client, people, recipients, [a, b])
+    return Regency(kind, hub, client, people, recipients, databases)

@@ -1,0 +1,81 @@
+"""The public endpoint (/public/graphql, no key) against a real hub on SQLite
+(docs/design.md §5): its schema, introspection and catalog name only what the public
+may use, its data queries answer, and its small groups are suppressed."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tests.support.authz import DUKCAPIL, PEOPLE, Town, stored_groups
+
+INTROSPECTION = """{ __schema { queryType { name } types { name description
+  fields { name description } inputFields { name description } enumValues { name description } } } }"""
+CONFIDENTIAL = {"nik", "nama", "saldo"}
+NOTHING_PUBLIC = {"tanggalLahir", "tinggi", "anak", "program", "nominal", "tahun", "penerimaBansos"}
+
+
+def public_rules_grant_only_public_fields(town: Town) -> None:
+    catalog = town.regency.hub.catalog
+    for ds in catalog.datasets.values():
+        for name, spec in ds.fields.items():
+            if any(town.may("public", f"{ds.qualified}.{name}", a) for a in ("read", "match", "aggregate")):
+                assert spec.classification == "public", name
+
+
+async def test_public_introspection_names_nothing_the_public_may_not_use(town: Town) -> None:
+    public_rules_grant_only_public_fields(town)
+    r = await town.public.post("/public/graphql", json={"query": INTROSPECTION})
+    assert r.status_code == 200, r.text
+    types = r.json()["data"]["__schema"]["types"]
+    names = {t["name"] for t in types}
+    for t in types:
+        for part in ("fields", "inputFields", "enumValues"):
+            names |= {f["name"] for f in t[part] or ()}
+    assert not names & CONFIDENTIAL
+    assert not names & NOTHING_PUBLIC, names & NOTHING_PUBLIC
+    assert {"kecamatan", "statusHidup", "pendudukAggregate", "penduduk"} <= names
+    assert not [n for n in names if n.lower().startswith("dinsos")]  # nothing public: no trace
+    query_type = next(t for t in types if t["name"] == "Query")
+    assert {f["name"] for f in query_type["fields"]} == {"dukcapil", "catalog", "me"}
+    for word in [*CONFIDENTIAL, "dinsos", "penerima_bansos", "Dinas Sosial"]:  # nor in any description
+        assert not re.search(rf"\b{word}\b", r.text, re.IGNORECASE), word
+
+
+async def test_public_catalog_lists_only_public_fields(town: Town) -> None:
+    query = "{ me { id } catalog { opds { id datasets { id fields { name allowed } } } } }"
+    body = (await town.public.post("/public/graphql", json={"query": query})).json()
+    assert "errors" not in body, body
+    assert body["data"]["me"] == {"id": "public"}
+    opds = body["data"]["catalog"]["opds"]
+    assert [(o["id"], [d["id"] for d in o["datasets"]]) for o in opds] == [("dukcapil", [DUKCAPIL])]
+    assert opds[0]["datasets"][0]["fields"] == [
+        {"name": "kecamatan", "allowed": ["read", "match", "aggregate"]},
+        {"name": "status_hidup", "allowed": ["aggregate"]},
+    ]
+
+
+async def test_public_data_queries_work_and_small_groups_are_suppressed(town: Town) -> None:
+    async def public(query: str) -> dict[str, Any]:
+        r = await town.public.post("/public/graphql", json={"query": query})
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+    body = await public("{ dukcapil { penduduk(first: 7) { nodes { kecamatan } } } }")
+    assert "errors" not in body, body
+    assert body["data"]["dukcapil"]["penduduk"]["nodes"] == [
+        {"kecamatan": p["kecamatan"]} for p in PEOPLE[:7]
+    ]
+    body = await public("""{ dukcapil { pendudukAggregate(groupBy: [kecamatan, statusHidup]) {
+      group { kecamatan statusHidup } count suppressed } } }""")
+    assert "errors" not in body, body
+    stored = stored_groups()
+    for g in body["data"]["dukcapil"]["pendudukAggregate"]:
+        n = len(stored[(g["group"]["kecamatan"], g["group"]["statusHidup"])])
+        assert (g["count"], g["suppressed"]) == ((None, True) if n < 5 else (n, False)), g
+    assert any(g["suppressed"] for g in body["data"]["dukcapil"]["pendudukAggregate"])
+    # what the public may not read is not in its schema at all
+    body = await public("{ dukcapil { penduduk { nodes { nik } } } }")
+    assert body.get("data") is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"]
