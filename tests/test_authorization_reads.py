@@ -131,8 +131,9 @@ class Cond:
     def field(self) -> str:
         return PENDUDUK[self.name][0]
 
-    def action(self) -> str:
-        return "match" if self.op in ("eq", "in") else "read"
+    def action(self, negated: bool = False) -> str:
+        """`match` suffices for eq/in; under `not` they ask what neq/nin ask: `read`."""
+        return "match" if self.op in ("eq", "in") and not negated else "read"
 
     def as_where(self) -> dict[str, Any]:
         type_ = PENDUDUK[self.name][2]
@@ -240,6 +241,15 @@ def reads(draw: st.DrawFn) -> Read:
     )
 
 
+def anchored(q: Read, only: list[Cond]) -> bool:
+    """hub/policy/access.py's rule, restated: comparisons of fields the caller may only
+    match stand at the top level of the filter (`and`), beside `nik: {eq}` or `{in}`,
+    each with one value (the key itself excepted)."""
+    named = any(c.field == "nik" and c.op in ("eq", "in") for c in q.conds)
+    one_value = all(c.field == "nik" or c.op == "eq" or len(c.value) == 1 for c in only)
+    return q.combine == "and" and named and one_value
+
+
 def expected_rows(q: Read) -> list[dict[str, Any]]:
     rows = sorted((p for p in PEOPLE if q.holds(p)), key=lambda p: p["nik"])
     for name, desc in reversed(q.order):  # stable sorts, last key first; NULLs as the largest value
@@ -271,11 +281,19 @@ async def test_random_reads_release_exactly_what_the_policy_allows(town: Town, q
     def may(field: str, action: str, ds: str = DUKCAPIL) -> bool:
         return town.may(q.subject, f"{ds}.{field}", action)
 
-    filter_ok = all(may(c.field, c.action()) for c in q.conds)
+    negated = q.combine == "not"
+    filter_ok = all(may(c.field, c.action(negated)) for c in q.conds)
     sort_ok = all(may(PENDUDUK[name][0], "read") for name, _ in q.order)
     if not (filter_ok and sort_ok):
         # a filter or sort is a question about the value: the whole dataset field is refused
         event("refused: filter or sort")
+        assert body["data"] == {"dukcapil": {"penduduk": None}}, body
+        assert forbidden(body) == [["dukcapil", "penduduk"]]
+        return
+    only = [c for c in q.conds if c.action(negated) == "match" and not may(c.field, "read")]
+    if only and not anchored(q, only):
+        # comparing a field the caller may not read is a verification of named rows
+        event("refused: a comparison not anchored by the key")
         assert body["data"] == {"dukcapil": {"penduduk": None}}, body
         assert forbidden(body) == [["dukcapil", "penduduk"]]
         return
@@ -407,11 +425,18 @@ def named(name: str) -> int:
     [
         ({"nik": {"eq": NIK5}}, 1),
         ({"nik": {"in": [NIK5, NIK6, "0000"]}}, 2),
-        ({"nama": {"eq": NAMA5}}, named(NAMA5)),
+        ({"nik": {"eq": NIK5}, "nama": {"eq": NAMA5}}, 1),
         (
-            {"or": [{"nik": {"eq": NIK5}}, {"nama": {"in": ["Zulkifli"]}}]},
-            named("Zulkifli") + (NAMA5 != "Zulkifli"),
+            {"and": [{"nik": {"in": [NIK5, NIK6]}}, {"nama": {"in": [NAMA5]}}]},
+            1 + (PEOPLE[6]["nama"] == NAMA5),
         ),
+        ({"nik": {"eq": NIK5}, "nama": {"eq": NAMA5 + "?"}}, 0),
+        # a verification names its rows by the key, at the top level, one value each
+        ({"nama": {"eq": NAMA5}}, None),
+        ({"nik": {"eq": NIK5}, "nama": {"in": [NAMA5, "Zulkifli"]}}, None),
+        ({"or": [{"nik": {"eq": NIK5}}, {"nama": {"in": ["Zulkifli"]}}]}, None),
+        ({"nik": {"eq": NIK5}, "or": [{"nama": {"eq": NAMA5}}]}, None),
+        # other operators ask for the value itself
         ({"nik": {"neq": NIK5}}, None),
         ({"nik": {"nin": [NIK5]}}, None),
         ({"nik": {"lt": NIK5}}, None),
@@ -422,7 +447,7 @@ def named(name: str) -> int:
         ({"kecamatan": {"eq": "Meral"}}, None),  # no permission at all
     ],
 )
-async def test_eq_and_in_on_a_match_only_field_are_allowed_other_operators_are_not(
+async def test_a_match_only_field_is_compared_by_eq_or_in_on_rows_named_by_the_key(
     town: Town, where: dict[str, Any], count: int | None
 ) -> None:
     body = await town.post("user:matcher", COUNT, {"where": where})
@@ -466,18 +491,21 @@ async def test_one_document_asked_in_turn_by_subjects_with_different_rights(town
 async def test_a_kept_policy_outcome_follows_the_filter_and_order_given_in_variables(town: Town) -> None:
     """The fast path keeps the policy's outcome per plan structure (hub/gql/schema.py's
     `decide_read`). One document whose filter and order come in variables asks
-    different things of the policy: `eq` on a name needs match, `neq` needs read, and
-    an order needs read. Each request must get its own decision, in any order."""
+    different things of the policy: `eq` on a name beside the key needs match, `eq` on a
+    name alone is a search, `neq` needs read, and an order needs read. Each request must
+    get its own decision, in any order."""
     query = """query($w: DukcapilPendudukWhere, $o: [DukcapilPendudukOrderBy!]) {
         dukcapil { penduduk(where: $w, orderBy: $o, first: 2) { nodes { kecamatan } } } }"""
     person = PEOPLE[0]
-    eq = {"w": {"nama": {"eq": person["nama"]}}}
+    eq = {"w": {"nik": {"eq": person["nik"]}, "nama": {"eq": person["nama"]}}}
+    search = {"w": {"nama": {"eq": person["nama"]}}}
     neq = {"w": {"nama": {"neq": person["nama"]}}}
     by_kecamatan, by_nama = {"o": [{"kecamatan": "ASC"}]}, {"o": [{"nama": "ASC"}]}
     for _ in range(2):
         body = await town.post("user:checker", query, eq)
         assert not forbidden(body)
-        assert {"kecamatan": person["kecamatan"]} in body["data"]["dukcapil"]["penduduk"]["nodes"]
+        assert body["data"]["dukcapil"]["penduduk"]["nodes"] == [{"kecamatan": person["kecamatan"]}]
+        assert forbidden(await town.post("user:checker", query, search)) == [["dukcapil", "penduduk"]]
         assert forbidden(await town.post("user:checker", query, neq)) == [["dukcapil", "penduduk"]]
         assert not forbidden(await town.post("user:checker", query, by_kecamatan))
         assert forbidden(await town.post("user:checker", query, by_nama)) == [["dukcapil", "penduduk"]]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.catalog import Catalog
-from hub.errors import PurposeRequired
+from hub.errors import BadUserInput, PurposeRequired
 from hub.plan import NodePlan
 from hub.policy.decisions import Pair
 
@@ -42,6 +42,17 @@ class Ledger:
     rows: int = 0
     records: int = 0
     non_public: bool = False
+    compared: int = 0  # records named for comparison so far: match records, key-anchored rows
+
+    def charge_comparisons(self, records: int, most: int) -> None:
+        """Count `records` more compared by this request; BAD_USER_INPUT past `most`, so
+        that aliases cannot multiply a per-field limit."""
+        if self.compared + records > most:
+            raise BadUserInput(
+                f"at most {most} records may be compared per request, across all fields and "
+                f"aliases; this field would bring the request to {self.compared + records}"
+            )
+        self.compared += records
 
     def _classification(self, obj: str) -> str:
         return self.catalog.classification.get(obj, "confidential")  # unknown: the strictest

@@ -326,8 +326,8 @@ def _dataset_fields(t: DatasetTypes, resolvers: Resolvers, default_first: int) -
             GraphQLList(GraphQLNonNull(t.match_result)),
             args={"records": GraphQLArgument(GraphQLNonNull(GraphQLList(GraphQLNonNull(t.match_input))))},
             resolve=resolvers.match(t),
-            description=f"Verify up to {MAX_MATCH_RECORDS} records against {ds.qualified}; "
-            "returns only whether each record's values agree.",
+            description=f"Verify records against {ds.qualified} (at most {MAX_MATCH_RECORDS} per "
+            "request, across aliases); returns only whether each record's values agree.",
         )
     if t.group is not None and t.field_enum is not None and t.aggregate_where is not None:
         out[camel(ds.name) + "Aggregate"] = GraphQLField(

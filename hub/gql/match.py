@@ -9,15 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hub.errors import BadUserInput
-from hub.gql.dataset_types import MAX_MATCH_RECORDS, DatasetTypes
+from hub.gql.dataset_types import DatasetTypes
 from hub.gql.selection import Selected
 from hub.plan import MatchPlan
 
 
 def match_plan(t: DatasetTypes, records: list[Mapping[str, Any]]) -> MatchPlan:
-    if len(records) > MAX_MATCH_RECORDS:
-        raise BadUserInput(f"at most {MAX_MATCH_RECORDS} records per match call, got {len(records)}")
     ds = t.dataset
     own = {k for k, f in t.fields.items() if k == f}  # response names that are the field names
     plain = tuple(

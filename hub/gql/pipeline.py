@@ -33,7 +33,7 @@ from hub.fetch import run_aggregate, run_match, run_read
 from hub.filter_size import FilterBudget
 from hub.gql.aggregate import aggregate_plan, write_groups
 from hub.gql.answer import shape_connection
-from hub.gql.dataset_types import DatasetTypes
+from hub.gql.dataset_types import MAX_MATCH_RECORDS, DatasetTypes
 from hub.gql.executor import Precompleted
 from hub.gql.match import match_plan, write_matches
 from hub.gql.selection import collect
@@ -44,9 +44,12 @@ from hub.policy.access import (
     aggregate_pairs,
     aggregate_used,
     check_aggregate,
+    check_anchored,
     check_match,
+    compared_read_pairs,
     count_pairs,
     filter_shape,
+    match_only,
     match_pairs,
     pairs,
     restrict,
@@ -85,7 +88,10 @@ async def read(
     sel = memo.get("selection", lambda: collect(info.field_nodes, q.fragments, q.variables))
     plan = read_plan(types, t, sel, args, q, ctx.cursors, memo)  # plan
     ctx.filters.check(plan.where, plan.dataset)
-    plan, used = decide_read(ctx, plan, t, memo)  # decide
+    plan, used, only = decide_read(ctx, plan, t, memo)  # decide
+    if only:  # a verification: rows named by the key, one value each (hub/policy/access.py)
+        named = check_anchored(plan.dataset, t.dataset.spec.key, plan.where, only)
+        ctx.ledger.charge_comparisons(named, MAX_MATCH_RECORDS)
     ctx.ledger.require_purpose(used)  # purpose
     shape = memo.get(
         ("shape", plan.node, plan.order),
@@ -99,26 +105,28 @@ async def read(
 
 def decide_read(
     ctx: Context, plan: ReadPlan, t: DatasetTypes, memo: StepMemo
-) -> tuple[ReadPlan, frozenset[Pair]]:
+) -> tuple[ReadPlan, frozenset[Pair], frozenset[str]]:
     """The plan the caller's decisions leave (FORBIDDEN for a filter or sort it may not
-    use), and the pairs that plan uses. The outcome depends on the policy in force, the
-    subject and the plan's structure, never on filter values: a cached document's step
-    keeps it under exactly those, so that no decision is reused for another policy version
-    or subject."""
+    use), the pairs that plan uses, and the filter's fields the caller may compare but
+    not read. The outcome depends on the policy in force, the subject and the plan's
+    structure, never on filter values: a cached document's step keeps it under exactly
+    those, so that no decision is reused for another policy version or subject."""
     policy = ctx.policy
     key = (policy, policy.current_version(), ctx.subject, plan.node, plan.sort, filter_shape(plan.where))
 
-    def decide() -> tuple[NodePlan, frozenset[Pair]]:
+    def decide() -> tuple[NodePlan, frozenset[Pair], frozenset[str]]:
         asked = pairs(plan) | count_pairs(plan.dataset, t.dataset.fields)
-        restricted = restrict(plan, policy.decide(ctx.subject, asked))
-        return restricted.node, frozenset(pairs(restricted))
+        allowed = policy.decide(ctx.subject, asked | compared_read_pairs(plan.dataset, plan.where))
+        restricted = restrict(plan, allowed)
+        return restricted.node, frozenset(pairs(restricted)), match_only(plan.dataset, plan.where, allowed)
 
-    node, used = memo.decided(key, decide)
-    return replace(plan, node=node), used
+    node, used, only = memo.decided(key, decide)
+    return replace(plan, node=node), used, only
 
 
 async def match(t: DatasetTypes, info: GraphQLResolveInfo[Any], records: list[Any]) -> Precompleted:
     ctx: Context = info.context
+    ctx.ledger.charge_comparisons(len(records), MAX_MATCH_RECORDS)
     plan = match_plan(t, records)  # plan
     used = match_pairs(plan)
     check_match(plan, ctx.policy.decide(ctx.subject, used))  # decide

@@ -56,6 +56,63 @@ def filter_pairs(dataset: str, where: Filter | None) -> set[Pair]:
     return {(f"{dataset}.{field}", action) for field, action in _actions(where)}
 
 
+def compared_read_pairs(dataset: str, where: Filter | None) -> set[Pair]:
+    """`read` on every field the filter only compares: whether the caller may read it
+    decides whether the comparison must be anchored by the key (`check_anchored`)."""
+    return {(f"{dataset}.{field}", "read") for field, action in _actions(where) if action == "match"}
+
+
+def match_only(dataset: str, where: Filter | None, allowed: Mapping[Pair, bool]) -> frozenset[str]:
+    """The fields the filter compares that the caller may compare but not read."""
+    return frozenset(
+        field
+        for field, action in _actions(where)
+        if action == "match" and not allowed.get((f"{dataset}.{field}", "read"))
+    )
+
+
+def _conjuncts(f: Filter) -> list[Filter]:
+    return [c for p in f.parts for c in _conjuncts(p)] if isinstance(f, And) else [f]
+
+
+def check_anchored(dataset: str, key: str, where: Filter | None, only: frozenset[str]) -> int:
+    """A filter comparing fields the caller may only match (`only`) is a verification,
+    not a search: it must name its rows by the key (`key: {eq}` or `{in}` at the top
+    level) and compare each such field with one value, at the top level too. Returns how
+    many rows it names (the records compared); FORBIDDEN otherwise."""
+    if not only or where is None:
+        return 0
+    parts = _conjuncts(where)
+    named = [
+        len(c.value) if c.op == "in" else 1
+        for c in parts
+        if isinstance(c, Cmp) and c.field == key and c.op in EQUALITY_OPS
+    ]
+    first = sorted(only - {key})[0] if only - {key} else key
+    if not named:
+        raise Forbidden(
+            f"{dataset}.{first} may only be compared, not searched: name the rows by the key "
+            f"({key}: {{eq}} or {{in}}) in the same filter",
+            object=f"{dataset}.{first}", action="match",
+        )  # fmt: skip
+    top = {id(c) for c in parts}
+    for c in cmps(where):
+        if c.field not in only:
+            continue
+        obj = f"{dataset}.{c.field}"
+        if id(c) not in top:
+            raise Forbidden(
+                f"{obj} may only be compared at the top level of the filter, beside the key, "
+                "not inside `or` or `not`", object=obj, action="match",
+            )  # fmt: skip
+        if c.field != key and c.op == "in" and len(c.value) != 1:
+            raise Forbidden(
+                f"{obj} may only be compared with one value per row: `in` with {len(c.value)} values "
+                "would test that many guesses at once", object=obj, action="match",
+            )  # fmt: skip
+    return min(named)
+
+
 def node_pairs(dataset: str, node: NodePlan) -> set[Pair]:
     out = {(f"{dataset}.{f}", "read") for f in node.output}
     for rel in node.relationships:

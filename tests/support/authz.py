@@ -6,7 +6,7 @@ per test module as the `town` fixture.
 The policy gives twenty `user:s<i>` random rules (seeded, the same every run) for the
 property tests, and four named subjects one right each: `user:matcher` may only match,
 `user:counter` only count, `user:reader` read what the counter counts, `user:checker`
-compare names and read the kecamatan. The public may read the kecamatan and aggregate
+compare NIKs and names and read the kecamatan. The public may read the kecamatan and aggregate
 what is public; nothing of Dinsos.
 """
 
@@ -110,7 +110,8 @@ p, user:counter, {DUKCAPIL}.anak, aggregate, allow
 p, user:reader, {DUKCAPIL}.kecamatan, read, allow
 p, user:reader, {DUKCAPIL}.status_hidup, read, allow
 p, user:reader, {DUKCAPIL}.anak, read, allow
-# compare names (match), read only the kecamatan
+# compare NIKs and names (match), read only the kecamatan
+p, user:checker, {DUKCAPIL}.nik, match, allow
 p, user:checker, {DUKCAPIL}.nama, match, allow
 p, user:checker, {DUKCAPIL}.kecamatan, read, allow
 # the public: only public-classified fields; nothing of dinsos

@@ -1,0 +1,222 @@
+"""Match is a verification, not a search: attacks by a curious insider holding Dinsos's
+match-only rights on the demo regency (generated data, the project's own policy).
+
+Dinsos may compare NIK, name, birth date, kecamatan and alive status against Dukcapil's
+register, and read none of them. These tests hold the hub to what that promises:
+
+- a filter on a field Dinsos may only compare must name its rows by the key, at the top
+  level, with one value per compared field (else FORBIDDEN, saying why), so `totalCount`
+  cannot bisect a birth date or test a list of names;
+- a request compares at most MAX_MATCH_RECORDS records, across all match fields, key
+  filters and aliases, so aliases cannot multiply the per-field limit.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from hub.demo.generate import generate
+from hub.gql.dataset_types import MAX_MATCH_RECORDS
+from hub.http.app import Hub, create_app
+from hub.settings import Settings
+from hub.store import clients
+
+REPO = Path(__file__).resolve().parents[1]
+RESIDENTS = 600
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    data_dir = tmp_path_factory.mktemp("match-demo")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HUB_DEMO_DIR", str(data_dir))  # the demo catalog's sources point there
+        generate(data_dir, residents=RESIDENTS, progress=False)
+        yield data_dir
+
+
+@pytest.fixture(scope="module")
+def register(demo_dir: Path) -> list[dict[str, Any]]:
+    """Dukcapil's rows, read straight from its file: the truth the attacks are after."""
+    conn = sqlite3.connect(f"file:{demo_dir / 'dukcapil.db'}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT nik, nama, tanggal_lahir FROM penduduk ORDER BY nik").fetchall()
+    finally:
+        conn.close()
+    return [{"nik": n, "nama": m, "tanggalLahir": d} for n, m, d in rows]
+
+
+@pytest_asyncio.fixture(scope="module")
+async def dinsos(
+    demo_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[httpx.AsyncClient]:
+    work = tmp_path_factory.mktemp("match-hub")
+    hub = await Hub.start(
+        Settings(
+            schema_dir=REPO / "schema", policies_dir=REPO / "policies",
+            database_url=f"sqlite+aiosqlite:///{work / 'hub.db'}",
+        )
+    )  # fmt: skip
+    key = (await clients.create(hub.store, "opd:dinsos")).key
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(hub=hub)),
+        base_url="http://hub",
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    try:
+        yield client
+    finally:
+        await client.aclose()
+        await hub.close()
+
+
+async def ask(
+    client: httpx.AsyncClient, query: str, variables: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    r = await client.post("/graphql", json={"query": query, "variables": variables or {}})
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def codes(body: dict[str, Any]) -> list[str]:
+    return [e["extensions"]["code"] for e in body.get("errors", [])]
+
+
+COUNT = "query($w: DukcapilPendudukWhere) { dukcapil { penduduk(where: $w) { totalCount } } }"
+
+
+# --- the attacks of the issue, each refused ---------------------------------------------
+
+
+async def test_birth_date_bisection_through_total_count_is_forbidden(
+    dinsos: httpx.AsyncClient, register: list[dict[str, Any]]
+) -> None:
+    """The attack: under one NIK, a chunk of names and a chunk of dates, and `totalCount`
+    says whether the truth is among them; halving the chunks finds both."""
+    target = register[7]
+    names = [r["nama"] for r in register[:50]]
+    dates = [r["tanggalLahir"] for r in register[:50]]
+    where = {"nik": {"eq": target["nik"]}, "nama": {"in": names}, "tanggalLahir": {"in": dates}}
+    body = await ask(dinsos, COUNT, {"w": where})
+    assert body["data"] is None or body["data"]["dukcapil"]["penduduk"] is None, body
+    assert codes(body) == ["FORBIDDEN"]
+    message = body["errors"][0]["message"]
+    assert "one value per row" in message and "50 values" in message, message
+
+
+async def test_a_compared_field_without_the_key_is_forbidden(
+    dinsos: httpx.AsyncClient, register: list[dict[str, Any]]
+) -> None:
+    """`nama: {eq}` alone counts everyone of that name: a search, not a verification."""
+    body = await ask(dinsos, COUNT, {"w": {"nama": {"eq": register[3]["nama"]}}})
+    assert codes(body) == ["FORBIDDEN"]
+    assert "name the rows by the key (nik" in body["errors"][0]["message"]
+
+
+async def test_a_compared_field_inside_or_is_forbidden(
+    dinsos: httpx.AsyncClient, register: list[dict[str, Any]]
+) -> None:
+    """`or` would let one key test several guesses: `nik = N and (nama = a or nama = b)`."""
+    target = register[11]
+    where = {
+        "nik": {"eq": target["nik"]},
+        "or": [{"nama": {"eq": register[0]["nama"]}}, {"nama": {"eq": target["nama"]}}],
+    }
+    body = await ask(dinsos, COUNT, {"w": where})
+    assert codes(body) == ["FORBIDDEN"]
+    assert "not inside `or` or `not`" in body["errors"][0]["message"]
+
+
+async def test_aliases_cannot_multiply_the_records_of_one_request(
+    dinsos: httpx.AsyncClient, register: list[dict[str, Any]]
+) -> None:
+    """11 aliases x 1,000 guesses for one NIK was how a name came out in one request:
+    the request's records are counted across aliases, and the first alias past the limit
+    is refused while the ones before it answer."""
+    target = register[5]
+    per_alias = MAX_MATCH_RECORDS // 2 + 1  # two aliases fit one limit only if counted apart
+    records = [{"nik": target["nik"], "nama": f"guess {i}"} for i in range(per_alias)]
+    query = (
+        "query($r: [DukcapilPendudukMatchInput!]!) { dukcapil { "
+        "a: pendudukMatch(records: $r) { index } b: pendudukMatch(records: $r) { index } } }"
+    )
+    body = await ask(dinsos, query, {"r": records})
+    answered = {k: v for k, v in (body["data"]["dukcapil"] or {}).items() if v is not None}
+    assert list(answered) == ["a"] and len(answered["a"]) == per_alias, body.get("errors")
+    assert codes(body) == ["BAD_USER_INPUT"]
+    assert body["errors"][0]["path"] == ["dukcapil", "b"]
+    assert f"at most {MAX_MATCH_RECORDS} records may be compared per request" in body["errors"][0]["message"]
+
+
+async def test_key_enumeration_counts_against_the_request_limit(
+    dinsos: httpx.AsyncClient, register: list[dict[str, Any]]
+) -> None:
+    """`nik: {in: [...]}` with `totalCount` tests which candidate NIKs exist: a request
+    tests as many as a match of that many records would, whether through filters, match
+    records or both, and no more."""
+    half = MAX_MATCH_RECORDS // 2 + 1
+    candidates = [r["nik"] for r in register] + [f"99{i:014d}" for i in range(2 * half)]
+    first, second = candidates[:half], candidates[half : 2 * half]
+    query = (
+        "query($a: DukcapilPendudukWhere, $b: DukcapilPendudukWhere) { dukcapil { "
+        "a: penduduk(where: $a) { totalCount } b: penduduk(where: $b) { totalCount } } }"
+    )
+    body = await ask(dinsos, query, {"a": {"nik": {"in": first}}, "b": {"nik": {"in": second}}})
+    assert body["data"]["dukcapil"]["a"] == {"totalCount": len(set(first) & {r["nik"] for r in register})}
+    assert body["data"]["dukcapil"]["b"] is None
+    assert codes(body) == ["BAD_USER_INPUT"] and body["errors"][0]["path"] == ["dukcapil", "b"]
+    # a match and a key filter draw on the same count
+    mixed = (
+        "query($a: DukcapilPendudukWhere, $r: [DukcapilPendudukMatchInput!]!) { dukcapil { "
+        "m: pendudukMatch(records: $r) { found } a: penduduk(where: $a) { totalCount } } }"
+    )
+    body = await ask(dinsos, mixed, {"a": {"nik": {"in": first}}, "r": [{"nik": n} for n in second]})
+    assert len(body["data"]["dukcapil"]["m"]) == half and body["data"]["dukcapil"]["a"] is None
+    assert codes(body) == ["BAD_USER_INPUT"]
+
+
+# --- what a verification may still do -----------------------------------------------------
+
+
+async def test_a_key_anchored_comparison_answers_as_match_would(
+    dinsos: httpx.AsyncClient, register: list[dict[str, Any]]
+) -> None:
+    target, other = register[21], register[22]
+    agree = {"nik": {"eq": target["nik"]}, "nama": {"eq": target["nama"]}}
+    differ = {"nik": {"eq": target["nik"]}, "nama": {"in": [other["nama"]]}}
+    counts = []
+    for where in (agree, differ):
+        body = await ask(dinsos, COUNT, {"w": where})
+        assert "errors" not in body, body["errors"]
+        counts.append(body["data"]["dukcapil"]["penduduk"]["totalCount"])
+    assert counts == [1, 0]
+    # the same two questions through pendudukMatch
+    match = (
+        "query($r: [DukcapilPendudukMatchInput!]!) { dukcapil { pendudukMatch(records: $r) { found nama } } }"
+    )
+    records = [{"nik": target["nik"], "nama": target["nama"]}, {"nik": target["nik"], "nama": other["nama"]}]
+    body = await ask(dinsos, match, {"r": records})
+    assert body["data"]["dukcapil"]["pendudukMatch"] == [
+        {"found": True, "nama": True},
+        {"found": True, "nama": False},
+    ]
+
+
+async def test_many_keys_each_with_one_value_is_a_verification(
+    dinsos: httpx.AsyncClient, register: list[dict[str, Any]]
+) -> None:
+    """Rows named by `nik: {in}` and one name: how many of these residents bear it."""
+    rows = register[100:160]
+    name = rows[0]["nama"]
+    where = {"nik": {"in": [r["nik"] for r in rows]}, "nama": {"eq": name}}
+    body = await ask(dinsos, COUNT, {"w": where})
+    assert "errors" not in body, body["errors"]
+    want = sum(1 for r in rows if " ".join(r["nama"].split()).casefold() == " ".join(name.split()).casefold())
+    assert body["data"]["dukcapil"]["penduduk"]["totalCount"] == want >= 1
