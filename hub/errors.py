@@ -62,6 +62,13 @@ class SourceTimeout(HubError):
     code = "SOURCE_TIMEOUT"
 
 
+class MatchLimit(HubError):
+    """A record's field has used its guess budget: the distinct values compared for one
+    key and field within the dataset's window (catalog `match_guesses`)."""
+
+    code = "MATCH_LIMIT"
+
+
 class Internal(HubError):
     """The hub's own fault. `detail` is for the log (with the request id), never the caller."""
 

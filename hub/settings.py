@@ -60,6 +60,9 @@ class Settings(BaseSettings):
         description="Key of the audit log's query hashes (variables carry NIKs, so the hash is keyed); "
         "set it to recompute hashes later, else each process draws a random one.",
     )
+    redis_url: str = Field(
+        "", description="Redis for the match guess budgets (`redis://host:port/db`); unset: the hub store."
+    )
     log_level: str = Field("INFO", description="Python logging level.")
 
     def filter_limits(self) -> FilterLimits:

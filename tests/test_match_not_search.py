@@ -8,7 +8,13 @@ register, and read none of them. These tests hold the hub to what that promises:
   level, with one value per compared field (else FORBIDDEN, saying why), so `totalCount`
   cannot bisect a birth date or test a list of names;
 - a request compares at most MAX_MATCH_RECORDS records, across all match fields, key
-  filters and aliases, so aliases cannot multiply the per-field limit.
+  filters and aliases, so aliases cannot multiply the per-field limit;
+- per key and field, at most the dataset's `match_guesses` (3 in the demo catalog's
+  default) distinct values are compared in a day, whatever the route and however many
+  requests: the rest come back null with MATCH_LIMIT.
+
+The hub is shared by the module's tests and the budget outlives requests, so each test
+works on residents of its own.
 """
 
 from __future__ import annotations
@@ -140,9 +146,9 @@ async def test_aliases_cannot_multiply_the_records_of_one_request(
     """11 aliases x 1,000 guesses for one NIK was how a name came out in one request:
     the request's records are counted across aliases, and the first alias past the limit
     is refused while the ones before it answer."""
-    target = register[5]
     per_alias = MAX_MATCH_RECORDS // 2 + 1  # two aliases fit one limit only if counted apart
-    records = [{"nik": target["nik"], "nama": f"guess {i}"} for i in range(per_alias)]
+    # one guess per NIK, here: the records' count is what is under test
+    records = [{"nik": f"98{i:014d}", "nama": f"guess {i}"} for i in range(per_alias)]
     query = (
         "query($r: [DukcapilPendudukMatchInput!]!) { dukcapil { "
         "a: pendudukMatch(records: $r) { index } b: pendudukMatch(records: $r) { index } } }"
@@ -180,6 +186,69 @@ async def test_key_enumeration_counts_against_the_request_limit(
     body = await ask(dinsos, mixed, {"a": {"nik": {"in": first}}, "r": [{"nik": n} for n in second]})
     assert len(body["data"]["dukcapil"]["m"]) == half and body["data"]["dukcapil"]["a"] is None
     assert codes(body) == ["BAD_USER_INPUT"]
+
+
+async def test_a_name_from_a_nik_through_10000_guesses_learns_at_most_the_budget(
+    dinsos: httpx.AsyncClient, register: list[dict[str, Any]]
+) -> None:
+    """Ten requests of 1,000 guesses for one NIK, the true name among them: three
+    comparisons are answered (all `false`), every other flag is withheld."""
+    target = register[300]
+    guesses = [f"Guess {i}" for i in range(10_000)]
+    guesses[5_555] = target["nama"]
+    query = (
+        "query($r: [DukcapilPendudukMatchInput!]!) { dukcapil { pendudukMatch(records: $r) { found nama } } }"
+    )
+    flags: list[bool | None] = []
+    limited = 0
+    for start in range(0, len(guesses), MAX_MATCH_RECORDS):
+        records = [{"nik": target["nik"], "nama": g} for g in guesses[start : start + MAX_MATCH_RECORDS]]
+        body = await ask(dinsos, query, {"r": records})
+        answers = body["data"]["dukcapil"]["pendudukMatch"]
+        assert all(a["found"] is True for a in answers)  # whether the NIK exists: by design
+        flags += [a["nama"] for a in answers]
+        limited += codes(body).count("MATCH_LIMIT")
+        assert set(codes(body)) <= {"MATCH_LIMIT"}
+    assert flags[:3] == [False, False, False]
+    assert flags[3:] == [None] * (len(guesses) - 3)
+    assert limited == len(guesses) - 3
+
+
+async def test_guessing_through_filters_spends_the_same_budget(
+    dinsos: httpx.AsyncClient, register: list[dict[str, Any]]
+) -> None:
+    """One `eq` per request instead: the fourth different name is refused, the true one
+    included, while names already asked stay answerable (no new guess)."""
+    target = register[301]
+    answers = []
+    for name in ["Wrong 1", "Wrong 2", "Wrong 3", "Wrong 4", target["nama"], "Wrong 1"]:
+        body = await ask(dinsos, COUNT, {"w": {"nik": {"eq": target["nik"]}, "nama": {"eq": name}}})
+        page = body["data"] and body["data"]["dukcapil"]["penduduk"]
+        answers.append(page["totalCount"] if page else codes(body)[0])
+    assert answers == [0, 0, 0, "MATCH_LIMIT", "MATCH_LIMIT", 0]
+    # and a match record on the same key and field meets the same spent budget
+    match = "query($r: [DukcapilPendudukMatchInput!]!) { dukcapil { pendudukMatch(records: $r) { nama } } }"
+    body = await ask(dinsos, match, {"r": [{"nik": target["nik"], "nama": target["nama"]}]})
+    assert body["data"]["dukcapil"]["pendudukMatch"] == [{"nama": None}]
+    assert codes(body) == ["MATCH_LIMIT"]
+    assert body["errors"][0]["path"] == ["dukcapil", "pendudukMatch", 0, "nama"]
+
+
+async def test_verifying_every_resident_once_stays_within_every_budget(
+    dinsos: httpx.AsyncClient, register: list[dict[str, Any]]
+) -> None:
+    """The legitimate flow: each of Dinsos's recipients checked once, name and birth date,
+    in calls of up to 1,000 records: every flag answered, and right."""
+    people = register[400:600]
+    query = (
+        "query($r: [DukcapilPendudukMatchInput!]!) { dukcapil { "
+        "pendudukMatch(records: $r) { index found nama tanggalLahir } } }"
+    )
+    records = [{"nik": p["nik"], "nama": p["nama"], "tanggalLahir": p["tanggalLahir"]} for p in people]
+    body = await ask(dinsos, query, {"r": records})
+    assert "errors" not in body, body["errors"][:3]
+    answers = body["data"]["dukcapil"]["pendudukMatch"]
+    assert [(a["found"], a["nama"], a["tanggalLahir"]) for a in answers] == [(True, True, True)] * len(people)
 
 
 # --- what a verification may still do -----------------------------------------------------

@@ -102,6 +102,12 @@ class DatasetSpec(_Frozen):
     key: Identifier
     license: str = "internal"
     min_group_size: int = Field(5, ge=1)
+    match_guesses: int = Field(
+        3, ge=1, description="distinct values one caller may compare per key and match-only field in a window"
+    )
+    match_window_hours: float = Field(
+        24.0, gt=0, le=24 * 366, description="the window of match_guesses, in hours"
+    )
     require_purpose: bool = False
     fields: dict[Identifier, FieldSpec] = Field(min_length=1)
     relationships: dict[Identifier, RelationshipSpec] = Field(default_factory=dict)

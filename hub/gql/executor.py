@@ -38,7 +38,7 @@ from graphql.execution import Executor
 from graphql.execution.values import VariableValues, get_variable_values
 from graphql.pyutils import Path
 
-SubError = tuple[tuple[str, ...], Exception, list[FieldNode]]  # (path below the field, error, nodes)
+SubError = tuple[tuple[str | int, ...], Exception, list[FieldNode]]  # (path below the field, error, nodes)
 
 
 class Precompleted:

@@ -1,4 +1,4 @@
-"""A dataset field's request, step by step: plan, decide, purpose, fetch, note, write.
+"""A dataset field's request, step by step: plan, decide, purpose, budget, fetch, note, write.
 
 Every generated dataset field (`penduduk`, `pendudukMatch`, `pendudukAggregate`, see
 hub/gql/dataset_types.py) resolves through `read`, `match` or `aggregate` below, and each
@@ -10,6 +10,9 @@ takes the same steps in the same order:
              or sort that is not allowed is FORBIDDEN, a field that is not allowed
              leaves the plan and is answered as null with FORBIDDEN
     purpose  non-public pairs may require the caller's stated purpose
+    budget   comparisons of fields the caller may only match are counted against the
+             dataset's guess budget (hub/gql/guesses.py): a filter past it is refused,
+             a match record's flag past it is withheld
     fetch    the plan runs on the sources (hub/fetch.py)
     note     what was released goes into the request's ledger, which becomes the
              audit record before the answer leaves (hub/http/app.py)
@@ -21,6 +24,7 @@ No value reaches `write` that `decide` did not allow.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -34,9 +38,10 @@ from hub.filter_size import FilterBudget
 from hub.gql.aggregate import aggregate_plan, write_groups
 from hub.gql.answer import shape_connection
 from hub.gql.dataset_types import MAX_MATCH_RECORDS, DatasetTypes
-from hub.gql.executor import Precompleted
+from hub.gql.executor import Precompleted, SubError
+from hub.gql.guesses import filter_guesses, limit_error, match_guesses, spend
 from hub.gql.match import match_plan, write_matches
-from hub.gql.selection import collect
+from hub.gql.selection import Selected, collect
 from hub.gql.step_cache import NEVER, StepMemo
 from hub.gql.translate import FieldInputs, read_plan
 from hub.plan import NodePlan, ReadPlan
@@ -56,6 +61,7 @@ from hub.policy.access import (
 )
 from hub.policy.decisions import Pair, Policy
 from hub.sources import Calls
+from hub.store.guesses import Digests, Guess, GuessBook
 
 Types = dict[str, DatasetTypes]  # every dataset's generated types, by `opd.dataset`
 
@@ -77,6 +83,10 @@ class Context(Protocol):
     def ledger(self) -> Ledger: ...
     @property
     def filters(self) -> FilterBudget: ...
+    @property
+    def guesses(self) -> GuessBook: ...
+    @property
+    def digests(self) -> Digests: ...
 
 
 async def read(
@@ -90,8 +100,11 @@ async def read(
     ctx.filters.check(plan.where, plan.dataset)
     plan, used, only = decide_read(ctx, plan, t, memo)  # decide
     if only:  # a verification: rows named by the key, one value each (hub/policy/access.py)
-        named = check_anchored(plan.dataset, t.dataset.spec.key, plan.where, only)
-        ctx.ledger.charge_comparisons(named, MAX_MATCH_RECORDS)
+        key = t.dataset.spec.key
+        ctx.ledger.charge_comparisons(check_anchored(plan.dataset, key, plan.where, only), MAX_MATCH_RECORDS)
+        normalize = {f: s.normalize for f, s in t.dataset.fields.items()}
+        guesses = filter_guesses(plan.dataset, key, plan.where, only, normalize, ctx.digests)
+        await spend_or_refuse(ctx, t, guesses)  # budget
     ctx.ledger.require_purpose(used)  # purpose
     shape = memo.get(
         ("shape", plan.node, plan.order),
@@ -129,12 +142,50 @@ async def match(t: DatasetTypes, info: GraphQLResolveInfo[Any], records: list[An
     ctx.ledger.charge_comparisons(len(records), MAX_MATCH_RECORDS)
     plan = match_plan(t, records)  # plan
     used = match_pairs(plan)
-    check_match(plan, ctx.policy.decide(ctx.subject, used))  # decide
+    readable = {(f"{plan.dataset}.{f}", "read") for f in plan.fields}
+    allowed = ctx.policy.decide(ctx.subject, used | readable)  # decide
+    check_match(plan, allowed)
     ctx.ledger.require_purpose(used)  # purpose
+    only = [f for f in plan.fields if not allowed[(f"{plan.dataset}.{f}", "read")]]
+    guesses, at = match_guesses(plan, only, ctx.digests)
+    spent = await spend(ctx.guesses, ctx.subject, plan.dataset, guesses, *_budget(t))  # budget
     answers = await run_match(ctx.sources, plan)  # fetch
     ctx.ledger.note(used, records=len(plan.records))  # note
     sel = collect(info.field_nodes, info.fragments, info.variable_values)
-    return Precompleted(write_matches(t, sel, answers))  # write
+    written = write_matches(t, sel, answers)  # write
+    withheld = [where for where, ok in zip(at, spent, strict=True) if not ok]
+    return Precompleted(written, withhold(t, sel, written, withheld) if withheld else None)
+
+
+def _budget(t: DatasetTypes) -> tuple[int, float]:
+    return t.dataset.spec.match_guesses, t.dataset.spec.match_window_hours
+
+
+async def spend_or_refuse(ctx: Context, t: DatasetTypes, guesses: list[Guess]) -> None:
+    """A filter's guesses all within budget, or the whole field refused with MATCH_LIMIT."""
+    spent = await spend(ctx.guesses, ctx.subject, t.dataset.qualified, guesses, *_budget(t))
+    if not all(spent):
+        field = next(g.field for g, ok in zip(guesses, spent, strict=True) if not ok)
+        raise limit_error(t.dataset.qualified, field, *_budget(t))
+
+
+def withhold(
+    t: DatasetTypes,
+    sel: Mapping[str, Selected],
+    written: list[dict[str, Any]],
+    withheld: list[tuple[int, str]],
+) -> list[SubError]:
+    """Null each (record, field) flag past its budget, with a MATCH_LIMIT error at its
+    path; the record's other flags and `found` stand."""
+    keys: dict[str, list[str]] = {}
+    for key, s in sel.items():
+        keys.setdefault(t.fields.get(s.name, ""), []).append(key)
+    errors: list[SubError] = []
+    for i, f in withheld:
+        for key in keys.get(f, ()):
+            written[i][key] = None
+            errors.append(((i, key), limit_error(t.dataset.qualified, f, *_budget(t)), sel[key].nodes))
+    return errors
 
 
 async def aggregate(t: DatasetTypes, info: GraphQLResolveInfo[Any], args: dict[str, Any]) -> Precompleted:

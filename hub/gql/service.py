@@ -33,6 +33,7 @@ from hub.gql.schema import HubSchema
 from hub.policy.decisions import Policy
 from hub.settings import Settings
 from hub.sources import Calls
+from hub.store.guesses import Digests, GuessBook
 
 log = logging.getLogger("hub.graphql")
 
@@ -48,6 +49,8 @@ class RequestContext:
     ledger: Ledger
     store: AsyncEngine
     filters: FilterBudget
+    guesses: GuessBook
+    digests: Digests
 
 
 # Query text the caches may hold, counted in characters. A parsed document (or the errors

@@ -59,6 +59,7 @@ from hub.settings import Settings
 from hub.sources import Lanes, Sources
 from hub.store.clients import Caller, authenticate
 from hub.store.db import migrate_async, store_engine
+from hub.store.guesses import UNKEYED, Digests, GuessBook, SqlGuessBook
 from hub.store.keycheck import KeyStore
 
 log = logging.getLogger("hub.app")
@@ -83,10 +84,14 @@ class Hub:
     _public: tuple[int, GraphQLService] | None = None
     keys: KeyStore = field(init=False)
     filter_limits: FilterLimits = field(init=False)
+    guesses: GuessBook = field(init=False)
+    digests: Digests = field(init=False)
 
     def __post_init__(self) -> None:
         self.keys = KeyStore(self.store)
         self.filter_limits = self.settings.filter_limits()
+        self.guesses = guess_book(self.settings.redis_url, self.store)
+        self.digests = Digests(self.settings.audit_key.encode() or UNKEYED)
 
     def public_graphql(self) -> GraphQLService:
         """The public schema for the policy in force (rebuilt when the policy changes)."""
@@ -113,7 +118,8 @@ class Hub:
         store = store_engine(settings.database_url)
         if not settings.audit_key:
             log.warning(
-                "HUB_AUDIT_KEY is not set: audit query hashes use a random key and cannot be recomputed"
+                "HUB_AUDIT_KEY is not set: audit query hashes use a random key and cannot be "
+                "recomputed, and match guess digests use a fixed key"
             )
         audit_key = settings.audit_key.encode() or os.urandom(32)
         hub = cls(
@@ -125,9 +131,19 @@ class Hub:
 
     async def close(self) -> None:
         await self.audit.close()
+        await self.guesses.aclose()
         await self.keys.close()
         await self.sources.close()
         await self.store.dispose()
+
+
+def guess_book(redis_url: str, store: AsyncEngine) -> GuessBook:
+    """Redis's when `HUB_REDIS_URL` is set (imported only then), else the store's."""
+    if not redis_url:
+        return SqlGuessBook(store)
+    from hub.store.guesses_redis import RedisGuessBook
+
+    return RedisGuessBook(redis_url)
 
 
 async def caller(hub: Hub, request: Request) -> Caller:
@@ -178,6 +194,8 @@ async def serve_graphql(request: Request, service: GraphQLService, public: bool)
         ledger,
         hub.store,
         FilterBudget(hub.filter_limits),
+        hub.guesses,
+        hub.digests,
     )
     ran = await service.run(ctx, query, variables, name)
     result = ran.answer

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ALEMBIC_DIR = Path(__file__).resolve().parent / "migrations"  # shipped as package data
-HEAD = "0002"  # the newest revision in alembic/versions (a test holds it to Alembic's own answer)
+HEAD = "0003"  # the newest revision in alembic/versions (a test holds it to Alembic's own answer)
 
 
 class Base(DeclarativeBase):
@@ -68,6 +68,31 @@ class AuditAccess(Base):
     seq: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
     dataset: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
     opd: Mapped[str] = mapped_column(sa.String(100), index=True)
+
+
+class MatchSubject(Base):
+    """One row per (subject, dataset) that has compared match-only fields: locked by every
+    spend of a guess budget, so that processes spend one after another."""
+
+    __tablename__ = "match_subject"
+
+    subject: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    dataset: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    spends: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class MatchGuess(Base):
+    """A distinct value compared for one key and field (hub/store/guesses.py): keyed
+    digests only, never the key or the value."""
+
+    __tablename__ = "match_guess"
+
+    subject: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    dataset: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    key_digest: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    field: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    value_digest: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    at: Mapped[float] = mapped_column(sa.Float)  # seconds since the epoch
 
 
 class AuditHead(Base):

@@ -21,12 +21,13 @@ SERVERS = {
     "mariadb": ("127.0.0.1", 3306, "mysql+asyncmy://root@127.0.0.1:3306/{db}?charset=utf8mb4"),
 }
 ADMIN_DB = {"postgresql": "postgres", "mariadb": "mysql"}
+REDIS = ("127.0.0.1", 6379, "redis://127.0.0.1:6379/0")
 
 
 def require_server(kind: str) -> None:
     if kind == "sqlite":
         return
-    host, port, _ = SERVERS[kind]
+    host, port, _ = REDIS if kind == "redis" else SERVERS[kind]
     try:
         socket.create_connection((host, port), timeout=2).close()
     except OSError as e:
