@@ -74,8 +74,9 @@ p, user:counter, dukcapil.penduduk.jenis_kelamin, aggregate, allow
 """
 # the codes a healthy hub may answer a keyed or public caller with (hub/errors.py): a
 # refusal of the question, never a failure of the hub, its store or a source (the demo's
-# SQLite files are healthy) and never a refused key
-CODES = frozenset({"BAD_USER_INPUT", "QUERY_TOO_COMPLEX", "FORBIDDEN", "PURPOSE_REQUIRED"})
+# SQLite files are healthy) and never a refused key; MATCH_LIMIT when generated records
+# guess more values for one key than the dataset's budget allows
+CODES = frozenset({"BAD_USER_INPUT", "QUERY_TOO_COMPLEX", "FORBIDDEN", "PURPOSE_REQUIRED", "MATCH_LIMIT"})
 SHORTEST_SECRET = 8  # shorter strings ("Meral", "L") are not distinctive enough to look for
 NIK = re.compile(r"(?<!\d)\d{16}(?!\d)")
 
