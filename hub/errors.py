@@ -69,6 +69,18 @@ class MatchLimit(HubError):
     code = "MATCH_LIMIT"
 
 
+class QuotaExceeded(HubError):
+    """The caller's daily match quota would be passed: the whole request is refused with
+    HTTP 429 and `Retry-After` (seconds until the quota renews, at 00:00 UTC)."""
+
+    code = "QUOTA_EXCEEDED"
+    status = 429
+
+    def __init__(self, message: str, retry_after: int, **extensions: Any) -> None:
+        super().__init__(message, retryAfter=retry_after, **extensions)
+        self.retry_after = retry_after
+
+
 class Internal(HubError):
     """The hub's own fault. `detail` is for the log (with the request id), never the caller."""
 

@@ -60,6 +60,14 @@ class Settings(BaseSettings):
         description="Key of the audit log's query hashes (variables carry NIKs, so the hash is keyed); "
         "set it to recompute hashes later, else each process draws a random one.",
     )
+    match_records_per_request: int = Field(
+        1000, ge=1, description="Most records one request may compare: match records and rows named by "
+        "key-anchored filters, over every field and alias together (BAD_USER_INPUT above).",
+    )  # fmt: skip
+    match_quota: int = Field(
+        100_000, ge=0, description="Records one subject may have compared a day (UTC), unless its client "
+        "has a quota of its own (`hub clients create --match-quota`); HTTP 429 above.",
+    )  # fmt: skip
     redis_url: str = Field(
         "", description="Redis for the match guess budgets (`redis://host:port/db`); unset: the hub store."
     )

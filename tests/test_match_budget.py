@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.demo.generate import MIN_RESIDENTS, generate
 from hub.store.db import migrate_async, store_engine
 from hub.store.guesses import Digests, Guess, GuessBook, SqlGuessBook
-from hub.store.guesses_redis import RedisGuessBook
+from hub.store.in_redis import RedisGuessBook
 from tests.support.databases import REDIS, ScratchDatabase, require_server
 from tests.support.hubcli import hub_env, run_hub, running_hubs
 

@@ -7,7 +7,7 @@ register, and read none of them. These tests hold the hub to what that promises:
 - a filter on a field Dinsos may only compare must name its rows by the key, at the top
   level, with one value per compared field (else FORBIDDEN, saying why), so `totalCount`
   cannot bisect a birth date or test a list of names;
-- a request compares at most MAX_MATCH_RECORDS records, across all match fields, key
+- a request compares at most HUB_MATCH_RECORDS_PER_REQUEST records, across all match fields, key
   filters and aliases, so aliases cannot multiply the per-field limit;
 - per key and field, at most the dataset's `match_guesses` (3 in the demo catalog's
   default) distinct values are compared in a day, whatever the route and however many
@@ -29,10 +29,11 @@ import pytest
 import pytest_asyncio
 
 from hub.demo.generate import generate
-from hub.gql.dataset_types import MAX_MATCH_RECORDS
 from hub.http.app import Hub, create_app
 from hub.settings import Settings
 from hub.store import clients
+
+MAX_MATCH_RECORDS: int = Settings.model_fields["match_records_per_request"].default
 
 REPO = Path(__file__).resolve().parents[1]
 RESIDENTS = 600

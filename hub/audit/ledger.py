@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.catalog import Catalog
-from hub.errors import BadUserInput, PurposeRequired
+from hub.errors import BadUserInput, PurposeRequired, QuotaExceeded
 from hub.plan import NodePlan
 from hub.policy.decisions import Pair
 
@@ -43,6 +43,7 @@ class Ledger:
     records: int = 0
     non_public: bool = False
     compared: int = 0  # records named for comparison so far: match records, key-anchored rows
+    over_quota: QuotaExceeded | None = None  # set when a field was refused for the daily quota
 
     def charge_comparisons(self, records: int, most: int) -> None:
         """Count `records` more compared by this request; BAD_USER_INPUT past `most`, so

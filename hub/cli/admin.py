@@ -37,6 +37,12 @@ def clients_create(
     subject: Annotated[str, typer.Argument(help="opd:<id> or user:<name>")],
     name: Annotated[str | None, typer.Option(help="A label for people reading `hub clients list`.")] = None,
     expires_days: Annotated[float | None, typer.Option(help="Days until the key stops working.")] = None,
+    match_quota: Annotated[
+        int | None,
+        typer.Option(
+            help="Records this client may have compared a day (match, key filters); default HUB_MATCH_QUOTA."
+        ),
+    ] = None,
 ) -> None:
     """Create an API key: the key alone on stdout (shown once), its id on stderr."""
 
@@ -45,7 +51,7 @@ def clients_create(
     async def go() -> clients.Issued:
         engine = store_engine(url)
         try:
-            return await clients.create(engine, subject, name, expires_days)
+            return await clients.create(engine, subject, name, expires_days, match_quota)
         finally:
             await engine.dispose()
 
@@ -60,7 +66,7 @@ def clients_create(
 
 @clients_app.command("list")
 def clients_list() -> None:
-    """One client per line: id, subject, name, created, expires, state."""
+    """One client per line: id, subject, name, created, expires, match quota, state."""
 
     url = open_store(create=False)
 
@@ -77,7 +83,10 @@ def clients_list() -> None:
         state = "revoked" if c.revoked_at else ("expired" if expires and expires <= now else "active")
         when = expires.date().isoformat() if expires else "never"
         created = c.created_at.date().isoformat()
-        print(f"{c.id}\t{c.subject}\t{c.name or '-'}\tcreated {created}\texpires {when}\t{state}")
+        quota = "default" if c.match_quota is None else f"{c.match_quota}/day"
+        print(
+            f"{c.id}\t{c.subject}\t{c.name or '-'}\tcreated {created}\texpires {when}\tmatch {quota}\t{state}"
+        )
 
 
 @clients_app.command("revoke")

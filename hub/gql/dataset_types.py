@@ -72,7 +72,6 @@ PageInfo = GraphQLObjectType(
 
 _COMPARABLE = ("lt", "lte", "gt", "gte")
 ORDERED_TYPES = frozenset({*NUMERIC_TYPES, "date", "datetime", "string"})
-MAX_MATCH_RECORDS = 1000
 
 
 def _filter_input(type_: str, scalar: GraphQLScalarType, equality_only: bool) -> GraphQLInputObjectType:
@@ -326,8 +325,9 @@ def _dataset_fields(t: DatasetTypes, resolvers: Resolvers, default_first: int) -
             GraphQLList(GraphQLNonNull(t.match_result)),
             args={"records": GraphQLArgument(GraphQLNonNull(GraphQLList(GraphQLNonNull(t.match_input))))},
             resolve=resolvers.match(t),
-            description=f"Verify records against {ds.qualified} (at most {MAX_MATCH_RECORDS} per "
-            "request, across aliases); returns only whether each record's values agree.",
+            description=f"Verify records against {ds.qualified}; returns only whether each record's "
+            "values agree (a request compares at most HUB_MATCH_RECORDS_PER_REQUEST records, "
+            "across aliases).",
         )
     if t.group is not None and t.field_enum is not None and t.aggregate_where is not None:
         out[camel(ds.name) + "Aggregate"] = GraphQLField(

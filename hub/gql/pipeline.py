@@ -25,19 +25,19 @@ No value reaches `write` that `decide` did not allow.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from graphql import GraphQLResolveInfo
 
 from hub.audit.ledger import Ledger, count_rows
 from hub.cursor import Cursors
-from hub.errors import Forbidden
+from hub.errors import AuditUnavailable, Forbidden, QuotaExceeded, StoreUnavailable
 from hub.fetch import run_aggregate, run_match, run_read
 from hub.filter_size import FilterBudget
 from hub.gql.aggregate import aggregate_plan, write_groups
 from hub.gql.answer import shape_connection
-from hub.gql.dataset_types import MAX_MATCH_RECORDS, DatasetTypes
+from hub.gql.dataset_types import DatasetTypes
 from hub.gql.executor import Precompleted, SubError
 from hub.gql.guesses import filter_guesses, limit_error, match_guesses, spend
 from hub.gql.match import match_plan, write_matches
@@ -62,8 +62,17 @@ from hub.policy.access import (
 from hub.policy.decisions import Pair, Policy
 from hub.sources import Calls
 from hub.store.guesses import Digests, Guess, GuessBook
+from hub.store.quotas import QuotaBook
 
 Types = dict[str, DatasetTypes]  # every dataset's generated types, by `opd.dataset`
+
+
+@dataclass(frozen=True)
+class MatchLimits:
+    """Records a request may compare, and the caller may have compared a day."""
+
+    per_request: int
+    per_day: int
 
 
 class Context(Protocol):
@@ -87,6 +96,10 @@ class Context(Protocol):
     def guesses(self) -> GuessBook: ...
     @property
     def digests(self) -> Digests: ...
+    @property
+    def quotas(self) -> QuotaBook: ...
+    @property
+    def limits(self) -> MatchLimits: ...
 
 
 async def read(
@@ -101,7 +114,7 @@ async def read(
     plan, used, only = decide_read(ctx, plan, t, memo)  # decide
     if only:  # a verification: rows named by the key, one value each (hub/policy/access.py)
         key = t.dataset.spec.key
-        ctx.ledger.charge_comparisons(check_anchored(plan.dataset, key, plan.where, only), MAX_MATCH_RECORDS)
+        await charge(ctx, check_anchored(plan.dataset, key, plan.where, only))
         normalize = {f: s.normalize for f, s in t.dataset.fields.items()}
         guesses = filter_guesses(plan.dataset, key, plan.where, only, normalize, ctx.digests)
         await spend_or_refuse(ctx, t, guesses)  # budget
@@ -139,7 +152,7 @@ def decide_read(
 
 async def match(t: DatasetTypes, info: GraphQLResolveInfo[Any], records: list[Any]) -> Precompleted:
     ctx: Context = info.context
-    ctx.ledger.charge_comparisons(len(records), MAX_MATCH_RECORDS)
+    await charge(ctx, len(records))
     plan = match_plan(t, records)  # plan
     used = match_pairs(plan)
     readable = {(f"{plan.dataset}.{f}", "read") for f in plan.fields}
@@ -155,6 +168,22 @@ async def match(t: DatasetTypes, info: GraphQLResolveInfo[Any], records: list[An
     written = write_matches(t, sel, answers)  # write
     withheld = [where for where, ok in zip(at, spent, strict=True) if not ok]
     return Precompleted(written, withhold(t, sel, written, withheld) if withheld else None)
+
+
+async def charge(ctx: Context, records: int) -> None:
+    """Count `records` compared against the request's limit and the caller's daily quota."""
+    ctx.ledger.charge_comparisons(records, ctx.limits.per_request)
+    try:
+        renews = await ctx.quotas.charge(ctx.subject, records, ctx.limits.per_day)
+    except StoreUnavailable as e:
+        raise AuditUnavailable(f"the hub cannot count comparisons now ({e}); try again later") from None
+    if renews is not None:
+        ctx.ledger.over_quota = QuotaExceeded(
+            f"{ctx.subject} may have {ctx.limits.per_day} records compared a day; this request would "
+            "pass that, so it is refused whole (the quota renews at 00:00 UTC)",
+            retry_after=renews,
+        )
+        raise ctx.ledger.over_quota
 
 
 def _budget(t: DatasetTypes) -> tuple[int, float]:

@@ -29,11 +29,13 @@ from hub.filter_size import FilterBudget
 from hub.gql import fast_path
 from hub.gql.executor import HubExecutor
 from hub.gql.limits import TOO_COMPLEX, Limits
+from hub.gql.pipeline import MatchLimits
 from hub.gql.schema import HubSchema
 from hub.policy.decisions import Policy
 from hub.settings import Settings
 from hub.sources import Calls
 from hub.store.guesses import Digests, GuessBook
+from hub.store.quotas import QuotaBook
 
 log = logging.getLogger("hub.graphql")
 
@@ -51,6 +53,8 @@ class RequestContext:
     filters: FilterBudget
     guesses: GuessBook
     digests: Digests
+    quotas: QuotaBook
+    limits: MatchLimits
 
 
 # Query text the caches may hold, counted in characters. A parsed document (or the errors

@@ -42,6 +42,7 @@ from hub.errors import (
 )
 from hub.filter_size import FilterBudget, FilterLimits
 from hub.gql.dataset_types import Access
+from hub.gql.pipeline import MatchLimits
 from hub.gql.schema import build_schema
 from hub.gql.service import GraphQLService, RequestContext
 from hub.http.graphql_http import (
@@ -61,6 +62,7 @@ from hub.store.clients import Caller, authenticate
 from hub.store.db import migrate_async, store_engine
 from hub.store.guesses import UNKEYED, Digests, GuessBook, SqlGuessBook
 from hub.store.keycheck import KeyStore
+from hub.store.quotas import QuotaBook, SqlQuotaBook
 
 log = logging.getLogger("hub.app")
 keep_values_out()
@@ -86,11 +88,12 @@ class Hub:
     filter_limits: FilterLimits = field(init=False)
     guesses: GuessBook = field(init=False)
     digests: Digests = field(init=False)
+    quotas: QuotaBook = field(init=False)
 
     def __post_init__(self) -> None:
         self.keys = KeyStore(self.store)
         self.filter_limits = self.settings.filter_limits()
-        self.guesses = guess_book(self.settings.redis_url, self.store)
+        self.guesses, self.quotas = books(self.settings.redis_url, self.store)
         self.digests = Digests(self.settings.audit_key.encode() or UNKEYED)
 
     def public_graphql(self) -> GraphQLService:
@@ -132,18 +135,20 @@ class Hub:
     async def close(self) -> None:
         await self.audit.close()
         await self.guesses.aclose()
+        await self.quotas.aclose()
         await self.keys.close()
         await self.sources.close()
         await self.store.dispose()
 
 
-def guess_book(redis_url: str, store: AsyncEngine) -> GuessBook:
-    """Redis's when `HUB_REDIS_URL` is set (imported only then), else the store's."""
+def books(redis_url: str, store: AsyncEngine) -> tuple[GuessBook, QuotaBook]:
+    """Where guess budgets and quotas are kept: Redis when `HUB_REDIS_URL` is set
+    (imported only then), else the hub store."""
     if not redis_url:
-        return SqlGuessBook(store)
-    from hub.store.guesses_redis import RedisGuessBook
+        return SqlGuessBook(store), SqlQuotaBook(store)
+    from hub.store.in_redis import RedisGuessBook, RedisQuotaBook
 
-    return RedisGuessBook(redis_url)
+    return RedisGuessBook(redis_url), RedisQuotaBook(redis_url)
 
 
 async def caller(hub: Hub, request: Request) -> Caller:
@@ -196,8 +201,15 @@ async def serve_graphql(request: Request, service: GraphQLService, public: bool)
         FilterBudget(hub.filter_limits),
         hub.guesses,
         hub.digests,
+        hub.quotas,
+        MatchLimits(
+            hub.settings.match_records_per_request,
+            hub.settings.match_quota if who.match_quota is None else who.match_quota,
+        ),
     )
     ran = await service.run(ctx, query, variables, name)
+    if ledger.over_quota is not None:  # refused whole: nothing of it leaves
+        return error_response(ledger.over_quota, request_id, media_type)
     result = ran.answer
     status = answer_status(result, media_type)
     if not ledger.non_public:

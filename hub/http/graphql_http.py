@@ -33,6 +33,7 @@ from hub.errors import (
     HubError,
     MethodNotAllowed,
     NotAcceptable,
+    QuotaExceeded,
     UnsupportedMediaType,
 )
 
@@ -124,6 +125,8 @@ def error_response(error: HubError, request_id: str, media_type: str = JSON) -> 
     )
     if isinstance(error, MethodNotAllowed):
         response.headers["Allow"] = "POST"
+    if isinstance(error, QuotaExceeded):
+        response.headers["Retry-After"] = str(error.retry_after)
     return response
 
 

@@ -46,10 +46,13 @@ class Issued:
 
 
 async def create(
-    engine: AsyncEngine, subject: str, name: str | None = None, expires_days: float | None = None
-) -> Issued:
+    engine: AsyncEngine, subject: str, name: str | None = None, expires_days: float | None = None,
+    match_quota: int | None = None,
+) -> Issued:  # fmt: skip
     if not SUBJECT.match(subject):
         raise ValueError(f"subject must be opd:<id> or user:<name>, not {subject!r}")
+    if match_quota is not None and match_quota < 0:
+        raise ValueError(f"the match quota is a number of records a day, 0 or more, not {match_quota}")
     client_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
     created = now()
     expires = created + dt.timedelta(days=expires_days) if expires_days is not None else None
@@ -57,7 +60,7 @@ async def create(
         await conn.execute(
             sa.insert(Client).values(
                 id=client_id, subject=subject, name=name, key_hash=_hash(secret),
-                created_at=created, expires_at=expires,
+                created_at=created, expires_at=expires, match_quota=match_quota,
             )
         )  # fmt: skip
     return Issued(client_id, f"hub_{client_id}_{secret}")
@@ -83,6 +86,7 @@ async def revoke(engine: AsyncEngine, client_id: str) -> bool:
 class Caller:
     subject: str
     client_id: str | None
+    match_quota: int | None = None  # the client's own daily match quota, if it has one
 
 
 async def authenticate(keys: KeyStore, key: str) -> Caller | None:
@@ -95,10 +99,10 @@ async def authenticate(keys: KeyStore, key: str) -> Caller | None:
     row = await keys.row(client_id)
     if row is None:
         return None
-    subject, key_hash, expires_at, revoked_at = row
+    subject, key_hash, expires_at, revoked_at, match_quota = row
     if not hmac.compare_digest(key_hash, _hash(secret)):
         return None
     expires = aware(expires_at)
     if revoked_at is not None or (expires is not None and expires <= now()):
         return None
-    return Caller(subject, client_id)
+    return Caller(subject, client_id, match_quota)

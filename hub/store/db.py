@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ALEMBIC_DIR = Path(__file__).resolve().parent / "migrations"  # shipped as package data
-HEAD = "0003"  # the newest revision in alembic/versions (a test holds it to Alembic's own answer)
+HEAD = "0004"  # the newest revision in alembic/versions (a test holds it to Alembic's own answer)
 
 
 class Base(DeclarativeBase):
@@ -36,6 +36,7 @@ class Client(Base):
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
     expires_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
     revoked_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    match_quota: Mapped[int | None] = mapped_column(sa.Integer)  # records a day; None: HUB_MATCH_QUOTA
 
 
 class AuditRecord(Base):
@@ -79,6 +80,17 @@ class MatchSubject(Base):
     subject: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
     dataset: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
     spends: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class MatchQuota(Base):
+    """Records a subject has had compared on one day (UTC): match records and rows named
+    by key-anchored filters (hub/store/quotas.py)."""
+
+    __tablename__ = "match_quota"
+
+    subject: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    day: Mapped[str] = mapped_column(sa.String(10), primary_key=True)  # YYYY-MM-DD
+    records: Mapped[int] = mapped_column(sa.BigInteger)
 
 
 class MatchGuess(Base):

@@ -8,7 +8,7 @@ per dataset); comparing a value already compared in the window costs nothing.
 
 The book keeps keyed digests only (`Digests`), never a key or a value, in the hub store
 (`SqlGuessBook`, the default: every process sharing the store shares the budget, and it
-survives restarts) or in Redis when `HUB_REDIS_URL` is set (hub/store/guesses_redis.py;
+survives restarts) or in Redis when `HUB_REDIS_URL` is set (hub/store/in_redis.py;
 `hub.http.app.Hub` picks one).
 """
 

@@ -27,13 +27,15 @@ from hub.errors import StoreUnavailable
 from hub.store.db import Client
 
 _TABLE: sa.Table = Client.__table__  # type: ignore[assignment]
-_COLUMNS = (_TABLE.c.subject, _TABLE.c.key_hash, _TABLE.c.expires_at, _TABLE.c.revoked_at)
-_SQLITE = "SELECT subject, key_hash, expires_at, revoked_at FROM clients WHERE id = ?"
+_COLUMNS = (
+    _TABLE.c.subject, _TABLE.c.key_hash, _TABLE.c.expires_at, _TABLE.c.revoked_at, _TABLE.c.match_quota
+)  # fmt: skip
+_SQLITE = "SELECT subject, key_hash, expires_at, revoked_at, match_quota FROM clients WHERE id = ?"
 TIMEOUT = 5.0  # seconds a store may take to answer before the request is refused
 
 
 class KeyStore:
-    """`row(client_id)`: (subject, key_hash, expires_at, revoked_at) or None."""
+    """`row(client_id)`: (subject, key_hash, expires_at, revoked_at, match_quota) or None."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -58,7 +60,7 @@ class KeyStore:
     async def _row(self, client_id: str) -> tuple[Any, ...] | None:
         if self._path is not None:
             found = self._connect().execute(_SQLITE, (client_id,)).fetchone()
-            return None if found is None else (*found[:2], _parse(found[2]), found[3])
+            return None if found is None else (*found[:2], _parse(found[2]), *found[3:])
         if self._pg is not None:
             by_id = lambda bind: sa.select(*_COLUMNS).where(_TABLE.c.id == bind(client_id, sa.String()))  # noqa: E731
             rows = await self._pg.rows("key", by_id, [client_id])

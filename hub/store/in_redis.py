@@ -1,7 +1,10 @@
-"""The guess budgets in Redis (`HUB_REDIS_URL`): one sorted set per (subject, dataset,
-key, field), its members the digests of the values compared, scored by when. One Lua
-script decides a whole spend atomically, so processes sharing the Redis share the
-budget; the sets expire with their window."""
+"""The guess budgets and daily quotas in Redis (`HUB_REDIS_URL`), shared by every process
+using the same Redis.
+
+Budgets: one sorted set per (subject, dataset, key, field), its members the digests of
+the values compared, scored by when; one Lua script decides a whole spend atomically,
+and the sets expire with their window. Quotas: one counter per subject and day,
+raised only when the request stays within the quota."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from redis.exceptions import RedisError
 
 from hub.errors import StoreUnavailable
 from hub.store.guesses import Guess
+from hub.store.quotas import day_of
 
 # KEYS: one set per (key, field). ARGV: now, cutoff, most, ttl, then per guess the index
 # of its set in KEYS (1-based) and its value's digest. Returns 1 (may compare) or 0.
@@ -60,6 +64,37 @@ class RedisGuessBook:
         except RedisError as e:
             raise StoreUnavailable(type(e).__name__) from None
         return [v == 1 for v in verdicts]
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+# KEYS: the subject's counter for today. ARGV: records, most, ttl. Returns 1 if counted.
+CHARGE = """
+local total = redis.call('INCRBY', KEYS[1], ARGV[1])
+if total > tonumber(ARGV[2]) then
+  redis.call('DECRBY', KEYS[1], ARGV[1])
+  return 0
+end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+
+class RedisQuotaBook:
+    def __init__(self, url: str) -> None:
+        self.client = redis.from_url(url)
+        self.script = self.client.register_script(CHARGE)
+
+    async def charge(self, subject: str, records: int, most: int, now: float | None = None) -> int | None:
+        day, renews = day_of(time.time() if now is None else now)
+        try:
+            counted = await self.script(
+                keys=[f"hub:quota:{subject}:{day}"], args=[records, most, renews + 3600]
+            )
+        except RedisError as e:
+            raise StoreUnavailable(type(e).__name__) from None
+        return None if counted == 1 else renews
 
     async def aclose(self) -> None:
         await self.client.aclose()
