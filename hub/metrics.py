@@ -37,6 +37,12 @@ class Metrics:
             buckets=BUCKETS,
             registry=r,
         )
+        self.match_limited = Counter(
+            "hub_match_limited",
+            "Comparisons withheld or refused because the subject spent a guess budget",
+            ["subject"],
+            registry=r,
+        )
         self.breaker_open = Gauge(
             "hub_source_breaker_open", "1 while a source's breaker is open", ["source"], registry=r
         )

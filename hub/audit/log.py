@@ -93,6 +93,39 @@ async def records(engine: AsyncEngine, after: int = 0) -> AsyncIterator[Any]:
             return
 
 
+@dataclass
+class Volume:
+    """What one subject had released and compared on one day (UTC)."""
+
+    day: str
+    subject: str
+    requests: int = 0
+    rows: int = 0
+    records: int = 0
+    limited: int = 0  # requests in which a guess budget withheld or refused something
+
+
+async def volumes(engine: AsyncEngine, since: dt.datetime) -> list[Volume]:
+    """Per day and subject, from the records since `since`: by day, then most records."""
+    table = AuditRecord.__table__
+    query = sa.select(table.c.at, table.c.subject, table.c.rows, table.c.records, table.c.outcome)
+    by: dict[tuple[str, str], Volume] = {}
+    async with engine.connect() as conn:
+        rows = await conn.stream(query.where(table.c.at >= since).order_by(table.c.seq))
+        async for at, subject, n_rows, n_records, outcome in rows:
+            day = _aware(at).date().isoformat()
+            v = by.setdefault((day, subject), Volume(day, subject))
+            v.requests += 1
+            v.rows += n_rows
+            v.records += n_records
+            v.limited += outcome == "limited"
+    return sorted(by.values(), key=lambda v: (v.day, -v.records, v.subject))
+
+
+def _aware(at: dt.datetime) -> dt.datetime:
+    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)  # SQLite gives naive UTC
+
+
 @dataclass(frozen=True)
 class Verdict:
     ok: bool

@@ -14,7 +14,8 @@ import typer
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.audit.log import Verdict, describe, read_anchors, records, verify
+from hub.audit.log import Verdict, Volume, describe, read_anchors, records, verify
+from hub.audit.log import volumes as audit_volumes
 from hub.cli.common import PoliciesOpt, SchemaOpt, check_catalog, check_policy, err, open_store, settings_with
 from hub.policy.decisions import ACTIONS
 from hub.store import clients
@@ -226,10 +227,18 @@ def audit_tail(
     lines: Annotated[int, typer.Option("-n", help="How many of the latest records.")] = 20,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new records.")] = False,
     interval: Annotated[float, typer.Option(help="Seconds between checks with --follow.")] = 1.0,
+    volumes: Annotated[
+        bool, typer.Option("--volumes", help="Per subject and day: requests, rows, records compared.")
+    ] = False,
+    days: Annotated[int, typer.Option(help="With --volumes: how many days back (default 7).", min=1)] = 7,
 ) -> None:
-    """Print the latest records, one per line (never values: who, what, how many, why)."""
+    """Print the latest records, one per line (never values: who, what, how many, why);
+    with --volumes, each subject's daily volumes instead."""
 
     url = open_store(create=False)
+    if volumes:
+        print_volumes(url, days)
+        return
 
     async def go() -> None:
         engine = store_engine(url)
@@ -247,6 +256,23 @@ def audit_tail(
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(go())
+
+
+def print_volumes(url: str, days: int) -> None:
+    """One line per day and subject: requests, rows released, records compared, and the
+    requests a guess budget limited (for the data owner's review)."""
+
+    async def go() -> list[Volume]:
+        engine = store_engine(url)
+        try:
+            since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+            return await audit_volumes(engine, since)
+        finally:
+            await engine.dispose()
+
+    print("day\tsubject\trequests\trows\trecords\tlimited")
+    for v in asyncio.run(go()):
+        print(f"{v.day}\t{v.subject}\t{v.requests}\t{v.rows}\t{v.records}\t{v.limited}")
 
 
 async def _head(engine: AsyncEngine) -> int:

@@ -24,6 +24,7 @@ No value reaches `write` that `decide` did not allow.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -64,6 +65,7 @@ from hub.sources import Calls
 from hub.store.guesses import Digests, Guess, GuessBook
 from hub.store.quotas import QuotaBook
 
+log = logging.getLogger("hub.match")
 Types = dict[str, DatasetTypes]  # every dataset's generated types, by `opd.dataset`
 
 
@@ -112,9 +114,11 @@ async def read(
     plan = read_plan(types, t, sel, args, q, ctx.cursors, memo)  # plan
     ctx.filters.check(plan.where, plan.dataset)
     plan, used, only = decide_read(ctx, plan, t, memo)  # decide
+    named = 0
     if only:  # a verification: rows named by the key, one value each (hub/policy/access.py)
         key = t.dataset.spec.key
-        await charge(ctx, check_anchored(plan.dataset, key, plan.where, only))
+        named = check_anchored(plan.dataset, key, plan.where, only)
+        await charge(ctx, named)
         normalize = {f: s.normalize for f, s in t.dataset.fields.items()}
         guesses = filter_guesses(plan.dataset, key, plan.where, only, normalize, ctx.digests)
         await spend_or_refuse(ctx, t, guesses)  # budget
@@ -124,7 +128,9 @@ async def read(
         lambda: shape_connection(types, t, sel, q.fragments, q.variables, ctx.cursors, plan),
     )
     result = await run_read(ctx.sources, plan)  # fetch
-    ctx.ledger.note(used, rows=count_rows(plan.node, result.rows))  # note
+    # records compared: the rows a verification named; a count-only question is one probe
+    compared = named or (0 if plan.want_rows else 1)
+    ctx.ledger.note(used, rows=count_rows(plan.node, result.rows), records=compared)  # note
     denied = [(d.path, Forbidden(d.message), d.nodes) for d in shape.denied]
     return Precompleted(shape.write(result, plan.where), denied)  # write
 
@@ -167,7 +173,10 @@ async def match(t: DatasetTypes, info: GraphQLResolveInfo[Any], records: list[An
     sel = collect(info.field_nodes, info.fragments, info.variable_values)
     written = write_matches(t, sel, answers)  # write
     withheld = [where for where, ok in zip(at, spent, strict=True) if not ok]
-    return Precompleted(written, withhold(t, sel, written, withheld) if withheld else None)
+    if not withheld:
+        return Precompleted(written)
+    note_limited(ctx, t, [f for _, f in withheld])
+    return Precompleted(written, withhold(t, sel, written, withheld))
 
 
 async def charge(ctx: Context, records: int) -> None:
@@ -194,8 +203,19 @@ async def spend_or_refuse(ctx: Context, t: DatasetTypes, guesses: list[Guess]) -
     """A filter's guesses all within budget, or the whole field refused with MATCH_LIMIT."""
     spent = await spend(ctx.guesses, ctx.subject, t.dataset.qualified, guesses, *_budget(t))
     if not all(spent):
-        field = next(g.field for g, ok in zip(guesses, spent, strict=True) if not ok)
-        raise limit_error(t.dataset.qualified, field, *_budget(t))
+        refused = [g.field for g, ok in zip(guesses, spent, strict=True) if not ok]
+        note_limited(ctx, t, refused)
+        raise limit_error(t.dataset.qualified, refused[0], *_budget(t))
+
+
+def note_limited(ctx: Context, t: DatasetTypes, fields: list[str]) -> None:
+    """Comparisons refused for a spent budget: counted for the audit record and the
+    metric, and logged for the data owner's review (subject, dataset, fields; no values)."""
+    ctx.ledger.limited += len(fields)
+    log.warning(
+        "%s spent its guess budget on %s (%s): %d comparison(s) withheld",
+        ctx.subject, t.dataset.qualified, ", ".join(sorted(set(fields))), len(fields),
+    )  # fmt: skip
 
 
 def withhold(
@@ -231,5 +251,8 @@ async def aggregate(t: DatasetTypes, info: GraphQLResolveInfo[Any], args: dict[s
     rows = await run_aggregate(ctx.sources, plan)  # fetch
     at, threshold = len(plan.group_by), t.dataset.spec.min_group_size
     shown = [int(r[at]) for r in rows if exempt or int(r[at]) >= threshold]
-    ctx.ledger.note(used, rows=sum(shown), released=bool(shown))  # note
+    # a suppressed group over non-public fields still answers a question: it is recorded
+    private = bool(ctx.ledger.private(used))
+    hidden = len(rows) - len(shown) if private else 0
+    ctx.ledger.note(used, rows=sum(shown), records=hidden, released=bool(shown) or hidden > 0)  # note
     return Precompleted(write_groups(t, plan, sel, rows, exempt, q))  # write

@@ -210,6 +210,8 @@ async def serve_graphql(request: Request, service: GraphQLService, public: bool)
     ran = await service.run(ctx, query, variables, name)
     if ledger.over_quota is not None:  # refused whole: nothing of it leaves
         return error_response(ledger.over_quota, request_id, media_type)
+    if ledger.limited:
+        hub.metrics.child(hub.metrics.match_limited, who.subject).inc(ledger.limited)
     result = ran.answer
     status = answer_status(result, media_type)
     if not ledger.non_public:
@@ -239,6 +241,14 @@ def read_purpose(request: Request) -> str | None:
     return purpose or None
 
 
+def outcome(ledger: Ledger, result: dict[str, Any]) -> str:
+    """`limited` when a guess budget withheld or refused something, `partial` for any other
+    error, else `ok`."""
+    if ledger.limited:
+        return "limited"
+    return "partial" if result.get("errors") else "ok"
+
+
 def audit_entry(
     hub: Hub, ctx: RequestContext, who: Caller, operation: str | None,
     query: str, variables: dict[str, Any] | None, result: dict[str, Any],
@@ -248,7 +258,7 @@ def audit_entry(
         at=dt.datetime.now(dt.UTC), request_id=ctx.request_id, subject=who.subject, client_id=who.client_id,
         operation=operation, query_hash=query_hash(hub.audit_key, query, variables), purpose=ledger.purpose,
         pairs=tuple(sorted(f"{obj}:{action}" for obj, action in ledger.pairs)), datasets=ledger.datasets(),
-        rows=ledger.rows, records=ledger.records, outcome="partial" if result.get("errors") else "ok",
+        rows=ledger.rows, records=ledger.records, outcome=outcome(ledger, result),
     )  # fmt: skip
 
 
