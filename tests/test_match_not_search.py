@@ -215,6 +215,23 @@ async def test_a_name_from_a_nik_through_10000_guesses_learns_at_most_the_budget
     assert limited == len(guesses) - 3
 
 
+async def test_aliases_share_one_budget(dinsos: httpx.AsyncClient, register: list[dict[str, Any]]) -> None:
+    """Guesses for one NIK split over aliases of one request: three answered in all."""
+    target = register[302]
+    query = (
+        "query($a: [DukcapilPendudukMatchInput!]!, $b: [DukcapilPendudukMatchInput!]!) { dukcapil { "
+        "a: pendudukMatch(records: $a) { nama } b: pendudukMatch(records: $b) { nama } } }"
+    )
+    a = [{"nik": target["nik"], "nama": f"A {i}"} for i in range(400)]
+    b = [{"nik": target["nik"], "nama": f"B {i}"} for i in range(399)] + [
+        {"nik": target["nik"], "nama": target["nama"]}
+    ]
+    body = await ask(dinsos, query, {"a": a, "b": b})
+    flags = [x["nama"] for alias in ("a", "b") for x in body["data"]["dukcapil"][alias]]
+    assert sum(f is not None for f in flags) == 3 and True not in flags
+    assert codes(body).count("MATCH_LIMIT") == 800 - 3
+
+
 async def test_guessing_through_filters_spends_the_same_budget(
     dinsos: httpx.AsyncClient, register: list[dict[str, Any]]
 ) -> None:
