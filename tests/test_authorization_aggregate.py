@@ -12,7 +12,11 @@ import pytest
 from tests.support.authz import PEOPLE, Town, forbidden, stored_groups
 
 GROUPS = """{ dukcapil { pendudukAggregate(groupBy: [kecamatan, statusHidup]) {
-  group { kecamatan statusHidup } count suppressed sum { anak } max { anak } } } }"""
+  group { kecamatan statusHidup } count suppressed sum { anak } MAX } } }"""
+
+
+def groups(with_max: bool) -> str:
+    return GROUPS.replace("MAX", "max { anak }" if with_max else "")
 
 
 def check_groups(answer: list[dict[str, Any]], exempt: bool) -> None:
@@ -23,25 +27,37 @@ def check_groups(answer: list[dict[str, Any]], exempt: bool) -> None:
     assert small, "the data has no small group to suppress"
     for k, rows in stored.items():
         anak = [p["anak"] for p in rows if p["anak"] is not None]
-        shown = {
-            "count": len(rows),
-            "suppressed": False,
-            "sum": {"anak": sum(anak)},
-            "max": {"anak": max(anak)},
-        }
-        hidden = {"count": None, "suppressed": True, "sum": None, "max": None}
+        shown = {"count": len(rows), "suppressed": False, "sum": {"anak": sum(anak)}}
+        hidden = {"count": None, "suppressed": True, "sum": None}
+        if exempt:
+            shown["max"] = {"anak": max(anak)}
         want = shown if exempt or len(rows) >= 5 else hidden
         assert {f: got[k][f] for f in want} == want, k
 
 
 async def test_small_groups_are_suppressed_for_who_may_only_aggregate(town: Town) -> None:
-    body = await town.post("user:counter", GROUPS)
+    body = await town.post("user:counter", groups(with_max=False))
     assert "errors" not in body, body
     check_groups(body["data"]["dukcapil"]["pendudukAggregate"], exempt=False)
 
 
+@pytest.mark.parametrize("measure", ["min", "max"])
+async def test_min_and_max_need_read_as_they_are_one_records_value(town: Town, measure: str) -> None:
+    """In a group of one, the largest benefit is that recipient's benefit: who may only
+    aggregate a field gets its sum and average, never its extremes."""
+    query = f"{{ dukcapil {{ pendudukAggregate(groupBy: [kecamatan]) {{ count {measure} {{ anak }} }} }} }}"
+    body = await town.post("user:counter", query)
+    assert body["data"] == {"dukcapil": {"pendudukAggregate": None}}
+    assert forbidden(body) == [["dukcapil", "pendudukAggregate"]]
+    assert (
+        f"{measure} of" in body["errors"][0]["message"]
+        and "ask for sum or avg" in body["errors"][0]["message"]
+    )
+    assert "errors" not in await town.post("user:reader", query)
+
+
 async def test_small_groups_are_shown_to_who_may_read(town: Town) -> None:
-    body = await town.post("user:reader", GROUPS)
+    body = await town.post("user:reader", groups(with_max=True))
     assert "errors" not in body, body
     check_groups(body["data"]["dukcapil"]["pendudukAggregate"], exempt=True)
 

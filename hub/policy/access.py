@@ -199,4 +199,11 @@ def check_aggregate(plan: AggregatePlan, fields: Iterable[str], allowed: Mapping
         obj = f"{plan.dataset}.{f}"
         if not allowed.get((obj, "aggregate")):
             raise Forbidden(f"you may not aggregate {obj}", object=obj, action="aggregate")
+    for measure, f in plan.measures:
+        obj = f"{plan.dataset}.{f}"
+        if measure in ("min", "max") and not allowed.get((obj, "read")):
+            raise Forbidden(
+                f"{measure} of {obj} is one record's value, and you may not read it: ask for sum or avg",
+                object=obj, action="read",
+            )  # fmt: skip
     return all(allowed.get((f"{plan.dataset}.{f}", "read")) for f in used)
