@@ -108,13 +108,24 @@ Measure = Literal["sum", "avg", "min", "max"]
 
 
 @dataclass(frozen=True)
+class CellKey:
+    """Ask an aggregate for each group's cell key (adapters/cellkey.py): `prefix` is
+    what the hub puts before each record's `field` (the dataset's key) before hashing."""
+
+    prefix: str
+    field: str
+
+
+@dataclass(frozen=True)
 class AggregateQuery:
-    """Rows of (*group values, count, *measure values), one per group, in group order."""
+    """Rows of (*group values, count, *measure values), one per group, in group order;
+    with `cell_key`, each row ends with the group's cell key, a whole number in [0, 2^32)."""
 
     dataset: str
     group_by: tuple[str, ...]
     where: Filter | None = None
     measures: tuple[tuple[Measure, str], ...] = ()
+    cell_key: CellKey | None = None
 
 
 class SourceError(Exception):

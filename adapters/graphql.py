@@ -238,6 +238,8 @@ class GraphQLAdapter(Adapter):
         return out
 
     async def aggregate(self, query: AggregateQuery) -> list[Row]:
+        if query.cell_key is not None:  # the remote hub perturbs (or not) by its own rules
+            raise QueryRejected(f"{self.name}: a remote hub does not give cell keys")
         rem = self.remotes[query.dataset]
         measures = {fn: [f for m, f in query.measures if m == fn] for fn, _ in query.measures}
         grouped = " ".join(rem.remote[f] for f in query.group_by)

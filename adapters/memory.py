@@ -32,6 +32,7 @@ from adapters.base import (
     Row,
     SourceError,
 )
+from adapters.cellkey import cell_key, record_key
 
 Record = Mapping[str, Any]
 
@@ -142,6 +143,9 @@ def aggregate(records: Iterable[Record], q: AggregateQuery) -> list[Row]:
     for key in keys:
         rows = groups[key]
         measures = [_MEASURES[fn]([r[f] for r in rows if r[f] is not None]) for fn, f in q.measures]
+        if q.cell_key is not None:
+            prefix, field = q.cell_key.prefix, q.cell_key.field
+            measures.append(cell_key(record_key(prefix, r[field]) for r in rows))
         out.append((*key, len(rows), *measures))
     return out
 

@@ -30,6 +30,7 @@ from adapters.base import (
     Row,
     SourceError,
 )
+from adapters.cellkey import cell_key_column, register
 from adapters.pg_pool import IDLE_TIMEOUT
 from adapters.sql_cancel import Stopper
 from adapters.sql_pg import Binds, Build, PgRunner, pg_rejected, statement_for_log
@@ -209,6 +210,8 @@ class SqlAdapter(Adapter):
             url, hide_parameters=True, isolation_level="AUTOCOMMIT", **kwargs
         )
         backend = self.engine.url.get_backend_name()
+        if backend == "sqlite":
+            sa.event.listen(self.engine.sync_engine, "connect", register)
         self.pg = (
             PgRunner(name, self.engine.url, self.engine.dialect, pool_size, idle_timeout)
             if backend == "postgresql" and self.engine.url.get_driver_name() == "asyncpg"
@@ -290,6 +293,9 @@ class SqlAdapter(Adapter):
         def build(bind: Binds) -> sa.Select[Any]:
             groups = [t.col[f] for f in query.group_by]
             measures = [_MEASURES[fn](t.col[f]) for fn, f in query.measures]
+            if query.cell_key is not None:  # bound first: `values` lists the prefix first
+                prefix = bind(query.cell_key.prefix, sa.Text())
+                measures.append(cell_key_column(prefix, t.col[query.cell_key.field]))
             stmt = sa.select(*groups, sa.func.count(), *measures).select_from(t.table)
             if query.where is not None:
                 stmt = stmt.where(t.where(query.where, bind))
@@ -297,8 +303,13 @@ class SqlAdapter(Adapter):
                 stmt = stmt.group_by(*groups).order_by(*t.order_by([Order(f) for f in query.group_by]))
             return stmt
 
-        key = ("aggregate", query.dataset, query.group_by, query.measures, filter_shape(query.where))
-        return await self._run(key, build, lambda: filter_values(query.where, []))
+        shape = filter_shape(query.where)
+        key = ("aggregate", query.dataset, query.group_by, query.measures, shape, query.cell_key is not None)
+        prefix = [] if query.cell_key is None else [query.cell_key.prefix]
+        rows = await self._run(key, build, lambda: filter_values(query.where, list(prefix)))
+        if query.cell_key is None:
+            return rows
+        return [(*r[:-1], int(r[-1])) for r in rows]  # a Decimal from PostgreSQL and MariaDB
 
     async def health(self) -> None:
         """The database answers; the first time, also that every table the catalog names is there."""

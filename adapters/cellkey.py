@@ -1,0 +1,79 @@
+"""Cell keys computed where an aggregate runs (hub/disclosure says what they are for).
+
+A record's key is the first 32 bits of MD5 over the query's `CellKey.prefix` (secret and
+dataset, from the hub) followed by the record's key value as text; a cell's key is the
+sum of its records' keys modulo 2^32. `RecordKey` writes that into a SQL statement per
+dialect (PostgreSQL `md5`, MariaDB/MySQL `MD5`, SQLite the function `hub_record_key`,
+which `register` adds to each connection); `record_key` is the same in Python, for the
+sources the hub aggregates itself. The prefix is always a bound parameter: SQL text goes
+to logs, the secret must not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+
+MODULUS = 2**32
+
+
+def record_key(prefix: str, key: Any) -> int:
+    digest = hashlib.md5(f"{prefix}{key}".encode(), usedforsecurity=False).hexdigest()
+    return int(digest[:8], 16)
+
+
+def cell_key(record_keys: Iterable[int]) -> int:
+    """The cell's key as a whole number in [0, 2^32); over 2^32 it is in [0, 1)."""
+    return sum(record_keys) % MODULUS
+
+
+def _sqlite_record_key(text: str | None) -> int | None:
+    if text is None:
+        return None
+    return int(hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()[:8], 16)
+
+
+def register(dbapi_connection: Any, _record: Any = None) -> None:
+    """SQLAlchemy `connect` listener for SQLite engines: adds `hub_record_key(text)`."""
+    dbapi_connection.create_function("hub_record_key", 1, _sqlite_record_key, deterministic=True)
+
+
+class RecordKey(ColumnElement[int]):
+    """The record key of each row: MD5(prefix || key as text), first 32 bits."""
+
+    inherit_cache = True
+    type = sa.BigInteger()
+
+    def __init__(self, prefix: ColumnElement[Any], key: ColumnElement[Any]) -> None:
+        self.prefix = prefix
+        self.record = key
+
+
+@compiles(RecordKey, "postgresql")
+def _pg(element: RecordKey, compiler: SQLCompiler, **kw: Any) -> str:
+    prefix, key = compiler.process(element.prefix, **kw), compiler.process(element.record, **kw)
+    return f"(('x' || substr(md5({prefix} || CAST({key} AS TEXT)), 1, 8))::bit(32)::bigint)"
+
+
+@compiles(RecordKey, "mysql")
+@compiles(RecordKey, "mariadb")
+def _mysql(element: RecordKey, compiler: SQLCompiler, **kw: Any) -> str:
+    text = f"CONCAT({compiler.process(element.prefix, **kw)}, {compiler.process(element.record, **kw)})"
+    return f"CAST(CONV(SUBSTRING(MD5({text}), 1, 8), 16, 10) AS UNSIGNED)"
+
+
+@compiles(RecordKey, "sqlite")
+def _sqlite(element: RecordKey, compiler: SQLCompiler, **kw: Any) -> str:
+    prefix, key = compiler.process(element.prefix, **kw), compiler.process(element.record, **kw)
+    return f"hub_record_key({prefix} || CAST({key} AS TEXT))"
+
+
+def cell_key_column(prefix: ColumnElement[Any], key: ColumnElement[Any]) -> ColumnElement[Any]:
+    """SUM of the record keys modulo 2^32: the cell key of each group."""
+    return sa.func.sum(RecordKey(prefix, key)) % MODULUS

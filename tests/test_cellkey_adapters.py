@@ -1,0 +1,73 @@
+"""Cell keys computed by the sources (adapters/cellkey.py): SQLite, PostgreSQL and
+MariaDB inside the aggregate statement, and the in-memory evaluator for sources the
+hub aggregates itself, all give each group the cell key Python computes from the
+group's records, with and without a filter; the prefix (which holds the secret) is a
+bound parameter, never in the statement's text."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+
+from adapters.base import AggregateQuery, Binding, CellKey, Cmp
+from adapters.cellkey import cell_key, cell_key_column, record_key
+from adapters.memory import MemoryAdapter
+from adapters.sql import SqlAdapter
+from tests.support.databases import BACKENDS, ScratchDatabase
+from tests.support.regency import PENDUDUK, load, make_rows
+
+PREFIX = "a secret\x1fdukcapil.penduduk\x1f"
+FIELDS = {"nik": "string", "kecamatan": "string", "anak": "integer"}
+BINDING = Binding("dukcapil.penduduk", "nik", FIELDS, {f: f for f in FIELDS}, table="penduduk")
+
+
+def expected(rows: list[dict[str, Any]], keep: Any = lambda r: True) -> dict[Any, tuple[int, int]]:
+    groups: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        if keep(r):
+            groups[r["kecamatan"]].append(r)
+    return {k: (len(g), cell_key(record_key(PREFIX, r["nik"]) for r in g)) for k, g in groups.items()}
+
+
+def by_group(rows: list[Any]) -> dict[Any, tuple[int, int]]:
+    return {r[0]: (r[1], r[-1]) for r in rows}
+
+
+@pytest.mark.parametrize("kind", [*BACKENDS, "memory"])
+async def test_every_source_gives_each_group_the_cell_key_of_its_records(kind: str, tmp_path: Path) -> None:
+    people, _ = make_rows()
+    query = AggregateQuery("dukcapil.penduduk", ("kecamatan",), cell_key=CellKey(PREFIX, "nik"))
+    filtered = AggregateQuery(
+        "dukcapil.penduduk", ("kecamatan",), Cmp("anak", "gte", 1), cell_key=CellKey(PREFIX, "nik")
+    )
+    if kind == "memory":
+        adapter: Any = MemoryAdapter("m", {"rows": {BINDING.name: people}}, [BINDING])
+    else:
+        db = await ScratchDatabase(kind, tmp_path).create()
+        await load(db.url, PENDUDUK, people)
+        adapter = SqlAdapter("s", {"url": db.url}, [BINDING])
+    try:
+        got = by_group(await adapter.aggregate(query))
+        assert got == expected(people) and len(got) > 3
+        got = by_group(await adapter.aggregate(filtered))
+        assert got == expected(people, lambda r: r["anak"] is not None and r["anak"] >= 1)
+        # without a cell key the rows are as before: no extra column
+        plain = await adapter.aggregate(AggregateQuery("dukcapil.penduduk", ("kecamatan",)))
+        assert {r[0]: r[1] for r in plain} == {k: n for k, (n, _) in expected(people).items()}
+        assert all(len(r) == 2 for r in plain)
+    finally:
+        await adapter.close()
+        if kind != "memory":
+            await db.drop()
+
+
+def test_the_secret_is_bound_not_written_into_the_statement() -> None:
+    column = cell_key_column(sa.bindparam("p0", PREFIX, type_=sa.Text()), sa.column("nik"))
+    for dialect in (postgresql.dialect(), mysql.dialect(), sqlite.dialect()):
+        text = str(sa.select(column).compile(dialect=dialect))
+        assert "secret" not in text and ("md5" in text.lower() or "hub_record_key" in text), text
