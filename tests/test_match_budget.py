@@ -14,16 +14,14 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.demo.generate import MIN_RESIDENTS, generate
-from hub.store.db import migrate_async, store_engine
 from hub.store.guesses import Digests, Guess, GuessBook, SqlGuessBook
 from hub.store.in_redis import RedisGuessBook
-from tests.support.databases import REDIS, ScratchDatabase, require_server
+from tests.support.books import KINDS, books_on
+from tests.support.databases import REDIS, require_server
 from tests.support.hubcli import hub_env, run_hub, running_hubs
 
-KINDS = ("sqlite", "postgresql", "mariadb", "redis")
 DAY = 24 * 3600.0
 REPO = Path(__file__).resolve().parents[1]
 T0 = 1_800_000_000.0  # a fixed "now": the window is tested by moving it, never by waiting
@@ -39,34 +37,8 @@ Books = Callable[[], GuessBook]  # a new book on the same store: another process
 
 @pytest_asyncio.fixture(params=KINDS)
 async def books(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Books]:
-    kind: str = request.param
-    opened: list[GuessBook] = []
-    engines: list[AsyncEngine] = []
-    db: ScratchDatabase | None = None
-    if kind == "redis":
-        require_server("redis")
-
-        def make() -> GuessBook:
-            opened.append(RedisGuessBook(REDIS[2]))
-            return opened[-1]
-    else:
-        db = await ScratchDatabase(kind, tmp_path).create()
-        await migrate_async(db.url)
-
-        def make() -> GuessBook:
-            engines.append(store_engine(db.url))
-            opened.append(SqlGuessBook(engines[-1]))
-            return opened[-1]
-
-    try:
+    async with books_on(request.param, tmp_path, SqlGuessBook, RedisGuessBook) as make:
         yield make
-    finally:
-        for book in opened:
-            await book.aclose()
-        for engine in engines:
-            await engine.dispose()
-        if db is not None:
-            await db.drop()
 
 
 def subject() -> str:

@@ -15,16 +15,15 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.demo.generate import MIN_RESIDENTS, generate
 from hub.http.app import Hub, create_app
 from hub.settings import Settings
 from hub.store import clients
-from hub.store.db import migrate_async, store_engine
 from hub.store.in_redis import RedisQuotaBook
 from hub.store.quotas import QuotaBook, SqlQuotaBook, day_of
-from tests.support.databases import REDIS, ScratchDatabase, require_server
+from tests.support.books import KINDS, books_on
+from tests.support.databases import REDIS, require_server
 from tests.support.hubcli import hub_env, run_hub, running_hubs
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,36 +33,10 @@ MATCH = "query($r: [DukcapilPendudukMatchInput!]!) { dukcapil { pendudukMatch(re
 Books = Callable[[], QuotaBook]
 
 
-@pytest_asyncio.fixture(params=("sqlite", "postgresql", "mariadb", "redis"))
+@pytest_asyncio.fixture(params=KINDS)
 async def books(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Books]:
-    kind: str = request.param
-    opened: list[QuotaBook] = []
-    engines: list[AsyncEngine] = []
-    db: ScratchDatabase | None = None
-    if kind == "redis":
-        require_server("redis")
-
-        def make() -> QuotaBook:
-            opened.append(RedisQuotaBook(REDIS[2]))
-            return opened[-1]
-    else:
-        db = await ScratchDatabase(kind, tmp_path).create()
-        await migrate_async(db.url)
-
-        def make() -> QuotaBook:
-            engines.append(store_engine(db.url))
-            opened.append(SqlQuotaBook(engines[-1]))
-            return opened[-1]
-
-    try:
+    async with books_on(request.param, tmp_path, SqlQuotaBook, RedisQuotaBook) as make:
         yield make
-    finally:
-        for book in opened:
-            await book.aclose()
-        for engine in engines:
-            await engine.dispose()
-        if db is not None:
-            await db.drop()
 
 
 def subject() -> str:

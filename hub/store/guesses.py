@@ -23,10 +23,11 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.errors import StoreUnavailable
 from hub.store.db import MatchGuess, MatchSubject
+from hub.store.upsert import add
 
 UNKEYED = b"opd-hub match guesses: HUB_AUDIT_KEY unset"  # the same in every process
 _GUESS: sa.Table = MatchGuess.__table__  # type: ignore[assignment]
@@ -121,7 +122,8 @@ class SqlGuessBook:
         keys = sorted({g.key for g in guesses})
         mine = (_GUESS.c.subject == subject) & (_GUESS.c.dataset == dataset) & _GUESS.c.key_digest.in_(keys)
         async with self.engine.begin() as conn:
-            await _lock(conn, subject, dataset)
+            # the (subject, dataset) row's lock: one caller's spends on one dataset go in turn
+            await add(conn, _SUBJECT, {"subject": subject, "dataset": dataset}, "spends", 1)
             await conn.execute(sa.delete(_GUESS).where(mine & (_GUESS.c.at < now - window)))
             rows = await conn.execute(
                 sa.select(_GUESS.c.key_digest, _GUESS.c.field, _GUESS.c.value_digest).where(mine)
@@ -143,22 +145,3 @@ class SqlGuessBook:
 
     async def aclose(self) -> None:
         return None
-
-
-async def _lock(conn: AsyncConnection, subject: str, dataset: str) -> None:
-    """Count a spend on the (subject, dataset) row in one upsert: it takes the row's lock
-    (PostgreSQL, MariaDB) or the database's write lock (SQLite) until commit, so spends
-    of one caller on one dataset run one after another. (An insert-if-missing followed
-    by an update deadlocks on MariaDB, whose ignored insert takes a shared lock first.)"""
-    row = {"subject": subject, "dataset": dataset, "spends": 1}
-    more = {"spends": _SUBJECT.c.spends + 1}
-    name = conn.dialect.name
-    if name in ("sqlite", "postgresql"):
-        from sqlalchemy.dialects import postgresql, sqlite
-
-        insert = (sqlite if name == "sqlite" else postgresql).insert(_SUBJECT).values(row)
-        await conn.execute(insert.on_conflict_do_update(index_elements=["subject", "dataset"], set_=more))
-    else:  # MariaDB / MySQL
-        from sqlalchemy.dialects import mysql
-
-        await conn.execute(mysql.insert(_SUBJECT).values(row).on_duplicate_key_update(more))

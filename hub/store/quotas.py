@@ -16,10 +16,11 @@ from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.errors import StoreUnavailable
 from hub.store.db import MatchQuota
+from hub.store.upsert import add
 
 _QUOTA: sa.Table = MatchQuota.__table__  # type: ignore[assignment]
 
@@ -48,7 +49,7 @@ class SqlQuotaBook:
         day, renews = day_of(time.time() if now is None else now)
         try:
             async with self.engine.begin() as conn:
-                await _add(conn, subject, day, records)  # takes the row's lock until commit
+                await add(conn, _QUOTA, {"subject": subject, "day": day}, "records", records)  # locks the row
                 mine = (_QUOTA.c.subject == subject) & (_QUOTA.c.day == day)
                 total = (await conn.execute(sa.select(_QUOTA.c.records).where(mine))).scalar_one()
                 if total > most:
@@ -60,18 +61,3 @@ class SqlQuotaBook:
 
     async def aclose(self) -> None:
         return None
-
-
-async def _add(conn: AsyncConnection, subject: str, day: str, records: int) -> None:
-    row = {"subject": subject, "day": day, "records": records}
-    more = {"records": _QUOTA.c.records + records}
-    name = conn.dialect.name
-    if name in ("sqlite", "postgresql"):
-        from sqlalchemy.dialects import postgresql, sqlite
-
-        insert = (sqlite if name == "sqlite" else postgresql).insert(_QUOTA).values(row)
-        await conn.execute(insert.on_conflict_do_update(index_elements=["subject", "day"], set_=more))
-    else:  # MariaDB / MySQL
-        from sqlalchemy.dialects import mysql
-
-        await conn.execute(mysql.insert(_QUOTA).values(row).on_duplicate_key_update(more))
