@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
+import sqlalchemy as sa
 
 from hub.demo.generate import MIN_RESIDENTS, generate
 from hub.store.guesses import Digests, Guess, GuessBook, SqlGuessBook
@@ -160,3 +161,26 @@ async def test_two_hub_processes_and_a_restart_keep_one_budget(tmp_path: Path, w
         assert await asyncio.to_thread(flags, b.base, key, nik, ["Wrong 3", name]) == [False, None]
     with running_hubs(*serve, cwd=tmp_path, env=env, logs=[tmp_path / "c.log"]) as (c,):
         assert await asyncio.to_thread(flags, c.base, key, nik, [name, "Wrong 1"]) == [None, False]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql", "mariadb"])
+async def test_guesses_of_keys_never_asked_again_are_purged(kind: str, tmp_path: Path) -> None:
+    """Keys asked once and never again would stay in the store for ever: every
+    `purge_every`-th spend of a (subject, dataset) forgets all its guesses past the window."""
+    async with books_on(
+        kind, tmp_path, lambda engine: SqlGuessBook(engine, purge_every=5), RedisGuessBook
+    ) as make:
+        book = make()
+        assert isinstance(book, SqlGuessBook)
+        who = subject()
+        for i in range(3):  # spends 1-3: three keys, never asked again
+            await book.spend(who, "dukcapil.penduduk", [guess(f"old {i}", "x")], 3, DAY, now=T0)
+        await book.spend(who, "dukcapil.penduduk", [guess("new", "x")], 3, DAY, now=T0 + 2 * DAY)  # spend 4
+        assert await stored(book) == 4  # a spend forgets only its own keys' stale guesses
+        await book.spend(who, "dukcapil.penduduk", [guess("new", "y")], 3, DAY, now=T0 + 2 * DAY)  # spend 5
+        assert await stored(book) == 2  # the fifth forgets every stale guess of the subject
+
+
+async def stored(book: SqlGuessBook) -> int:
+    async with book.engine.connect() as conn:
+        return int((await conn.execute(sa.text("SELECT count(*) FROM match_guess"))).scalar_one())

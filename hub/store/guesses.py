@@ -99,10 +99,14 @@ def settle(
 
 class SqlGuessBook:
     """The budget in the hub store. A spend locks the (subject, dataset) row first, so
-    spends of one caller on one dataset run one after another in every process."""
+    spends of one caller on one dataset run one after another in every process. A spend
+    forgets the guesses of its own keys that left the window; every `purge_every`-th
+    spend of a (subject, dataset) forgets all of them, so that keys never asked again do
+    not stay in the store for ever."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, purge_every: int = 256) -> None:
         self.engine = engine
+        self.purge_every = purge_every
 
     async def spend(
         self, subject: str, dataset: str, guesses: Sequence[Guess], most: int, window: float,
@@ -124,7 +128,14 @@ class SqlGuessBook:
         async with self.engine.begin() as conn:
             # the (subject, dataset) row's lock: one caller's spends on one dataset go in turn
             await add(conn, _SUBJECT, {"subject": subject, "dataset": dataset}, "spends", 1)
-            await conn.execute(sa.delete(_GUESS).where(mine & (_GUESS.c.at < now - window)))
+            which = (_SUBJECT.c.subject == subject) & (_SUBJECT.c.dataset == dataset)
+            spends = (await conn.execute(sa.select(_SUBJECT.c.spends).where(which))).scalar_one()
+            stale = _GUESS.c.at < now - window
+            if spends % self.purge_every == 0:
+                theirs = (_GUESS.c.subject == subject) & (_GUESS.c.dataset == dataset)
+                await conn.execute(sa.delete(_GUESS).where(theirs & stale))
+            else:
+                await conn.execute(sa.delete(_GUESS).where(mine & stale))
             rows = await conn.execute(
                 sa.select(_GUESS.c.key_digest, _GUESS.c.field, _GUESS.c.value_digest).where(mine)
             )
