@@ -5,10 +5,18 @@ may use, its data queries answer, and its small groups are suppressed."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
+
+from hub.demo.generate import MIN_RESIDENTS, generate
+from hub.http.app import Hub, create_app
+from hub.settings import Settings
 from tests.support.authz import DUKCAPIL, PEOPLE, Town, stored_groups
 
+REPO = Path(__file__).resolve().parents[1]
 INTROSPECTION = """{ __schema { queryType { name } types { name description
   fields { name description } inputFields { name description } enumValues { name description } } } }"""
 CONFIDENTIAL = {"nik", "nama", "saldo"}
@@ -79,3 +87,32 @@ async def test_public_data_queries_work_and_small_groups_are_suppressed(town: To
     body = await public("{ dukcapil { penduduk { nodes { nik } } } }")
     assert body.get("data") is None
     assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"]
+
+
+async def test_the_public_schema_offers_no_min_or_max_of_a_field_it_may_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the demo the public may count residents per kecamatan but read nothing of
+    Dukcapil's: its schema offers no min/max there (one record's value), and asking for
+    them is a schema error. (The town's public may read the kecamatan, so the demo.)"""
+    generate(tmp_path / "demo", residents=MIN_RESIDENTS, progress=False)
+    monkeypatch.setenv("HUB_DEMO_DIR", str(tmp_path / "demo"))
+    hub = await Hub.start(
+        Settings(
+            schema_dir=REPO / "schema", policies_dir=REPO / "policies",
+            database_url=f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}",
+        )
+    )  # fmt: skip
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(hub=hub)), base_url="http://h"
+        ) as c:
+            r = await c.post("/public/graphql", json={"query": "{ __schema { types { name } } }"})
+            names = {t["name"] for t in r.json()["data"]["__schema"]["types"]}
+            assert "DukcapilPendudukGroup" in names
+            assert not {"DukcapilPendudukMin", "DukcapilPendudukMax"} & names
+            query = "{ dukcapil { pendudukAggregate(groupBy: [kecamatan]) { count min { kecamatan } } } }"
+            r = await c.post("/public/graphql", json={"query": query})
+            assert [e["extensions"]["code"] for e in r.json()["errors"]] == ["BAD_USER_INPUT"]
+    finally:
+        await hub.close()

@@ -261,7 +261,8 @@ def _aggregate_types(t: DatasetTypes, name: str) -> None:
         ),
     }
     numeric = frozenset(f for f in names if ds.fields[f].type in NUMERIC_TYPES)
-    ordered = frozenset(f for f in names if ds.fields[f].type in ORDERED_TYPES)
+    # min and max are one record's value: offered only on fields the audience may read
+    ordered = frozenset(f for f in t.access.read if ds.fields[f].type in ORDERED_TYPES)
     for measure, members, as_type in (
         ("sum", numeric, lambda s: FLOAT if s.type == "float" else SCALARS[s.type]),
         ("avg", numeric, lambda s: FLOAT),
