@@ -29,7 +29,8 @@ def match_guesses(
 ) -> tuple[list[Guess], list[tuple[int, str]]]:
     """Per record and match-only field given, one guess; and where each came from
     (record index, field)."""
-    fields = [f for f in plan.fields if f in set(only)]
+    chosen = set(only)
+    fields = [f for f in plan.fields if f in chosen]
     guesses, at = [], []
     for i, record in enumerate(plan.records):
         key = _digest(digests, plan.dataset, plan.key, plan.normalize[plan.key], record[plan.key])
@@ -47,9 +48,9 @@ def filter_guesses(
 ) -> list[Guess]:  # fmt: skip
     """The guesses of a key-anchored filter (`check_anchored` passed): every named key
     value with every match-only field's one value."""
-    parts = cmps(where)
+    parts, chosen = cmps(where), set(only) - {key}
     keys = {v for c in parts if c.field == key for v in _values(c)}
-    compared = [(c.field, _values(c)[0]) for c in parts if c.field != key and c.field in set(only)]
+    compared = [(c.field, _values(c)[0]) for c in parts if c.field in chosen]
     return [
         Guess(
             _digest(digests, dataset, key, normalize[key], k),
