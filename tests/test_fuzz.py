@@ -16,6 +16,7 @@ import pytest_asyncio
 
 from hub.http.app import create_app
 from tests.support import node
+from tests.support.demo import demo_regency
 from tests.support.fuzz import SUBJECTS, Tally, Target, start_demo_hub
 from tests.support.servers import serve
 
@@ -25,9 +26,7 @@ RESIDENTS = 600
 
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    data_dir = tmp_path_factory.mktemp("fuzz-demo")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HUB_DEMO_DIR", str(data_dir))  # the demo catalog's sources point there
+    with demo_regency(tmp_path_factory.mktemp("fuzz-demo")) as data_dir:  # start_demo_hub generates it
         yield data_dir
 
 

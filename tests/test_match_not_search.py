@@ -28,10 +28,10 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from hub.demo.generate import generate
 from hub.http.app import Hub, create_app
 from hub.settings import Settings
 from hub.store import clients
+from tests.support.demo import demo_regency
 
 MAX_MATCH_RECORDS: int = Settings.model_fields["match_records_per_request"].default
 
@@ -41,10 +41,7 @@ RESIDENTS = 600
 
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    data_dir = tmp_path_factory.mktemp("match-demo")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HUB_DEMO_DIR", str(data_dir))  # the demo catalog's sources point there
-        generate(data_dir, residents=RESIDENTS, progress=False)
+    with demo_regency(tmp_path_factory.mktemp("match-demo"), RESIDENTS) as data_dir:
         yield data_dir
 
 
