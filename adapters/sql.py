@@ -309,7 +309,8 @@ class SqlAdapter(Adapter):
         rows = await self._run(key, build, lambda: filter_values(query.where, list(prefix)))
         if query.cell_key is None:
             return rows
-        return [(*r[:-1], int(r[-1])) for r in rows]  # a Decimal from PostgreSQL and MariaDB
+        # a Decimal from PostgreSQL and MariaDB; NULL for no rows (a filter matching nothing)
+        return [(*r[:-1], int(r[-1] or 0)) for r in rows]
 
     async def health(self) -> None:
         """The database answers; the first time, also that every table the catalog names is there."""

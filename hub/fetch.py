@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.base import Adapter, AggregateQuery, PageQuery, Row
+from adapters.base import Adapter, AggregateQuery, CellKey, Measure, PageQuery, Row
 from hub.normalize import normalizer
 from hub.plan import AggregatePlan, MatchPlan, NodePlan, ReadPlan, RelPlan
 from hub.sources import Calls
@@ -132,8 +132,13 @@ async def run_match(sources: Calls, plan: MatchPlan) -> list[dict[str, Any]]:
     return out
 
 
-async def run_aggregate(sources: Calls, plan: AggregatePlan) -> list[Row]:
-    """Rows of (*group values, count, *measures)."""
-    query = AggregateQuery(plan.dataset, plan.group_by, plan.where, plan.measures)
+async def run_aggregate(
+    sources: Calls, plan: AggregatePlan, measures: tuple[tuple[Measure, str], ...] | None = None,
+    cell_key: CellKey | None = None,
+) -> list[Row]:  # fmt: skip
+    """Rows of (*group values, count, *measures): the plan's, or `measures`; with
+    `cell_key`, each row ends with its group's cell key."""
+    measures = plan.measures if measures is None else measures
+    query = AggregateQuery(plan.dataset, plan.group_by, plan.where, measures, cell_key)
     source = sources.of_dataset[plan.dataset]
     return await sources.call(source, lambda a: a.aggregate(query))

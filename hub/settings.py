@@ -60,6 +60,11 @@ class Settings(BaseSettings):
         description="Key of the audit log's query hashes (variables carry NIKs, so the hash is keyed); "
         "set it to recompute hashes later, else each process draws a random one.",
     )
+    disclosure_key: str = Field(
+        "",
+        description="Secret of the record keys that perturb aggregates (cell-key method); unset, the hub "
+        "draws one at its first start and keeps it in its store, for every later start and process.",
+    )
     match_records_per_request: int = Field(
         1000, ge=1, description="Most records one request may compare: match records and rows named by "
         "key-anchored filters, over every field and alias together (BAD_USER_INPUT above).",

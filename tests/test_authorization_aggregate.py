@@ -1,7 +1,8 @@
-"""Aggregates through HTTP against a real hub on SQLite (docs/design.md §5): groups
-smaller than the dataset's minimum are suppressed for who may only aggregate and shown
-to who may read; a bare count needs `aggregate` on some field, and grouping, filtering
-or measuring a field needs `aggregate` on that field."""
+"""Aggregates through HTTP against a real hub on SQLite (docs/design.md §5): counts and
+sums are perturbed by the cell-key method for who may only aggregate (the town's
+residents keep the default `disclosure`) and exact for who may read; a bare count needs
+`aggregate` on some field, and grouping, filtering or measuring a field needs
+`aggregate` on that field."""
 
 from __future__ import annotations
 
@@ -10,35 +11,46 @@ from typing import Any
 import pytest
 
 from tests.support.authz import PEOPLE, Town, forbidden, stored_groups
+from tests.support.disclosure import published_count, sum_within_bounds
 
 GROUPS = """{ dukcapil { pendudukAggregate(groupBy: [kecamatan, statusHidup]) {
-  group { kecamatan statusHidup } count suppressed sum { anak } MAX } } }"""
+  group { kecamatan statusHidup } count suppressed perturbed sum { anak } MAX } } }"""
 
 
 def groups(with_max: bool) -> str:
     return GROUPS.replace("MAX", "max { anak }" if with_max else "")
 
 
-def check_groups(answer: list[dict[str, Any]], exempt: bool) -> None:
+def check_groups(town: Town, answer: list[dict[str, Any]], exempt: bool) -> None:
+    """Exact groups, or the published ones: a group is listed when its published count
+    is not 0, and then holds that count and a sum within the method's bounds."""
     stored = stored_groups()
+    ds = town.regency.hub.catalog.dataset("dukcapil.penduduk")
     got = {(g["group"]["kecamatan"], g["group"]["statusHidup"]): g for g in answer}
-    assert set(got) == set(stored)
-    small = [k for k, rows in stored.items() if len(rows) < 5]
-    assert small, "the data has no small group to suppress"
+    assert any(len(rows) < 5 for rows in stored.values()), "the data has no small group"
+    listed = set()
     for k, rows in stored.items():
         anak = [p["anak"] for p in rows if p["anak"] is not None]
-        shown = {"count": len(rows), "suppressed": False, "sum": {"anak": sum(anak)}}
-        hidden = {"count": None, "suppressed": True, "sum": None}
         if exempt:
-            shown["max"] = {"anak": max(anak)}
-        want = shown if exempt or len(rows) >= 5 else hidden
-        assert {f: got[k][f] for f in want} == want, k
+            want = {"count": len(rows), "suppressed": False, "perturbed": False, "sum": {"anak": sum(anak)}}
+            assert {f: got[k][f] for f in [*want, "max"]} == {**want, "max": {"anak": max(anak)}}, k
+            listed.add(k)
+            continue
+        count = published_count(town.regency.hub.disclosure_key, ds, rows)
+        if count == 0:
+            continue
+        listed.add(k)
+        g = got[k]
+        assert (g["count"], g["suppressed"], g["perturbed"]) == (count, False, True), k
+        assert len(rows) >= 5 or g["count"] != len(rows), k
+        assert sum_within_bounds(ds, anak, g["sum"]["anak"]), (k, anak, g)
+    assert set(got) == listed
 
 
-async def test_small_groups_are_suppressed_for_who_may_only_aggregate(town: Town) -> None:
+async def test_counts_and_sums_are_perturbed_for_who_may_only_aggregate(town: Town) -> None:
     body = await town.post("user:counter", groups(with_max=False))
     assert "errors" not in body, body
-    check_groups(body["data"]["dukcapil"]["pendudukAggregate"], exempt=False)
+    check_groups(town, body["data"]["dukcapil"]["pendudukAggregate"], exempt=False)
 
 
 @pytest.mark.parametrize("measure", ["min", "max"])
@@ -59,13 +71,16 @@ async def test_min_and_max_need_read_as_they_are_one_records_value(town: Town, m
 async def test_small_groups_are_shown_to_who_may_read(town: Town) -> None:
     body = await town.post("user:reader", groups(with_max=True))
     assert "errors" not in body, body
-    check_groups(body["data"]["dukcapil"]["pendudukAggregate"], exempt=True)
+    check_groups(town, body["data"]["dukcapil"]["pendudukAggregate"], exempt=True)
 
 
 async def test_a_bare_count_needs_aggregate_on_some_field(town: Town) -> None:
-    query = "{ dukcapil { pendudukAggregate { count suppressed } } }"
+    query = "{ dukcapil { pendudukAggregate { count perturbed } } }"
     body = await town.post("user:counter", query)
-    assert body["data"]["dukcapil"]["pendudukAggregate"] == [{"count": len(PEOPLE), "suppressed": False}]
+    count = published_count(
+        town.regency.hub.disclosure_key, town.regency.hub.catalog.dataset("dukcapil.penduduk"), PEOPLE
+    )
+    assert body["data"]["dukcapil"]["pendudukAggregate"] == [{"count": count, "perturbed": True}]
     body = await town.post("user:matcher", query)  # match only: no count
     assert body["data"] == {"dukcapil": {"pendudukAggregate": None}}
     assert forbidden(body) == [["dukcapil", "pendudukAggregate"]]

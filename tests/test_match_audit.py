@@ -1,11 +1,13 @@
 """The audit counts what was compared on a caller's behalf, not only what was returned:
-key-anchored probes and match records as records, a count-only question as one, groups
-suppressed over non-public fields; a spent guess budget marks the record `limited`, is
-logged for the data owner (never a value) and counted in `hub_match_limited`; and `hub
-audit tail --volumes` sums it all per subject and day."""
+key-anchored probes and match records as records, a count-only question as one; every
+aggregate over non-public fields is recorded with its disclosure method; a spent guess
+budget marks the record `limited`, is logged for the data owner (never a value) and
+counted in `hub_match_limited`; and `hub audit tail --volumes` sums it all per subject
+and day."""
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from collections.abc import AsyncIterator
@@ -83,15 +85,20 @@ async def test_probes_and_match_records_count_as_records_compared(served: Served
     assert (row.rows, row.records, row.outcome) == (0, 1, "ok")
 
 
-async def test_groups_suppressed_over_non_public_fields_are_recorded(served: Served) -> None:
-    query = """{ dinsos { penerimaBansosAggregate(groupBy: [kecamatan, program, tahun],
-        where: {nominal: {gt: 0}}) { group { kecamatan program tahun } count suppressed } } }"""
+@pytest.mark.parametrize("where", ["{nominal: {gt: 0}}", "{nominal: {lt: 0}}"], ids=["groups", "none"])
+async def test_aggregates_over_non_public_fields_are_recorded_with_their_method(
+    served: Served, where: str
+) -> None:
+    """Recorded whatever the groups published, also when no group came back at all."""
+    query = f"""{{ dinsos {{ penerimaBansosAggregate(groupBy: [kecamatan, program, tahun],
+        where: {where}) {{ group {{ kecamatan program tahun }} count perturbed }} }} }}"""
     body, request_id = await served.ask("user:rina", query, {})
     assert "errors" not in body, body["errors"]
     groups = body["data"]["dinsos"]["penerimaBansosAggregate"]
-    hidden = sum(g["suppressed"] for g in groups)
-    assert hidden > 0
-    assert (await served.record(request_id)).records == hidden
+    assert all(g["perturbed"] for g in groups) and bool(groups) == (where == "{nominal: {gt: 0}}")
+    row = await served.record(request_id)
+    assert json.loads(row.disclosure) == ["dinsos.penerima_bansos:cell_key"]
+    assert "dinsos.penerima_bansos.nominal:aggregate" in json.loads(row.pairs)
 
 
 async def test_a_spent_budget_is_recorded_logged_and_counted_without_values(

@@ -37,11 +37,16 @@ class Entry:
     rows: int
     records: int
     outcome: str
+    disclosure: tuple[str, ...] = ()  # sorted "opd.dataset:method" of perturbed or suppressed aggregates
 
 
 def fields_of(entry: Entry) -> dict[str, Any]:
-    """The entry's fields by name (`asdict` without its deep copies: fields are flat)."""
-    return {name: getattr(entry, name) for name in _ENTRY_FIELDS}
+    """The entry's fields by name (`asdict` without its deep copies: fields are flat).
+    `disclosure` only when it says something: records from before it hash as they did."""
+    out = {name: getattr(entry, name) for name in _ENTRY_FIELDS}
+    if not entry.disclosure:
+        del out["disclosure"]
+    return out
 
 
 def chain_hash(prev_hash: str, seq: int, entry: Entry) -> str:
@@ -88,7 +93,7 @@ def link(seq: int, prev: str, entries: list[Entry]) -> list[Link]:
 
 
 COLUMNS = ("seq", "at", "request_id", "subject", "client_id", "operation", "query_hash", "purpose",
-           "pairs", "datasets", "rows", "records", "outcome", "prev_hash", "hash")  # fmt: skip
+           "pairs", "datasets", "rows", "records", "outcome", "disclosure", "prev_hash", "hash")  # fmt: skip
 
 
 def row_values(k: Link) -> tuple[Any, ...]:
@@ -97,7 +102,7 @@ def row_values(k: Link) -> tuple[Any, ...]:
     return (
         k.seq, e.at.astimezone(dt.UTC), e.request_id, e.subject, e.client_id, e.operation, e.query_hash,
         e.purpose, orjson.dumps(e.pairs).decode(), orjson.dumps(e.datasets).decode(), e.rows, e.records,
-        e.outcome, k.prev_hash, k.hash,
+        e.outcome, orjson.dumps(e.disclosure).decode() if e.disclosure else None, k.prev_hash, k.hash,
     )  # fmt: skip
 
 

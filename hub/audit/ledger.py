@@ -45,6 +45,7 @@ class Ledger:
     compared: int = 0  # records named for comparison so far: match records, key-anchored rows
     over_quota: QuotaExceeded | None = None  # set when a field was refused for the daily quota
     limited: int = 0  # comparisons withheld or refused for a spent guess budget
+    disclosure: set[str] = field(default_factory=set)  # "opd.dataset:method" of protected aggregates
 
     def charge_comparisons(self, records: int, most: int) -> None:
         """Count `records` more compared by this request; BAD_USER_INPUT past `most`, so

@@ -71,6 +71,7 @@ def _entry(row: Any) -> Entry:
         operation=row.operation, query_hash=row.query_hash, purpose=row.purpose,
         pairs=tuple(json.loads(row.pairs)), datasets=tuple(json.loads(row.datasets)),
         rows=row.rows, records=row.records, outcome=row.outcome,
+        disclosure=tuple(json.loads(row.disclosure)) if row.disclosure else (),
     )  # fmt: skip
 
 
@@ -229,4 +230,5 @@ def describe(row: Any) -> str:
     return (
         f"{row.seq}\t{at}\t{row.subject}\t{row.operation or '-'}\t{row.outcome}\trows={row.rows}"
         f"\trecords={row.records}\tpurpose={row.purpose or '-'}\t{','.join(pairs)}"
+        + (f"\tdisclosure={','.join(json.loads(row.disclosure))}" if row.disclosure else "")
     )

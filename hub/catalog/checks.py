@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from hub.catalog.model import CatalogFile
 from hub.catalog.names import camel
+from hub.disclosure.ptable import PTableError, table_for
 from hub.errors import Problem
 
 RESERVED_FIELDS = frozenset({"and", "or", "not"})  # the combinators of every Where input
@@ -34,6 +35,11 @@ def check_file(name: str, f: CatalogFile) -> list[Problem]:
                 )  # fmt: skip
         if ds.key not in ds.fields:
             problems.append(Problem(name, f"{where}.key", f"key {ds.key!r} is not a field of the dataset"))
+        if ds.disclosure.method == "cell_key":
+            try:
+                table_for(ds.disclosure.max_noise, ds.disclosure.variance, ds.min_group_size)
+            except PTableError as e:
+                problems.append(Problem(name, f"{where}.disclosure", f"no perturbation table: {e}"))
         for gql in (camel(ds_name), camel(ds_name) + "Match", camel(ds_name) + "Aggregate"):
             if gql in generated:
                 problems.append(Problem(name, where, f"GraphQL name {gql!r} clashes with {generated[gql]}"))

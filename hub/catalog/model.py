@@ -88,6 +88,23 @@ class SourceSpec(_Frozen):
     )
 
 
+class Disclosure(_Frozen):
+    """How aggregates are protected for callers who may not read every field they use
+    (hub/disclosure): `cell_key` perturbs every count and sum consistently (the same
+    records always get the same noise); `suppress` hides groups below min_group_size,
+    for datasets whose aggregates carry no risk across answers."""
+
+    method: Literal["cell_key", "suppress"] = "cell_key"
+    max_noise: int = Field(2, ge=1, le=10, description="cell_key: largest noise added to a count (D)")
+    variance: float = Field(1.5, gt=0, description="cell_key: variance of the noise added to a count")
+    sum_noise: float = Field(
+        0.5,
+        ge=0.05,
+        le=2,
+        description="cell_key: largest noise on a sum, as a share of the group's largest value",
+    )
+
+
 class DatasetSpec(_Frozen):
     title: str | None = None
     description: str | None = None
@@ -102,6 +119,7 @@ class DatasetSpec(_Frozen):
     key: Identifier
     license: str = "internal"
     min_group_size: int = Field(5, ge=1)
+    disclosure: Disclosure = Field(default_factory=Disclosure)
     match_guesses: int = Field(
         3, ge=1, description="distinct values one caller may compare per key and match-only field in a window"
     )

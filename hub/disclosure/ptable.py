@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 
 
 class PTableError(ValueError):
@@ -83,6 +83,12 @@ class PTable:
 
     def publish(self, count: int, cell_key: float) -> int:
         return count + self.noise(count, cell_key)
+
+
+@cache
+def table_for(max_noise: int, variance: float, threshold: int) -> PTable:
+    """One table per parameters, built once (PTableError if there is none)."""
+    return PTable(max_noise, variance, threshold)
 
 
 def _max_entropy(values: list[int], variance: float, count: int) -> list[float]:

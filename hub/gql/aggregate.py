@@ -1,13 +1,14 @@
 """Aggregate: GraphQL arguments -> an `AggregatePlan`, and its groups -> the answer.
 
-Groups smaller than the dataset's `min_group_size` are suppressed unless the caller may
-read every field the question uses.
+A caller who may read every field the question uses gets exact groups. Anyone else gets
+what the dataset's disclosure method publishes (hub/disclosure): perturbed counts and
+sums (`cell_key`), or groups smaller than `min_group_size` suppressed (`suppress`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from adapters.base import Measure, Row
 from hub.gql.dataset_types import DatasetTypes
@@ -17,6 +18,7 @@ from hub.gql.translate import FieldInputs, to_filter
 from hub.plan import AggregatePlan
 
 MEASURES: tuple[Measure, ...] = ("sum", "avg", "min", "max")
+Rule = Literal["exact", "suppress", "cell_key"]  # how the groups were made safe to publish
 
 
 def aggregate_plan(
@@ -45,16 +47,19 @@ def write_groups(
     plan: AggregatePlan,
     sel: Mapping[str, Selected],
     rows: list[Row],
-    exempt: bool,
+    rule: Rule,
     q: FieldInputs,
 ) -> list[dict[str, Any]]:
-    """One answer per group; `exempt`: the caller may read everything the question uses.
+    """One answer per group of `rows` (*group, count, *measures), published by `rule`.
 
-    A suppressed group keeps only the values of its public-classified keys: a key such
-    as a name would say who is in the small group (and what the filter says of them)."""
+    A small group keeps only the values of its public-classified keys: a key such as a
+    name would say who is in the small group (and what the filter says of them). Under
+    `suppress` small is below min_group_size; under `cell_key`, a published count below
+    min_group_size + max_noise (decided on the published count, it tells nothing more)."""
     public = {f for f in plan.group_by if t.dataset.fields[f].classification == "public"}
     width = len(plan.group_by)
-    threshold = t.dataset.spec.min_group_size
+    spec = t.dataset.spec
+    small = spec.min_group_size + (spec.disclosure.max_noise if rule == "cell_key" else 0)
     group_name = t.group.name if t.group else ""
     grouped = {f: i for i, f in enumerate(plan.group_by)}
     measured = {m: width + 1 + i for i, m in enumerate(plan.measures)}
@@ -80,18 +85,21 @@ def write_groups(
     out = []
     for row in rows:
         count = int(row[width])
-        suppressed = count < threshold and not exempt
+        suppressed = rule == "suppress" and count < small
+        hidden = rule != "exact" and count < small  # non-public keys left out
         answer: dict[str, Any] = {}
         for key, what, cells in parts:
             if what == "count":
                 answer[key] = None if suppressed else count
             elif what == "suppressed":
                 answer[key] = suppressed
+            elif what == "perturbed":
+                answer[key] = rule == "cell_key"
             elif what == "__typename":
                 answer[key] = group_name
             elif what in MEASURES and suppressed:
                 answer[key] = None
-            elif suppressed:
+            elif what == "group" and hidden:
                 answer[key] = {k: _cell(row, i, conv) if shown else None for k, i, conv, shown in cells}
             else:
                 answer[key] = {k: _cell(row, i, conv) for k, i, conv, _ in cells}

@@ -7,8 +7,9 @@ from typing import Any
 import strawberry
 
 from hub.catalog import Catalog as CatalogModel
+from hub.catalog import Dataset
 from hub.catalog.names import camel
-from hub.gql.dataset_types import Access, Audience
+from hub.gql.dataset_types import Access, Audience, disclosure_text
 from hub.policy.decisions import ACTIONS
 
 
@@ -36,6 +37,19 @@ class CatalogRelationship:
     many: bool
 
 
+@strawberry.type(
+    description="How aggregates are protected for callers who may not read every field they use."
+)
+class CatalogDisclosure:
+    method: str = strawberry.field(description="`cell_key` (perturbed) or `suppress`")
+    max_noise: int = strawberry.field(description="cell_key: largest noise on a count, either way")
+    variance: float = strawberry.field(description="cell_key: variance of the noise on a count (mean 0)")
+    sum_noise: float = strawberry.field(
+        description="cell_key: largest noise on a sum, as a share of the group's largest value"
+    )
+    text: str = strawberry.field(description="The same in words")
+
+
 @strawberry.type(description="A dataset an OPD publishes through the hub.")
 class CatalogDataset:
     id: str = strawberry.field(description="`opd.dataset`")
@@ -46,6 +60,7 @@ class CatalogDataset:
     license: str
     key: str
     min_group_size: int
+    disclosure: CatalogDisclosure
     require_purpose: bool
     fields: list[CatalogField]
     relationships: list[CatalogRelationship]
@@ -112,6 +127,7 @@ def build_listing(catalog: CatalogModel, audience: Audience = None) -> Catalog:
                     license=ds.spec.license,
                     key=ds.key,
                     min_group_size=ds.spec.min_group_size,
+                    disclosure=_disclosure(ds),
                     require_purpose=ds.spec.require_purpose,
                     fields=fields,
                     relationships=rels,
@@ -120,6 +136,14 @@ def build_listing(catalog: CatalogModel, audience: Audience = None) -> Catalog:
         if datasets:
             opds.append(CatalogOpd(id=opd, name=f.opd.name, contact=f.opd.contact, datasets=datasets))
     return Catalog(opds=opds)
+
+
+def _disclosure(ds: Dataset) -> CatalogDisclosure:
+    d = ds.spec.disclosure
+    return CatalogDisclosure(
+        method=d.method, max_noise=d.max_noise, variance=d.variance, sum_noise=d.sum_noise,
+        text=disclosure_text(ds),
+    )  # fmt: skip
 
 
 _ROOT = strawberry.Schema(query=_Root)._schema

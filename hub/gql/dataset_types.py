@@ -255,9 +255,16 @@ def _aggregate_types(t: DatasetTypes, name: str) -> None:
                 GraphQLObjectType(f"{name}GroupKey", _scalars(ds, names, lambda s: SCALARS[s.type]))
             )
         ),
-        "count": GraphQLField(GraphQLInt, description="Rows in the group; null when suppressed."),
+        "count": GraphQLField(
+            GraphQLInt,
+            description="Rows in the group: exact unless `perturbed`; null when suppressed.",
+        ),
         "suppressed": GraphQLField(
             GraphQLNonNull(GraphQLBoolean), description="Below the dataset's min_group_size: measures hidden."
+        ),
+        "perturbed": GraphQLField(
+            GraphQLNonNull(GraphQLBoolean),
+            description="Count and measures carry the dataset's cell-key noise (see the aggregate field).",
         ),
     }
     numeric = frozenset(f for f in names if ds.fields[f].type in NUMERIC_TYPES)
@@ -274,6 +281,24 @@ def _aggregate_types(t: DatasetTypes, name: str) -> None:
             group[measure] = GraphQLField(measure_type)
     t.group = GraphQLObjectType(f"{name}Group", group)
     t.aggregate_where = _where(ds, f"{name}AggregateWhere", names, frozenset())
+
+
+def disclosure_text(ds: Dataset) -> str:
+    """What a caller who may not read every field it uses gets, in plain words."""
+    spec, d = ds.spec, ds.spec.disclosure
+    if d.method == "suppress":
+        return (
+            f"Unless you may read every field you use, groups smaller than {spec.min_group_size} are "
+            "suppressed (count and measures null)."
+        )
+    return (
+        f"Unless you may read every field you use, answers are perturbed by the cell-key method: each "
+        f"count carries noise of at most {d.max_noise} either way (mean 0, variance {d.variance}), the same "
+        "noise for the same records however the question is put; no count from 1 to "
+        f"{spec.min_group_size - 1} is published as itself, and groups published as 0 are left out. Each "
+        f"sum carries noise of {d.sum_noise / 2:g} to {d.sum_noise:g} times the group's largest value, "
+        "either way; avg is the published sum over the published count; min and max are not offered."
+    )
 
 
 def build_dataset_types(catalog: Catalog, audience: Audience = None) -> dict[str, DatasetTypes]:
@@ -338,8 +363,7 @@ def _dataset_fields(t: DatasetTypes, resolvers: Resolvers, default_first: int) -
                 "groupBy": GraphQLArgument(GraphQLList(GraphQLNonNull(t.field_enum))),
             },
             resolve=resolvers.aggregate(t),
-            description=f"Counts and measures of {ds.qualified}; groups smaller than "
-            f"{ds.spec.min_group_size} are suppressed.",
+            description=f"Counts and measures of {ds.qualified}. {disclosure_text(ds)}",
         )
     return out
 

@@ -31,12 +31,16 @@ from typing import Any, Protocol
 
 from graphql import GraphQLResolveInfo
 
+from adapters.base import CellKey
 from hub.audit.ledger import Ledger, count_rows
 from hub.cursor import Cursors
+from hub.disclosure.cellkey import prefix
+from hub.disclosure.perturb import Perturbation, source_measures
+from hub.disclosure.ptable import table_for
 from hub.errors import AuditUnavailable, Forbidden, QuotaExceeded, StoreUnavailable
 from hub.fetch import run_aggregate, run_match, run_read
 from hub.filter_size import FilterBudget
-from hub.gql.aggregate import aggregate_plan, write_groups
+from hub.gql.aggregate import Rule, aggregate_plan, write_groups
 from hub.gql.answer import shape_connection
 from hub.gql.dataset_types import DatasetTypes
 from hub.gql.executor import Precompleted, SubError
@@ -52,6 +56,7 @@ from hub.policy.access import (
     check_aggregate,
     check_anchored,
     check_match,
+    check_perturbable,
     compared_read_pairs,
     count_pairs,
     filter_shape,
@@ -102,6 +107,8 @@ class Context(Protocol):
     def quotas(self) -> QuotaBook: ...
     @property
     def limits(self) -> MatchLimits: ...
+    @property
+    def disclosure_key(self) -> str: ...
 
 
 async def read(
@@ -246,13 +253,37 @@ async def aggregate(t: DatasetTypes, info: GraphQLResolveInfo[Any], args: dict[s
     fields = list(t.dataset.fields)
     allowed = ctx.policy.decide(ctx.subject, aggregate_pairs(plan, fields))  # decide
     exempt = check_aggregate(plan, fields, allowed)
+    rule: Rule = "exact" if exempt else t.dataset.spec.disclosure.method
+    if rule == "cell_key":
+        check_perturbable(plan)
     used = {(f"{plan.dataset}.{f}", "aggregate") for f in aggregate_used(plan)}
     ctx.ledger.require_purpose(used)  # purpose
-    rows = await run_aggregate(ctx.sources, plan)  # fetch
-    at, threshold = len(plan.group_by), t.dataset.spec.min_group_size
-    shown = [int(r[at]) for r in rows if exempt or int(r[at]) >= threshold]
-    # a suppressed group over non-public fields still answers a question: it is recorded
+    width = len(plan.group_by)
+    if rule == "cell_key":  # fetch
+        cell_key = CellKey(prefix(ctx.disclosure_key, plan.dataset), t.dataset.key)
+        source_rows = await run_aggregate(ctx.sources, plan, source_measures(plan.measures), cell_key)
+        types = {f: t.dataset.fields[f].type for _, f in plan.measures}
+        rows = perturbation(t).publish(source_rows, width, plan.measures, types)
+    else:
+        rows = source_rows = await run_aggregate(ctx.sources, plan)
+    note_aggregate(ctx, t, used, [int(r[width]) for r in source_rows], rule)  # note
+    return Precompleted(write_groups(t, plan, sel, rows, rule, q))  # write
+
+
+def perturbation(t: DatasetTypes) -> Perturbation:
+    spec = t.dataset.spec
+    table = table_for(spec.disclosure.max_noise, spec.disclosure.variance, spec.min_group_size)
+    return Perturbation(table, spec.disclosure.sum_noise)
+
+
+def note_aggregate(ctx: Context, t: DatasetTypes, used: set[Pair], counts: list[int], rule: Rule) -> None:
+    """An aggregate over non-public fields is recorded whatever its groups published,
+    with the method that protected it; `counts`: the true counts the answer speaks of."""
     private = bool(ctx.ledger.private(used))
-    hidden = len(rows) - len(shown) if private else 0
-    ctx.ledger.note(used, rows=sum(shown), records=hidden, released=bool(shown) or hidden > 0)  # note
-    return Precompleted(write_groups(t, plan, sel, rows, exempt, q))  # write
+    shown, hidden = counts, 0
+    if rule == "suppress":
+        shown = [c for c in counts if c >= t.dataset.spec.min_group_size]
+        hidden = len(counts) - len(shown)
+    if private and rule != "exact":
+        ctx.ledger.disclosure.add(f"{t.dataset.qualified}:{rule}")
+    ctx.ledger.note(used, rows=sum(shown), records=hidden if private else 0, released=bool(shown) or private)

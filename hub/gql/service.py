@@ -55,6 +55,7 @@ class RequestContext:
     digests: Digests
     quotas: QuotaBook
     limits: MatchLimits
+    disclosure_key: str
 
 
 # Query text the caches may hold, counted in characters. A parsed document (or the errors

@@ -63,6 +63,7 @@ from hub.store.db import migrate_async, store_engine
 from hub.store.guesses import UNKEYED, Digests, GuessBook, SqlGuessBook
 from hub.store.keycheck import KeyStore
 from hub.store.quotas import QuotaBook, SqlQuotaBook
+from hub.store.secrets import kept_secret
 
 log = logging.getLogger("hub.app")
 keep_values_out()
@@ -83,6 +84,7 @@ class Hub:
     metrics: Metrics
     audit: AuditLog
     audit_key: bytes
+    disclosure_key: str  # the secret of aggregates' record keys (hub/disclosure)
     _public: tuple[int, GraphQLService] | None = None
     keys: KeyStore = field(init=False)
     filter_limits: FilterLimits = field(init=False)
@@ -125,9 +127,11 @@ class Hub:
                 "recomputed, and match guess digests use a fixed key"
             )
         audit_key = settings.audit_key.encode() or os.urandom(32)
+        disclosure_key = settings.disclosure_key or await kept_secret(store, "disclosure_key")
         hub = cls(
             settings, catalog, sources or Sources(catalog, metrics), GraphQLService(schema, settings),
             Cursors(settings.cursor_secret), policy, store, metrics, AuditLog(store, audit_sink), audit_key,
+            disclosure_key,
         )  # fmt: skip
         hub.public_graphql()  # built now, so the first anonymous caller does not wait for it
         return hub
@@ -206,6 +210,7 @@ async def serve_graphql(request: Request, service: GraphQLService, public: bool)
             hub.settings.match_records_per_request,
             hub.settings.match_quota if who.match_quota is None else who.match_quota,
         ),
+        hub.disclosure_key,
     )
     ran = await service.run(ctx, query, variables, name)
     if ledger.over_quota is not None:  # refused whole: nothing of it leaves
@@ -259,6 +264,7 @@ def audit_entry(
         operation=operation, query_hash=query_hash(hub.audit_key, query, variables), purpose=ledger.purpose,
         pairs=tuple(sorted(f"{obj}:{action}" for obj, action in ledger.pairs)), datasets=ledger.datasets(),
         rows=ledger.rows, records=ledger.records, outcome=outcome(ledger, result),
+        disclosure=tuple(sorted(ledger.disclosure)),
     )  # fmt: skip
 
 

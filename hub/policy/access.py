@@ -127,9 +127,10 @@ def pairs(plan: ReadPlan) -> set[Pair]:
 
 
 def count_pairs(dataset: str, fields: Iterable[str]) -> set[Pair]:
-    """A read that uses no field at all (only `totalCount`) is a count: it needs
-    `aggregate` on some field of the dataset, like a bare aggregate count."""
-    return {(f"{dataset}.{f}", "aggregate") for f in fields}
+    """A read that uses no field at all (only `totalCount`, or nodes whose fields were
+    all refused) is an exact count of the dataset's rows: it needs `read` on some field
+    (whoever may read a field of every row may count the rows anyway)."""
+    return {(f"{dataset}.{f}", "read") for f in fields}
 
 
 def check_filter(dataset: str, where: Filter | None, allowed: Mapping[Pair, bool]) -> None:
@@ -160,8 +161,17 @@ def restrict(plan: ReadPlan, allowed: Mapping[Pair, bool]) -> ReadPlan:
     restricted = replace(plan, node=restrict_node(plan.dataset, plan.node, allowed))
     if not pairs(restricted):  # what is left is a count (of rows, or of nulls in a list)
         prefix = plan.dataset + "."
-        if not any(ok for (obj, act), ok in allowed.items() if act == "aggregate" and obj.startswith(prefix)):
-            raise Forbidden(f"you may not count {plan.dataset}", object=plan.dataset, action="aggregate")
+        fields = [
+            obj
+            for obj, act in allowed
+            if act == "read" and obj.startswith(prefix) and "." not in obj[len(prefix) :]
+        ]
+        if not any(allowed[(obj, "read")] for obj in fields):
+            raise Forbidden(
+                f"rows without any field you may read are an exact count of {plan.dataset}, and you may "
+                "read none of it: count with the dataset's Aggregate field (its counts are perturbed)",
+                object=plan.dataset, action="read",
+            )  # fmt: skip
     return restricted
 
 
@@ -194,7 +204,8 @@ def check_aggregate(plan: AggregatePlan, fields: Iterable[str], allowed: Mapping
     if not used:
         if not any(allowed.get((f"{plan.dataset}.{f}", "aggregate")) for f in fields):
             raise Forbidden(f"you may not count {plan.dataset}", object=plan.dataset, action="aggregate")
-        return all(allowed.get((f"{plan.dataset}.{f}", "read")) for f in fields)
+        # exact for whoever may read some field: listing it counts the rows anyway
+        return any(allowed.get((f"{plan.dataset}.{f}", "read")) for f in fields)
     for f in sorted(used):
         obj = f"{plan.dataset}.{f}"
         if not allowed.get((obj, "aggregate")):
@@ -207,3 +218,15 @@ def check_aggregate(plan: AggregatePlan, fields: Iterable[str], allowed: Mapping
                 object=obj, action="read",
             )  # fmt: skip
     return all(allowed.get((f"{plan.dataset}.{f}", "read")) for f in used)
+
+
+def check_perturbable(plan: AggregatePlan) -> None:
+    """A perturbed answer offers no min or max: each is one record's exact value."""
+    for measure, f in plan.measures:
+        if measure in ("min", "max"):
+            obj = f"{plan.dataset}.{f}"
+            raise Forbidden(
+                f"{measure} of {obj} is one record's value, and this answer is perturbed (you may not "
+                "read every field it uses): ask for sum or avg",
+                object=obj, action="read",
+            )  # fmt: skip

@@ -7,7 +7,10 @@ PostgreSQL through `HUB_DATABASE_URL` when several hub processes share one store
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ALEMBIC_DIR = Path(__file__).resolve().parent / "migrations"  # shipped as package data
-HEAD = "0004"  # the newest revision in alembic/versions (a test holds it to Alembic's own answer)
+HEAD = "0005"  # the newest revision in alembic/versions (a test holds it to Alembic's own answer)
 
 
 class Base(DeclarativeBase):
@@ -57,6 +60,7 @@ class AuditRecord(Base):
     rows: Mapped[int] = mapped_column(sa.Integer)
     records: Mapped[int] = mapped_column(sa.Integer)
     outcome: Mapped[str] = mapped_column(sa.String(20))
+    disclosure: Mapped[str | None] = mapped_column(sa.Text)  # JSON list of "opd.dataset:method"
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
     hash: Mapped[str] = mapped_column(sa.String(64))
 
@@ -107,6 +111,16 @@ class MatchGuess(Base):
     at: Mapped[float] = mapped_column(sa.Float)  # seconds since the epoch
 
 
+class HubSecret(Base):
+    """A secret the hub draws once and keeps, when its setting is unset: the disclosure
+    key (hub/store/secrets.py)."""
+
+    __tablename__ = "hub_secret"
+
+    name: Mapped[str] = mapped_column(sa.String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.String(200))
+
+
 class AuditHead(Base):
     """The chain's head: one row, locked by every writer, so processes append in turn."""
 
@@ -151,10 +165,27 @@ def _alembic_config(url: str) -> object:
 
 
 def migrate(url: str) -> None:
-    """Bring the store at `url` to the newest schema (idempotent)."""
+    """Bring the store at `url` to the newest schema (idempotent). Processes starting
+    together on one new SQLite file take turns (a lock file beside it): two migrating
+    at once both tried to create the first table, and one failed to start."""
     from alembic import command
 
-    command.upgrade(_alembic_config(url), "head")  # type: ignore[arg-type]
+    with _migration_turn(url):
+        command.upgrade(_alembic_config(url), "head")  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def _migration_turn(url: str) -> Iterator[None]:
+    path = url.split("///", 1)[-1] if url.startswith("sqlite") else ""
+    if not path or path == ":memory:" or os.name != "posix":
+        yield
+        return
+    import fcntl
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{path}.migrate.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 async def migrate_async(url: str) -> None:
