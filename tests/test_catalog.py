@@ -395,6 +395,20 @@ def test_a_field_named_like_a_where_combinator_is_a_problem(tmp_path: Path, name
     ]
 
 
+def test_disclosure_parameters_that_admit_no_perturbation_table_are_a_problem(tmp_path: Path) -> None:
+    """Noise of at most 1 either way cannot have variance 1.5; the default loads."""
+    text = ALPHA.replace("    key: nik\n", "    key: nik\n    disclosure: {max_noise: 1}\n")
+    (problem,) = problems_of(write(tmp_path, {"alpha.yaml": text}))
+    assert (problem.path, problem.message) == (
+        "datasets.orang.disclosure",
+        "no perturbation table: count 1: [-1, 1] cannot carry mean 0 and variance 1.5",
+    )
+    assert (
+        load_catalog(write(tmp_path / "ok", valid()), {}).dataset("alpha.orang").spec.disclosure.method
+        == "cell_key"
+    )
+
+
 def test_an_empty_directory_is_a_problem(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("not a catalog")
     (problem,) = problems_of(tmp_path)

@@ -11,6 +11,7 @@ from alembic.script import ScriptDirectory
 
 from hub.store import db as store_db
 from hub.store.db import HEAD, _alembic_config, migrate_async, revision, store_engine
+from hub.store.secrets import kept_secret
 from tests.support.databases import ScratchDatabase
 
 
@@ -60,3 +61,30 @@ async def test_an_unreachable_store_fails_as_alembic_says() -> None:
     assert await revision(url) is None
     with pytest.raises(OSError):
         await migrate_async(url)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_a_kept_secret_is_drawn_once_and_the_same_for_every_process(kind: str, tmp_path: Path) -> None:
+    """Ten processes' first starts race for the disclosure key: one draws it, all read it."""
+    db = await ScratchDatabase(kind, tmp_path).create()
+    try:
+        await migrate_async(db.url)
+        engines = [store_engine(db.url) for _ in range(10)]
+        try:
+            drawn = await asyncio.gather(*(kept_secret(e, "disclosure_key") for e in engines))
+            again = await kept_secret(engines[0], "disclosure_key")
+            other = await kept_secret(engines[0], "another")
+        finally:
+            for e in engines:
+                await e.dispose()
+        assert len(set(drawn)) == 1 and again == drawn[0] and len(drawn[0]) == 64
+        assert other != drawn[0]
+    finally:
+        await db.drop()
+
+
+async def test_two_hub_processes_starting_on_one_new_sqlite_store_both_start(tmp_path: Path) -> None:
+    """They used to migrate at once and one failed ("table ... already exists")."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'new' / 'hub.db'}"
+    await asyncio.gather(*(asyncio.to_thread(store_db.migrate, url) for _ in range(4)))
+    assert await revision(url) == HEAD
