@@ -2,8 +2,8 @@
 
 Resolvers note each dataset field they answered: the (object, action) pairs used and
 how many rows or match records were touched. A release is non-public when a pair
-names a field not classified `public`; an aggregate counts only if some group came
-back unsuppressed.
+names a field not classified `public`; an aggregate over such a field counts whatever
+its groups published (hub/gql/pipeline.py `note_aggregate`).
 """
 
 from __future__ import annotations

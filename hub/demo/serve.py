@@ -109,9 +109,9 @@ def examples(base: str, data_dir: Path) -> list[tuple[str, str, str | None, dict
         "{ index found nama statusHidup } } }"
     )
     return [
-        ("Public: residents per kecamatan and sex (small groups suppressed), no key", "/public/graphql", None,
+        ("Public: residents per kecamatan and sex (each count carries a little noise), no key", "/public/graphql", None,
          {"query": "{ dukcapil { pendudukAggregate(groupBy: [kecamatan, jenisKelamin]) "
-                   "{ group { kecamatan jenisKelamin } count suppressed } } }"}),
+                   "{ group { kecamatan jenisKelamin } count perturbed } } }"}),
         ("Dinsos verifies recipients against Dukcapil: alive and named as Dinsos has them?", "/graphql",
          "DINSOS_KEY", {"query": match_query, "variables": {"r": sample_recipients(data_dir)}}),
         ("Analyst: the biggest budget lines with their standard unit price (SSH)", "/graphql", "ANALYST_KEY",

@@ -192,14 +192,14 @@ def aggregate_used(plan: AggregatePlan) -> set[str]:
 
 def aggregate_pairs(plan: AggregatePlan, fields: Iterable[str]) -> set[Pair]:
     """`aggregate` on every field the question uses (or, for a bare count, on some
-    field of the dataset), and `read` on them to know whether suppression applies."""
+    field of the dataset), and `read` on them to know whether the answer may be exact."""
     used = aggregate_used(plan) or set(fields)
     return {(f"{plan.dataset}.{f}", a) for f in used for a in ("aggregate", "read")}
 
 
 def check_aggregate(plan: AggregatePlan, fields: Iterable[str], allowed: Mapping[Pair, bool]) -> bool:
     """Raise FORBIDDEN if the question is not allowed; True when the caller may read
-    everything it uses (small groups are then not suppressed)."""
+    everything it uses: the answer is then exact, else perturbed or suppressed."""
     used = aggregate_used(plan)
     if not used:
         if not any(allowed.get((f"{plan.dataset}.{f}", "aggregate")) for f in fields):
