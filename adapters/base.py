@@ -126,6 +126,9 @@ class AggregateQuery:
     where: Filter | None = None
     measures: tuple[tuple[Measure, str], ...] = ()
     cell_key: CellKey | None = None
+    # for a source that perturbs by its own rules (a remote hub; `computes_cell_keys`
+    # False): each row ends with whether that source perturbed it
+    published: bool = False
 
 
 class SourceError(Exception):
@@ -140,6 +143,8 @@ class QueryRejected(SourceError):
 
 class Adapter(ABC):
     """One source. Create with `(name, config, bindings)`; see `adapters.create`."""
+
+    computes_cell_keys = True  # False: the source perturbs by its own rules (AggregateQuery.published)
 
     @abstractmethod
     async def fetch(self, query: PageQuery) -> list[Row]:

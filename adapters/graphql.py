@@ -144,6 +144,8 @@ class _Remote:
 class GraphQLAdapter(Adapter):
     """Config keys: `url`, `headers`, `timeout`; dataset key `path` (remote opd.dataset)."""
 
+    computes_cell_keys = False  # the remote hub perturbs by its own key, or answers exactly
+
     def __init__(self, name: str, config: Mapping[str, Any], bindings: Sequence[Binding]) -> None:
         if not config.get("url"):
             raise ValueError(f"source {name}: the graphql adapter needs `url`")
@@ -240,6 +242,7 @@ class GraphQLAdapter(Adapter):
     async def aggregate(self, query: AggregateQuery) -> list[Row]:
         if query.cell_key is not None:  # the remote hub perturbs (or not) by its own rules
             raise QueryRejected(f"{self.name}: a remote hub does not give cell keys")
+        flags = "suppressed perturbed" if query.published else "suppressed"
         rem = self.remotes[query.dataset]
         measures = {fn: [f for m, f in query.measures if m == fn] for fn, _ in query.measures}
         grouped = " ".join(rem.remote[f] for f in query.group_by)
@@ -250,7 +253,7 @@ class GraphQLAdapter(Adapter):
         group_by = [rem.remote[f] for f in query.group_by]
         q = (
             f"query($w: {rem.type_name}AggregateWhere, $g: [{rem.type_name}Field!]) "
-            f"{{ {_camel(rem.opd)} {{ {ds}(where: $w, groupBy: $g) {{ {selection} suppressed }} }} }}"
+            f"{{ {_camel(rem.opd)} {{ {ds}(where: $w, groupBy: $g) {{ {selection} {flags} }} }} }}"
         )
         data = await self._post(q, {"w": rem.where(query.where), "g": group_by})
         groups = (data.get(_camel(rem.opd)) or {}).get(ds) or []
@@ -263,7 +266,8 @@ class GraphQLAdapter(Adapter):
             key = rem.row(g.get("group") or {}, query.group_by)
             values = [_parse((g.get(fn) or {}).get(rem.remote[f]), "float" if fn == "avg" else rem.types[f])
                       for fn, f in query.measures]  # fmt: skip
-            out.append((*key, int(g["count"]), *values))
+            flag = (bool(g.get("perturbed")),) if query.published else ()
+            out.append((*key, int(g["count"]), *values, *flag))
         return out
 
     async def health(self) -> None:

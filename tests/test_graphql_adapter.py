@@ -11,8 +11,17 @@ import pytest
 import pytest_asyncio
 
 from hub.http.app import create_app
+from hub.store import clients
 from tests.support.catalogs import opd_file, penduduk, write_opd
-from tests.support.regency import Regency, start_hub, start_regency
+from tests.support.regency import (
+    EVERYTHING,
+    Regency,
+    client_for,
+    http_client,
+    start_hub,
+    start_regency,
+    write_policies,
+)
 from tests.support.servers import serve
 
 FIELDS = "nik nama kecamatan tanggalLahir statusHidup tinggi saldo anak"
@@ -134,3 +143,61 @@ async def test_remote_refusal_is_source_unavailable(
     finally:
         await client.aclose()
         await hub.close()
+
+
+COUNTS = "{ NS { pendudukAggregate(groupBy: [kecamatan]) { group { kecamatan } count perturbed } } }"
+
+
+async def test_a_remote_hubs_perturbed_aggregate_passes_through_and_an_exact_one_is_not_perturbed_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hub has no cell keys of a remote hub's records. What the remote perturbed for
+    this hub passes through as published, to every caller; what the remote answers this
+    hub exactly goes only to a caller who may read every field used (FORBIDDEN else)."""
+    write_policies(
+        tmp_path / "remote" / "policies",
+        EVERYTHING + "p, user:agg, dukcapil.penduduk.kecamatan, aggregate, allow\n",
+    )
+    remote = await start_regency("sqlite", tmp_path / "remote")
+    keys = {
+        "exact": remote.client.headers["Authorization"].removeprefix("Bearer "),
+        "perturbed": (await clients.create(remote.hub.store, "user:agg")).key,
+    }
+    direct = http_client(remote.hub, keys["perturbed"])
+    try:
+        async with serve(create_app(hub=remote.hub)) as url:
+            r = await direct.post("/graphql", json={"query": COUNTS.replace("NS", "dukcapil")})
+            published = r.json()["data"]["dukcapil"]["pendudukAggregate"]
+            assert published and all(g["perturbed"] for g in published)
+            for how, key in keys.items():
+                local = tmp_path / how
+                write_local(local / "schema", url)
+                write_policies(
+                    local / "policies",
+                    EVERYTHING + "p, user:counter, tetangga.penduduk.kecamatan, aggregate, allow\n",
+                )
+                monkeypatch.setenv("REMOTE_HUB_KEY", key)
+                hub, tester = await start_hub(local)
+                counter = await client_for(hub, "user:counter")
+                try:
+                    query = {"query": COUNTS.replace("NS", "tetangga")}
+                    mine, theirs = (
+                        (await tester.post("/graphql", json=query)).json(),
+                        (await counter.post("/graphql", json=query)).json(),
+                    )
+                    if how == "perturbed":
+                        assert mine["data"]["tetangga"]["pendudukAggregate"] == published
+                        assert theirs["data"]["tetangga"]["pendudukAggregate"] == published
+                    else:
+                        exact = mine["data"]["tetangga"]["pendudukAggregate"]
+                        assert exact != published and not any(g["perturbed"] for g in exact)
+                        assert theirs["data"]["tetangga"]["pendudukAggregate"] is None
+                        assert [e["extensions"]["code"] for e in theirs["errors"]] == ["FORBIDDEN"]
+                        assert "cannot be perturbed here" in theirs["errors"][0]["message"]
+                finally:
+                    for c in (tester, counter):
+                        await c.aclose()
+                    await hub.close()
+    finally:
+        await direct.aclose()
+        await remote.close()

@@ -109,7 +109,7 @@ def examples(base: str, data_dir: Path) -> list[tuple[str, str, str | None, dict
         "{ index found nama statusHidup } } }"
     )
     return [
-        ("Public: residents per kecamatan and sex (each count carries a little noise), no key", "/public/graphql", None,
+        ("Public: residents per kecamatan and sex (counts carry noise), no key", "/public/graphql", None,
          {"query": "{ dukcapil { pendudukAggregate(groupBy: [kecamatan, jenisKelamin]) "
                    "{ group { kecamatan jenisKelamin } count perturbed } } }"}),
         ("Dinsos verifies recipients against Dukcapil: alive and named as Dinsos has them?", "/graphql",

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 from graphql import GraphQLResolveInfo
 
-from adapters.base import CellKey
+from adapters.base import CellKey, Row
 from hub.audit.ledger import Ledger, count_rows
 from hub.cursor import Cursors
 from hub.disclosure.cellkey import prefix
@@ -49,7 +49,7 @@ from hub.gql.match import match_plan, write_matches
 from hub.gql.selection import Selected, collect
 from hub.gql.step_cache import NEVER, StepMemo
 from hub.gql.translate import FieldInputs, read_plan
-from hub.plan import NodePlan, ReadPlan
+from hub.plan import AggregatePlan, NodePlan, ReadPlan
 from hub.policy.access import (
     aggregate_pairs,
     aggregate_used,
@@ -259,7 +259,10 @@ async def aggregate(t: DatasetTypes, info: GraphQLResolveInfo[Any], args: dict[s
     used = {(f"{plan.dataset}.{f}", "aggregate") for f in aggregate_used(plan)}
     ctx.ledger.require_purpose(used)  # purpose
     width = len(plan.group_by)
-    if rule == "cell_key":  # fetch
+    if not ctx.sources.of_dataset[plan.dataset].adapter.computes_cell_keys:  # fetch
+        rows, rule = await fetch_published(ctx, plan, rule)
+        source_rows = rows
+    elif rule == "cell_key":
         cell_key = CellKey(prefix(ctx.disclosure_key, plan.dataset), t.dataset.key)
         source_rows = await run_aggregate(ctx.sources, plan, source_measures(plan.measures), cell_key)
         types = {f: t.dataset.fields[f].type for _, f in plan.measures}
@@ -268,6 +271,21 @@ async def aggregate(t: DatasetTypes, info: GraphQLResolveInfo[Any], args: dict[s
         rows = source_rows = await run_aggregate(ctx.sources, plan)
     note_aggregate(ctx, t, used, [int(r[width]) for r in source_rows], rule)  # note
     return Precompleted(write_groups(t, plan, sel, rows, rule, q))  # write
+
+
+async def fetch_published(ctx: Context, plan: AggregatePlan, rule: Rule) -> tuple[list[Row], Rule]:
+    """Groups of a source that perturbs by its own rules (a remote hub), and how they
+    were published: perturbed there, or exact, which only an exempt caller may have."""
+    rows = await run_aggregate(ctx.sources, plan, published=True)
+    if rows and all(r[-1] for r in rows):
+        return [r[:-1] for r in rows], "cell_key"
+    if rows and rule != "exact":
+        raise Forbidden(
+            f"the hub that serves {plan.dataset} answers this hub exactly and gives no cell keys, so "
+            "the answer cannot be perturbed here: only a caller who may read every field it uses "
+            "may have it", object=plan.dataset, action="read",
+        )  # fmt: skip
+    return [r[:-1] for r in rows], rule
 
 
 def perturbation(t: DatasetTypes) -> Perturbation:
