@@ -64,6 +64,21 @@ async def test_public_catalog_lists_only_public_fields(town: Town) -> None:
     ]
 
 
+async def test_the_catalog_and_the_schema_say_how_large_the_noise_can_be(town: Town) -> None:
+    query = """{ catalog { opds { datasets { id disclosure { method maxNoise variance sumNoise text } } } }
+      __type(name: "DukcapilQuery") { fields { name description } } }"""
+    body = (await town.public.post("/public/graphql", json={"query": query})).json()
+    assert "errors" not in body, body
+    (dataset,) = body["data"]["catalog"]["opds"][0]["datasets"]
+    disclosure = dataset["disclosure"]
+    assert {k: disclosure[k] for k in ("method", "maxNoise", "variance", "sumNoise")} == {
+        "method": "cell_key", "maxNoise": 2, "variance": 1.5, "sumNoise": 0.5,
+    }  # fmt: skip
+    (field,) = [f for f in body["data"]["__type"]["fields"] if f["name"] == "pendudukAggregate"]
+    for words in ["at most 2 either way", "variance 1.5", "from 1 to 4", "0.25 to 0.5 times", "min and max"]:
+        assert words in field["description"] and words in disclosure["text"], words
+
+
 async def test_public_data_queries_work_and_aggregates_are_perturbed(town: Town) -> None:
     async def public(query: str) -> dict[str, Any]:
         r = await town.public.post("/public/graphql", json={"query": query})
