@@ -12,19 +12,23 @@ and `hub audit verify` processes. Nothing here measures cost: that is the bench'
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from hub.audit.log import GENESIS, query_hash
+from hub.audit.chain import Entry, fields_of
+from hub.audit.log import GENESIS, AuditLog, query_hash, records, verify
+from hub.store.db import migrate_async, store_engine
 from tests.support.audit import (
     AUDIT_KEY,
     MATCH,
@@ -259,3 +263,41 @@ async def test_two_processes_starting_together_on_a_fresh_store_both_start(tmp_p
         await asyncio.gather(*migrations, return_exceptions=True)
         await engine.dispose()
         await store.drop()
+
+
+# --- the disclosure method in the chain ---------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_the_disclosure_method_is_chained_and_older_records_hash_as_before(
+    kind: str, tmp_path: Path
+) -> None:
+    """A record names the method that protected its aggregates, and the chain covers it;
+    a record without one hashes without the field, as every record before it did."""
+    plain = Entry(
+        at=dt.datetime(2026, 12, 4, 8, 0, tzinfo=dt.UTC), request_id="r1", subject="public", client_id=None,
+        operation=None, query_hash="0" * 64, purpose=None, pairs=("dinsos.penerima_bansos.nominal:aggregate",),
+        datasets=("dinsos.penerima_bansos",), rows=7, records=0, outcome="ok",
+    )  # fmt: skip
+    assert "disclosure" not in fields_of(plain)
+    protected = replace(plain, request_id="r2", disclosure=("dinsos.penerima_bansos:cell_key",))
+    db = await ScratchDatabase(kind, tmp_path).create()
+    try:
+        await migrate_async(db.url)
+        engine = store_engine(db.url)
+        log = AuditLog(engine)
+        try:
+            assert [await log.record(e) for e in (plain, protected, plain)] == [1, 2, 3]
+            assert (await verify(engine)).ok
+            assert [r.disclosure for r in [row async for row in records(engine)]] == [
+                None, '["dinsos.penerima_bansos:cell_key"]', None,
+            ]  # fmt: skip
+            async with engine.begin() as conn:
+                await conn.execute(sa.text("UPDATE audit_log SET disclosure = NULL WHERE seq = 2"))
+            verdict = await verify(engine)
+            assert (verdict.ok, verdict.first_bad) == (False, 2), verdict
+        finally:
+            await log.close()
+            await engine.dispose()
+    finally:
+        await db.drop()
