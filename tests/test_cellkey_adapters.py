@@ -6,6 +6,8 @@ bound parameter, never in the statement's text."""
 
 from __future__ import annotations
 
+import random
+import string
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -13,9 +15,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapters.base import AggregateQuery, Binding, CellKey, Cmp
-from adapters.cellkey import cell_key, cell_key_column, record_key
+from adapters.cellkey import cell_key, cell_key_column, pg_seed, record_key
+from adapters.lookup3 import hash_extended
 from adapters.memory import MemoryAdapter
 from adapters.sql import SqlAdapter
 from tests.support.databases import BACKENDS, ScratchDatabase
@@ -26,12 +30,12 @@ FIELDS = {"nik": "string", "kecamatan": "string", "anak": "integer"}
 BINDING = Binding("dukcapil.penduduk", "nik", FIELDS, {f: f for f in FIELDS}, table="penduduk")
 
 
-def expected(rows: list[dict[str, Any]], keep: Any = lambda r: True) -> dict[Any, tuple[int, int]]:
+def expected(rows: list[dict[str, Any]], kind: str, keep: Any = lambda r: True) -> dict[Any, tuple[int, int]]:
     groups: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         if keep(r):
             groups[r["kecamatan"]].append(r)
-    return {k: (len(g), cell_key(record_key(PREFIX, r["nik"]) for r in g)) for k, g in groups.items()}
+    return {k: (len(g), cell_key(record_key(PREFIX, r["nik"], kind) for r in g)) for k, g in groups.items()}
 
 
 def by_group(rows: list[Any]) -> dict[Any, tuple[int, int]]:
@@ -53,12 +57,12 @@ async def test_every_source_gives_each_group_the_cell_key_of_its_records(kind: s
         adapter = SqlAdapter("s", {"url": db.url}, [BINDING])
     try:
         got = by_group(await adapter.aggregate(query))
-        assert got == expected(people) and len(got) > 3
+        assert got == expected(people, kind) and len(got) > 3
         got = by_group(await adapter.aggregate(filtered))
-        assert got == expected(people, lambda r: r["anak"] is not None and r["anak"] >= 1)
+        assert got == expected(people, kind, lambda r: r["anak"] is not None and r["anak"] >= 1)
         # without a cell key the rows are as before: no extra column
         plain = await adapter.aggregate(AggregateQuery("dukcapil.penduduk", ("kecamatan",)))
-        assert {r[0]: r[1] for r in plain} == {k: n for k, (n, _) in expected(people).items()}
+        assert {r[0]: r[1] for r in plain} == {k: n for k, (n, _) in expected(people, kind).items()}
         assert all(len(r) == 2 for r in plain)
     finally:
         await adapter.close()
@@ -70,4 +74,27 @@ def test_the_secret_is_bound_not_written_into_the_statement() -> None:
     column = cell_key_column(sa.bindparam("p0", PREFIX, type_=sa.Text()), sa.column("nik"))
     for dialect in (postgresql.dialect(), mysql.dialect(), sqlite.dialect()):
         text = str(sa.select(column).compile(dialect=dialect))
-        assert "secret" not in text and ("md5" in text.lower() or "hub_record_key" in text), text
+        hashed = ("md5", "hub_record_key", "hashtextextended")
+        assert "secret" not in text and any(h in text.lower() for h in hashed), text
+
+
+async def test_postgresqls_seeded_hash_is_the_one_the_hub_computes(tmp_path: Path) -> None:
+    """adapters/lookup3.py against PostgreSQL itself: every length around the 12-byte
+    blocks, UTF-8, seeds of either sign and none."""
+    rng = random.Random(5)
+    texts = ["", "PB-000001", "2102010103850001", "Pulau Buru é"] + [
+        "".join(rng.choice(string.printable[:94]) for _ in range(n)) for n in range(1, 40)
+    ]
+    seeds = [0, pg_seed(PREFIX), -pg_seed(PREFIX), 1 << 40]
+    db = await ScratchDatabase("postgresql", tmp_path).create()
+    engine = create_async_engine(db.url)
+    try:
+        async with engine.connect() as conn:
+            for seed in seeds:
+                got = (
+                    await conn.execute(sa.select(*(sa.func.hashtextextended(t, seed) for t in texts)))
+                ).one()
+                assert list(got) == [hash_extended(t.encode(), seed) for t in texts], seed
+    finally:
+        await engine.dispose()
+        await db.drop()

@@ -23,9 +23,10 @@ def prefix(secret: str, dataset: str) -> str:
     return f"{secret}\x1f{dataset}\x1f"
 
 
-def record_key(secret: str, dataset: str, key: object) -> int:
-    """The record key of the row whose dataset key is `key` (hashed as text)."""
-    return _record_key(prefix(secret, dataset), key)
+def record_key(secret: str, dataset: str, key: object, dialect: str = "") -> int:
+    """The record key of the row whose dataset key is `key` (hashed as text), as a
+    source of `dialect` computes it (adapters/cellkey.py)."""
+    return _record_key(prefix(secret, dataset), key, dialect)
 
 
 def cell_key(record_keys: Iterable[int]) -> float:

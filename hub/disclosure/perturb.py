@@ -19,6 +19,7 @@ appear, and a listed 0 would prove the group holds someone.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from collections.abc import Iterable, Mapping
@@ -40,6 +41,7 @@ def source_measures(measures: Iterable[Pair]) -> tuple[Pair, ...]:
     return tuple((m, f) for f in fields for m in ("sum", "min", "max"))
 
 
+@functools.cache
 def _shift(field: str) -> int:
     """Each field's sum gets its own draw from the one cell key."""
     return int(hashlib.md5(field.encode(), usedforsecurity=False).hexdigest()[:8], 16)
@@ -63,32 +65,33 @@ class Perturbation:
         """Source rows (*group, count, *source_measures(measures), cell key) -> published
         rows (*group, count, *measures); `types`: each measured field's catalog type."""
         at = {pair: width + 1 + i for i, pair in enumerate(source_measures(measures))}
-        out: list[Row] = []
+        fields = list(dict.fromkeys(f for _, f in measures))  # each summed field once
+        where = [(f, at[("sum", f)], types[f]) for f in fields]
+        wanted = [(fields.index(f), m == "avg") for m, f in measures]
+        publish, out = self.table.publish, []
         for row in rows:
             count, key = int(row[width]), int(row[-1] or 0)
-            published = self.table.publish(count, key / MODULUS)
+            published = publish(count, key / MODULUS)
             if width and published == 0:
                 continue
-            sums = {f: self._sum(row, at, f, key, types[f]) for m, f in measures}
-            values: list[Any] = []
-            for m, f in measures:
-                s = sums[f]
-                if m == "avg":
-                    values.append(None if s is None or published == 0 else float(s) / published)
-                else:
-                    values.append(s)
+            sums = [self._sum(row, i, key, type_, f) for f, i, type_ in where]
+            values = [_avg(sums[i], published) if avg else sums[i] for i, avg in wanted]
             out.append((*row[:width], published, *values))
         return out
 
-    def _sum(self, row: Row, at: Mapping[Pair, int], field: str, key: int, type_: str) -> Any:
-        total = row[at[("sum", field)]]
+    def _sum(self, row: Row, at: int, key: int, type_: str, field: str) -> Any:
+        """The published sum of `field`, whose sum, min and max are at `at`, `at` + 1, + 2."""
+        total = row[at]
         if total is None:  # no values in the cell
             return None
-        low, high = row[at[("min", field)]], row[at[("max", field)]]
-        top = max(abs(float(low)), abs(float(high)), 1.0)
+        top = max(abs(float(row[at + 1])), abs(float(row[at + 2])), 1.0)
         noise = sum_share(key, field) * self.sum_noise * top
         if type_ == "integer":  # rounded away from zero: never 0, so never the true sum
             return int(total) + int(math.copysign(math.ceil(abs(noise)), noise))
         if type_ == "decimal":
             return Decimal(f"{float(total) + noise:.2f}")
         return float(total) + noise
+
+
+def _avg(total: Any, count: int) -> float | None:
+    return None if total is None or count == 0 else float(total) / count

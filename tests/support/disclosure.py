@@ -21,7 +21,8 @@ def published_count(secret: str, ds: Dataset, records: Iterable[Mapping[str, Any
     rows = list(records)
     d = ds.spec.disclosure
     table = table_for(d.max_noise, d.variance, ds.spec.min_group_size)
-    key = cell_key(record_key(secret, ds.qualified, r[ds.key]) for r in rows)
+    dialect = "postgresql" if str(ds.source.url).startswith("postgresql") else ""
+    key = cell_key(record_key(secret, ds.qualified, r[ds.key], dialect) for r in rows)
     return table.publish(len(rows), key)
 
 
