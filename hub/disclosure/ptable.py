@@ -23,6 +23,8 @@ noise, in every process.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 from dataclasses import dataclass
 from functools import cache, cached_property
@@ -69,17 +71,23 @@ class PTable:
     def row(self, count: int) -> tuple[tuple[int, float], ...]:
         return self.rows[min(count, self.largest_row)]
 
+    @cached_property
+    def _cumulative(self) -> dict[int, tuple[list[float], list[int]]]:
+        """count -> (cumulative probabilities, noise values) of its row."""
+        out = {}
+        for count, row in self.rows.items():
+            sums = list(itertools.accumulate(p for _, p in row))
+            sums[-1] = 1.0  # the last rounding error of the sum goes to the last value
+            out[count] = (sums, [v for v, _ in row])
+        return out
+
     def noise(self, count: int, cell_key: float) -> int:
-        """The noise for a cell of `count` records whose cell key is `cell_key` in [0, 1)."""
+        """The noise for a cell of `count` records whose cell key is `cell_key` in [0, 1):
+        the first value whose cumulative probability exceeds the key."""
         if not 0.0 <= cell_key < 1.0:
             raise ValueError(f"a cell key is in [0, 1), not {cell_key}")
-        cumulative = 0.0
-        row = self.row(count)
-        for v, p in row:
-            cumulative += p
-            if cell_key < cumulative:
-                return v
-        return row[-1][0]  # the key sits in the last rounding error of the cumulative sum
+        sums, values = self._cumulative[min(count, self.largest_row)]
+        return values[bisect.bisect_right(sums, cell_key)]
 
     def publish(self, count: int, cell_key: float) -> int:
         return count + self.noise(count, cell_key)
