@@ -45,6 +45,36 @@ def pg_seed(prefix: str) -> int:
     return v - (1 << 64) if v >> 63 else v
 
 
+SEPARATOR = "\x1f"  # between the keys SQLite lists per group (adapters/sql.py)
+_SEEN: dict[str, dict[str, int]] = {}  # prefix -> key as text -> record key
+_SEEN_MOST = 1 << 19  # keys kept over all prefixes (~80 MB at most); all dropped past it
+_seen_count = 0
+
+
+def listed_cell_key(prefix: str, listed: str | None, count: int) -> int | None:
+    """The cell key of a group whose keys SQLite listed, joined by SEPARATOR; None when
+    they are not `count` keys (a NULL key, or one holding the separator): then the
+    caller asks SQLite for the cell key itself."""
+    global _seen_count
+    keys = listed.split(SEPARATOR) if listed is not None else []
+    if len(keys) != count:
+        return None
+    seen = _SEEN.setdefault(prefix, {})
+    try:
+        total = sum(map(seen.__getitem__, keys))
+    except KeyError:
+        if _seen_count > _SEEN_MOST:
+            _SEEN.clear()
+            _seen_count = 0
+            seen = _SEEN.setdefault(prefix, {})
+        for k in keys:
+            if k not in seen:
+                seen[k] = record_key(prefix, k)
+                _seen_count += 1
+        total = sum(map(seen.__getitem__, keys))
+    return total % MODULUS
+
+
 def cell_key(record_keys: Iterable[int]) -> int:
     """The cell's key as a whole number in [0, 2^32); over 2^32 it is in [0, 1)."""
     return sum(record_keys) % MODULUS

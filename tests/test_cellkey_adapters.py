@@ -18,7 +18,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapters.base import AggregateQuery, Binding, CellKey, Cmp
-from adapters.cellkey import cell_key, cell_key_column, pg_seed, record_key
+from adapters.cellkey import SEPARATOR, cell_key, cell_key_column, pg_seed, record_key
 from adapters.lookup3 import hash_extended
 from adapters.memory import MemoryAdapter
 from adapters.sql import SqlAdapter
@@ -97,4 +97,20 @@ async def test_postgresqls_seeded_hash_is_the_one_the_hub_computes(tmp_path: Pat
                 assert list(got) == [hash_extended(t.encode(), seed) for t in texts], seed
     finally:
         await engine.dispose()
+        await db.drop()
+
+
+async def test_sqlite_keys_holding_the_separator_fall_back_to_the_function(tmp_path: Path) -> None:
+    """SQLite lists each group's keys and the hub hashes them; a key holding the list's
+    separator makes the count disagree, and the cell key comes from SQLite instead."""
+    people, _ = make_rows(40)
+    odd = [dict(p, nik=f"{p['nik']}{SEPARATOR}x") if i % 7 == 0 else p for i, p in enumerate(people)]
+    db = await ScratchDatabase("sqlite", tmp_path).create()
+    await load(db.url, PENDUDUK, odd)
+    adapter = SqlAdapter("s", {"url": db.url}, [BINDING])
+    try:
+        query = AggregateQuery("dukcapil.penduduk", ("kecamatan",), cell_key=CellKey(PREFIX, "nik"))
+        assert by_group(await adapter.aggregate(query)) == expected(odd, "sqlite")
+    finally:
+        await adapter.close()
         await db.drop()
