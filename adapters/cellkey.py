@@ -130,5 +130,6 @@ def _sqlite(element: RecordKey, compiler: SQLCompiler, **kw: Any) -> str:
 
 
 def cell_key_column(prefix: ColumnElement[Any], key: ColumnElement[Any]) -> ColumnElement[Any]:
-    """SUM of the record keys modulo 2^32: the cell key of each group."""
-    return sa.func.sum(RecordKey(prefix, key)) % MODULUS
+    """SUM of the record keys modulo 2^32: the cell key of each group, as a BIGINT (the
+    SUM of BIGINTs is NUMERIC/DECIMAL, which drivers hand over as slower Decimals)."""
+    return sa.cast(sa.func.sum(RecordKey(prefix, key)) % MODULUS, sa.BigInteger)
