@@ -30,7 +30,7 @@ from adapters.base import (
     Row,
     SourceError,
 )
-from adapters.cellkey import SEPARATOR, cell_key_column, listed_cell_key, register
+from adapters.cellkey import LISTING_DIALECTS, ListedKeys, cell_key_column, listed_cell_key, register
 from adapters.pg_pool import IDLE_TIMEOUT
 from adapters.sql_cancel import Stopper
 from adapters.sql_pg import Binds, Build, PgRunner, pg_rejected, statement_for_log
@@ -288,7 +288,7 @@ class SqlAdapter(Adapter):
         return await self._run(key, build, lambda: [list(values)])
 
     async def aggregate(self, query: AggregateQuery) -> list[Row]:
-        if query.cell_key is not None and self.engine.url.get_backend_name() == "sqlite":
+        if query.cell_key is not None and self.engine.url.get_backend_name() in LISTING_DIALECTS:
             listed = await self._aggregate(query, listed=True)
             width = len(query.group_by)
             keys = [listed_cell_key(query.cell_key.prefix, r[-1], int(r[width])) for r in listed]
@@ -306,9 +306,7 @@ class SqlAdapter(Adapter):
             groups = [t.col[f] for f in query.group_by]
             measures = [_MEASURES[fn](t.col[f]) for fn, f in query.measures]
             if query.cell_key is not None and listed:
-                measures.append(
-                    sa.func.group_concat(sa.cast(t.col[query.cell_key.field], sa.Text), SEPARATOR)
-                )
+                measures.append(ListedKeys(t.col[query.cell_key.field]))
             elif query.cell_key is not None:  # bound first: `values` lists the prefix first
                 prefix = bind(query.cell_key.prefix, sa.Text())
                 measures.append(cell_key_column(prefix, t.col[query.cell_key.field]))

@@ -100,17 +100,21 @@ async def test_postgresqls_seeded_hash_is_the_one_the_hub_computes(tmp_path: Pat
         await db.drop()
 
 
-async def test_sqlite_keys_holding_the_separator_fall_back_to_the_function(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["sqlite"])
+async def test_keys_holding_the_separator_fall_back_to_the_statement(kind: str, tmp_path: Path) -> None:
     """SQLite lists each group's keys and the hub hashes them; a key holding the list's
-    separator makes the count disagree, and the cell key comes from SQLite instead."""
+    separator makes the count disagree, and the statement computes the cell key instead."""
     people, _ = make_rows(40)
-    odd = [dict(p, nik=f"{p['nik']}{SEPARATOR}x") if i % 7 == 0 else p for i, p in enumerate(people)]
-    db = await ScratchDatabase("sqlite", tmp_path).create()
+    odd = [
+        dict(p, nik=f"{p['nik'][:8]}{SEPARATOR}{p['nik'][9:]}") if i % 7 == 0 else p
+        for i, p in enumerate(people)
+    ]
+    db = await ScratchDatabase(kind, tmp_path).create()
     await load(db.url, PENDUDUK, odd)
     adapter = SqlAdapter("s", {"url": db.url}, [BINDING])
     try:
         query = AggregateQuery("dukcapil.penduduk", ("kecamatan",), cell_key=CellKey(PREFIX, "nik"))
-        assert by_group(await adapter.aggregate(query)) == expected(odd, "sqlite")
+        assert by_group(await adapter.aggregate(query)) == expected(odd, kind)
     finally:
         await adapter.close()
         await db.drop()
