@@ -322,7 +322,10 @@ async def test_random_reads_release_exactly_what_the_policy_allows(town: Town, q
         return
 
     denied = [[*at, f] for f in q.fields if not may(PENDUDUK[f][0], "read")]
-    if q.rel is not None and not joins:
+    # a list of recipients showing nothing readable is an exact count of them: refused whole
+    counted = not any(may(field, "read", DINSOS) for field, _, _ in PENERIMA.values())
+    if q.rel is not None and (not joins or counted):
+        joins = False
         denied.append([*at, "penerimaBansos"])
     elif q.rel is not None:
         denied += [[*at, "penerimaBansos", f] for f in q.rel if not may(PENERIMA[f][0], "read", DINSOS)]
@@ -405,6 +408,19 @@ async def test_a_read_that_uses_no_field_is_a_count(town: Town, subject: str, se
     assert "Aggregate" in body["errors"][0]["message"]
     body = await town.post("user:reader", f"{{ dukcapil {{ penduduk(first: 1000) {{ {selection} }} }} }}")
     assert "errors" not in body, body  # read on some field: the count is allowed
+
+
+async def test_a_list_of_related_rows_showing_nothing_readable_is_refused(town: Town) -> None:
+    """user:linker may join residents to recipients but read nothing of the recipients:
+    the list of null recipients per resident would be their exact number."""
+    query = "{ dukcapil { penduduk(first: 50) { nodes { nama penerimaBansos { program } } } } }"
+    body = await town.post("user:linker", query)
+    nodes = body["data"]["dukcapil"]["penduduk"]["nodes"]
+    assert nodes and all(n["penerimaBansos"] is None and n["nama"] for n in nodes)
+    assert {tuple(p[3:]) for p in forbidden(body)} == {("penerimaBansos",)}
+    assert "you may not read dukcapil.penduduk.penerima_bansos" in body["errors"][0]["message"]
+    body = await town.post("user:reader", query.replace("nama ", "kecamatan "))  # no join: refused as before
+    assert {tuple(p[3:]) for p in forbidden(body)} == {("penerimaBansos",)}
 
 
 @pytest.mark.parametrize("subject", ["opd:dinsos", "user:matcher", "user:counter"])

@@ -63,6 +63,7 @@ from hub.policy.access import (
     match_only,
     match_pairs,
     pairs,
+    related_count_pairs,
     restrict,
 )
 from hub.policy.decisions import Pair, Policy
@@ -120,7 +121,7 @@ async def read(
     sel = memo.get("selection", lambda: collect(info.field_nodes, q.fragments, q.variables))
     plan = read_plan(types, t, sel, args, q, ctx.cursors, memo)  # plan
     ctx.filters.check(plan.where, plan.dataset)
-    plan, used, only = decide_read(ctx, plan, t, memo)  # decide
+    plan, used, only = decide_read(ctx, plan, t, memo, types)  # decide
     named = 0
     if only:  # a verification: rows named by the key, one value each (hub/policy/access.py)
         key = t.dataset.spec.key
@@ -143,7 +144,7 @@ async def read(
 
 
 def decide_read(
-    ctx: Context, plan: ReadPlan, t: DatasetTypes, memo: StepMemo
+    ctx: Context, plan: ReadPlan, t: DatasetTypes, memo: StepMemo, types: Types
 ) -> tuple[ReadPlan, frozenset[Pair], frozenset[str]]:
     """The plan the caller's decisions leave (FORBIDDEN for a filter or sort it may not
     use), the pairs that plan uses, and the filter's fields the caller may compare but
@@ -155,6 +156,7 @@ def decide_read(
 
     def decide() -> tuple[NodePlan, frozenset[Pair], frozenset[str]]:
         asked = pairs(plan) | count_pairs(plan.dataset, t.dataset.fields)
+        asked |= related_count_pairs(plan.node, lambda d: types[d].dataset.fields)
         allowed = policy.decide(ctx.subject, asked | compared_read_pairs(plan.dataset, plan.where))
         restricted = restrict(plan, allowed)
         return restricted.node, frozenset(pairs(restricted)), match_only(plan.dataset, plan.where, allowed)

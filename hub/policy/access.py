@@ -13,7 +13,7 @@ a FORBIDDEN error each.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
 from adapters.base import EQUALITY_OPS, And, Cmp, Filter, Not, Or
@@ -141,14 +141,41 @@ def check_filter(dataset: str, where: Filter | None, allowed: Mapping[Pair, bool
 
 
 def restrict_node(dataset: str, node: NodePlan, allowed: Mapping[Pair, bool]) -> NodePlan:
+    """The node without the fields and relationships the caller may not have. A to-many
+    relationship whose rows would show nothing the caller may read is dropped as well:
+    its lists' lengths are exact counts of the related rows (`related_count_pairs`)."""
     output = frozenset(f for f in node.output if allowed.get((f"{dataset}.{f}", "read")))
-    rels = tuple(
-        replace(rel, node=restrict_node(rel.target, rel.node, allowed))
-        for rel in node.relationships
-        if allowed.get((f"{dataset}.{rel.own_field}", "match"))
-        and allowed.get((f"{rel.target}.{rel.target_field}", "match"))
-    )
-    return NodePlan(node.fields, rels, output)
+    rels = []
+    for rel in node.relationships:
+        joined = allowed.get((f"{dataset}.{rel.own_field}", "match")) and allowed.get(
+            (f"{rel.target}.{rel.target_field}", "match")
+        )
+        if not joined:
+            continue
+        sub = restrict_node(rel.target, rel.node, allowed)
+        if rel.many and not sub.output and not reads_some(rel.target, allowed):
+            continue
+        rels.append(replace(rel, node=sub))
+    return NodePlan(node.fields, tuple(rels), output)
+
+
+def reads_some(dataset: str, allowed: Mapping[Pair, bool]) -> bool:
+    """Whether the caller may read some field of `dataset` (of those `allowed` holds)."""
+    prefix = dataset + "."
+    return any(
+        ok for (obj, act), ok in allowed.items()
+        if act == "read" and obj.startswith(prefix) and "." not in obj[len(prefix) :]
+    )  # fmt: skip
+
+
+def related_count_pairs(node: NodePlan, fields: Callable[[str], Iterable[str]]) -> set[Pair]:
+    """`read` on every field of each to-many relationship's target, for `restrict_node`."""
+    out: set[Pair] = set()
+    for rel in node.relationships:
+        if rel.many:
+            out |= {(f"{rel.target}.{f}", "read") for f in fields(rel.target)}
+        out |= related_count_pairs(rel.node, fields)
+    return out
 
 
 def restrict(plan: ReadPlan, allowed: Mapping[Pair, bool]) -> ReadPlan:
@@ -159,19 +186,13 @@ def restrict(plan: ReadPlan, allowed: Mapping[Pair, bool]) -> ReadPlan:
         if not allowed.get((obj, "read")):
             raise Forbidden(f"you may not sort by {obj}", object=obj, action="read")
     restricted = replace(plan, node=restrict_node(plan.dataset, plan.node, allowed))
-    if not pairs(restricted):  # what is left is a count (of rows, or of nulls in a list)
-        prefix = plan.dataset + "."
-        fields = [
-            obj
-            for obj, act in allowed
-            if act == "read" and obj.startswith(prefix) and "." not in obj[len(prefix) :]
-        ]
-        if not any(allowed[(obj, "read")] for obj in fields):
-            raise Forbidden(
-                f"rows without any field you may read are an exact count of {plan.dataset}, and you may "
-                "read none of it: count with the dataset's Aggregate field (its counts are perturbed)",
-                object=plan.dataset, action="read",
-            )  # fmt: skip
+    # what is left is a count (of rows, or of nulls in a list)
+    if not pairs(restricted) and not reads_some(plan.dataset, allowed):
+        raise Forbidden(
+            f"rows without any field you may read are an exact count of {plan.dataset}, and you may "
+            "read none of it: count with the dataset's Aggregate field (its counts are perturbed)",
+            object=plan.dataset, action="read",
+        )  # fmt: skip
     return restricted
 
 

@@ -114,13 +114,17 @@ p, user:reader, {DUKCAPIL}.anak, read, allow
 p, user:checker, {DUKCAPIL}.nik, match, allow
 p, user:checker, {DUKCAPIL}.nama, match, allow
 p, user:checker, {DUKCAPIL}.kecamatan, read, allow
+# join residents to recipients, read residents' names, nothing of the recipients
+p, user:linker, {DUKCAPIL}.nik, match, allow
+p, user:linker, {DINSOS}.nik, match, allow
+p, user:linker, {DUKCAPIL}.nama, read, allow
 # the public: only public-classified fields; nothing of dinsos
 p, public, class:public, aggregate, allow
 p, public, {DUKCAPIL}.kecamatan, read, allow
 p, public, {DINSOS}.*, *, deny
 """
 POLICY = "\n".join(property_rules()) + "\n" + NAMED_RULES
-NAMED = ["user:matcher", "user:counter", "user:reader", "user:checker"]
+NAMED = ["user:matcher", "user:counter", "user:reader", "user:checker", "user:linker"]
 
 
 class Town:
