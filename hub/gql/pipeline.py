@@ -260,19 +260,29 @@ async def aggregate(t: DatasetTypes, info: GraphQLResolveInfo[Any], args: dict[s
         check_perturbable(plan)
     used = {(f"{plan.dataset}.{f}", "aggregate") for f in aggregate_used(plan)}
     ctx.ledger.require_purpose(used)  # purpose
-    width = len(plan.group_by)
-    if not ctx.sources.of_dataset[plan.dataset].adapter.computes_cell_keys:  # fetch
-        rows, rule = await fetch_published(ctx, plan, rule)
-        source_rows = rows
-    elif rule == "cell_key":
-        cell_key = CellKey(prefix(ctx.disclosure_key, plan.dataset), t.dataset.key)
-        source_rows = await run_aggregate(ctx.sources, plan, source_measures(plan.measures), cell_key)
-        types = {f: t.dataset.fields[f].type for _, f in plan.measures}
-        rows = perturbation(t).publish(source_rows, width, plan.measures, types)
-    else:
-        rows = source_rows = await run_aggregate(ctx.sources, plan)
-    note_aggregate(ctx, t, used, [int(r[width]) for r in source_rows], rule)  # note
+    counts, rows, rule = await fetch_groups(ctx, t, plan, rule)  # fetch
+    note_aggregate(ctx, t, used, counts, rule)  # note
     return Precompleted(write_groups(t, plan, sel, rows, rule, q))  # write
+
+
+async def fetch_groups(
+    ctx: Context, t: DatasetTypes, plan: AggregatePlan, rule: Rule
+) -> tuple[list[int], list[Row], Rule]:
+    """The groups' true counts (for the audit), the groups as published, and the rule
+    they were published by: exact, suppressed later in `write_groups`, perturbed here
+    from the cell keys the source computes, or as another hub perturbed them."""
+    width = len(plan.group_by)
+    if not ctx.sources.of_dataset[plan.dataset].adapter.computes_cell_keys:
+        rows, rule = await fetch_published(ctx, plan, rule)
+        return [int(r[width]) for r in rows], rows, rule
+    if rule != "cell_key":
+        rows = await run_aggregate(ctx.sources, plan)
+        return [int(r[width]) for r in rows], rows, rule
+    cell_key = CellKey(prefix(ctx.disclosure_key, plan.dataset), t.dataset.key)
+    source_rows = await run_aggregate(ctx.sources, plan, source_measures(plan.measures), cell_key)
+    types = {f: t.dataset.fields[f].type for _, f in plan.measures}
+    published = perturbation(t).publish(source_rows, width, plan.measures, types)
+    return [int(r[width]) for r in source_rows], published, rule
 
 
 async def fetch_published(ctx: Context, plan: AggregatePlan, rule: Rule) -> tuple[list[Row], Rule]:
