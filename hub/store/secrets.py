@@ -22,14 +22,18 @@ _SECRET: sa.Table = HubSecret.__table__  # type: ignore[assignment]
 
 async def kept_secret(engine: AsyncEngine, name: str) -> str:
     """The secret `name` from the store, drawn and kept first if there is none."""
+    query = sa.select(_SECRET.c.value).where(_SECRET.c.name == name)
     try:
-        try:
-            async with engine.begin() as conn:
-                await conn.execute(sa.insert(_SECRET).values(name=name, value=secrets.token_hex(32)))
-        except IntegrityError:
-            pass  # another process, or an earlier start, drew it
         async with engine.connect() as conn:
-            value = await conn.scalar(sa.select(_SECRET.c.value).where(_SECRET.c.name == name))
+            value = await conn.scalar(query)
+        if value is None:  # the first start on this store: draw it, unless another process just did
+            try:
+                async with engine.begin() as conn:
+                    await conn.execute(sa.insert(_SECRET).values(name=name, value=secrets.token_hex(32)))
+            except IntegrityError:
+                pass
+            async with engine.connect() as conn:
+                value = await conn.scalar(query)
     except SQLAlchemyError as e:
         raise StoreUnavailable(type(e).__name__) from None
     assert value is not None
