@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from adapters.lookup3 import hash_extended
 
@@ -98,8 +99,12 @@ def register(dbapi_connection: Any, _record: Any = None) -> None:
 class RecordKey(ColumnElement[int]):
     """The record key of each row: MD5(prefix || key as text), first 32 bits."""
 
-    inherit_cache = True
+    inherit_cache = True  # with _traverse_internals: SQLAlchemy compiles it once, not per call
     type = sa.BigInteger()
+    _traverse_internals = [
+        ("prefix", InternalTraversal.dp_clauseelement),
+        ("record", InternalTraversal.dp_clauseelement),
+    ]
 
     def __init__(self, prefix: ColumnElement[Any], key: ColumnElement[Any]) -> None:
         self.prefix = prefix
@@ -134,6 +139,7 @@ class ListedKeys(ColumnElement[str]):
 
     inherit_cache = True
     type = sa.Text()
+    _traverse_internals = [("record", InternalTraversal.dp_clauseelement)]
 
     def __init__(self, key: ColumnElement[Any]) -> None:
         self.record = key

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapters.base import AggregateQuery, Binding, CellKey, Cmp
-from adapters.cellkey import SEPARATOR, cell_key, cell_key_column, pg_seed, record_key
+from adapters.cellkey import SEPARATOR, ListedKeys, cell_key, cell_key_column, pg_seed, record_key
 from adapters.lookup3 import hash_extended
 from adapters.memory import MemoryAdapter
 from adapters.sql import SqlAdapter
@@ -118,3 +118,17 @@ async def test_keys_holding_the_separator_fall_back_to_the_statement(kind: str, 
     finally:
         await adapter.close()
         await db.drop()
+
+
+def test_the_key_columns_have_cache_keys_that_tell_their_columns_apart() -> None:
+    """SQLAlchemy compiles a statement once per cache key: a column without one made it
+    compile the perturbed aggregate on every call (0.9 ms of a 6 ms request), and one
+    whose key ignored the key column would run another dataset's statement."""
+
+    def statement(column: str) -> sa.Select[Any]:
+        prefix = sa.bindparam("p0", PREFIX, type_=sa.Text())
+        return sa.select(cell_key_column(prefix, sa.column(column)), ListedKeys(sa.column(column)))
+
+    nik, kk = statement("nik")._generate_cache_key(), statement("no_kk")._generate_cache_key()
+    assert nik is not None and kk is not None
+    assert nik == statement("nik")._generate_cache_key() and nik != kk
