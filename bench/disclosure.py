@@ -9,11 +9,12 @@ Generates the demo regency once and serves it from two `hub serve` processes (ea
 own SQLite store): `perturbed` with the demo catalog as it is (`disclosure: {method:
 cell_key}`, the default), `suppressed` with the same catalog but `disclosure: {method:
 suppress}` on dinsos.penerima_bansos and dukcapil.penduduk. `--source` says where those
-two datasets live: the demo's SQLite files (`sqlite`, the default: the cell key is a
-Python function SQLite calls per row), or a copy of both tables (same columns, rows,
+two datasets live: the demo's SQLite files (`sqlite`, the default: SQLite lists each
+group's keys, the hub hashes them), or a copy of both tables (same columns, rows,
 primary keys and indexes; the catalog's types) in a scratch database on the local
 PostgreSQL (127.0.0.1:5432, user postgres) or MariaDB (127.0.0.1:3306, user root), where
-the statement computes it (`md5`, `MD5`), dropped at the end; `all` runs each in turn.
+the statement computes it (`hashtextextended`, `CRC32(SHA1(...))`), dropped at the end;
+`all` runs each in turn.
 The other OPDs stay on their SQLite files. Three queries, each sent a number of times
 one after another to each side per round (the side that goes first alternates by
 round): (1) recipients per kecamatan, programme and year and (2) residents per

@@ -1,7 +1,7 @@
 """Perturbed aggregates end to end on every SQL source (the cell key computed inside the
 statement: SQLite through a registered function, PostgreSQL, MariaDB): each group's
 published count is the one computed here from its rows and the key, sums stay within
-the method's bounds, and SQLite and MariaDB (both MD5) publish the very same values for
+the method's bounds, and SQLite and MariaDB (both SHA-1) publish the very same values for
 the same rows under one key (PostgreSQL hashes with its own seeded function). A dataset with `disclosure: {method: suppress}` keeps suppression,
 and its audit record says so."""
 

@@ -72,3 +72,12 @@ def test_the_noise_is_a_function_of_count_and_cell_key_alone() -> None:
 def test_parameters_without_a_table_are_refused(params: dict[str, float], why: str) -> None:
     with pytest.raises(PTableError, match=why):
         PTable(**params)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("table", TABLES, ids=repr)
+def test_the_publisher_for_many_cells_publishes_what_publish_does(table: PTable) -> None:
+    publish, rng = table.publisher(), random.Random(7)
+    edges = [0, 1, 2**31, 2**32 - 1]  # keys as whole numbers in [0, 2^32)
+    for count in [*range(0, table.largest_row + 3), 1000, 10**6]:
+        for key in [*edges, *(rng.randrange(2**32) for _ in range(200))]:
+            assert publish(count, key) == table.publish(count, key / 2**32), (count, key)

@@ -68,10 +68,10 @@ class Perturbation:
         fields = list(dict.fromkeys(f for _, f in measures))  # each summed field once
         where = [(f, at[("sum", f)], types[f]) for f in fields]
         wanted = [(fields.index(f), m == "avg") for m, f in measures]
-        publish, out = self.table.publish, []
+        publish, out = self.table.publisher(), []
         for row in rows:
             count, key = int(row[width]), int(row[-1] or 0)
-            published = publish(count, key / MODULUS)
+            published = publish(count, key)
             if width and published == 0:
                 continue
             sums = [self._sum(row, i, key, type_, f) for f, i, type_ in where]

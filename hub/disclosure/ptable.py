@@ -26,6 +26,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, cached_property
 
@@ -91,6 +92,17 @@ class PTable:
 
     def publish(self, count: int, cell_key: float) -> int:
         return count + self.noise(count, cell_key)
+
+    def publisher(self) -> Callable[[int, int], int]:
+        """`publish` for cell keys as whole numbers in [0, 2^32), as one function without
+        the checks: a perturbed answer calls it for each of its groups."""
+        rows, last = self._cumulative, self.largest_row
+
+        def publish(count: int, cell_key: int) -> int:
+            sums, values = rows[count if count < last else last]
+            return count + values[bisect.bisect_right(sums, cell_key / 2**32)]
+
+        return publish
 
 
 @cache
