@@ -15,17 +15,18 @@ primary keys and indexes; the catalog's types) in a scratch database on the loca
 PostgreSQL (127.0.0.1:5432, user postgres) or MariaDB (127.0.0.1:3306, user root), where
 the statement computes it (`hashtextextended`, `CRC32(SHA1(...))`), dropped at the end;
 `all` runs each in turn.
-The other OPDs stay on their SQLite files. Three queries, each sent a number of times
-one after another to each side per round (the side that goes first alternates by
-round): (1) recipients per kecamatan, programme and year and (2) residents per
-kecamatan, kelurahan and sex, as the anonymous public on /public/graphql; (3) the first
-with the sum and average of `nominal`, as the analyst user:rina on /graphql (who may
-aggregate those fields but not read them). Q1 and Q3 are sent 200 times, Q2 (a 50,000-row
-scan) 40, unless `--requests` sets all three. Every answer must be HTTP 200 without
-`errors`, and the same every time it is asked. Prints requests/s and CPU per request per
-side (the hub's, plus the database server's for PostgreSQL and MariaDB; medians of the
-rounds) and perturbed / suppressed time per request (the median of the rounds' ratios:
-above 1, perturbed is slower); target <= 1.3.
+The other OPDs stay on their SQLite files. Three queries, each sent a number of times to
+each side per round, in `--slices` slices that alternate between the sides (A B B A A B
+...; the side that goes first alternates by round), so that a shared machine's changing
+load falls on both sides alike: (1) recipients per kecamatan, programme and year and (2)
+residents per kecamatan, kelurahan and sex, as the anonymous public on /public/graphql;
+(3) the first with the sum and average of `nominal`, as the analyst user:rina on
+/graphql (who may aggregate those fields but not read them). Q1 and Q3 are sent 200
+times, Q2 (a 50,000-row scan) 40, unless `--requests` sets all three. Every answer must
+be HTTP 200 without `errors`, and the same every time it is asked. Prints requests/s and
+CPU per request per side (the hub's, plus the database server's for PostgreSQL and
+MariaDB; medians of the rounds) and perturbed / suppressed time per request (the median
+of the rounds' ratios: above 1, perturbed is slower); target <= 1.3.
 
 Then compares the perturbed side's answers with the true counts and sums, read from the
 demo's SQLite files (a group missing from an answer was published as 0): per query, the
@@ -149,14 +150,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--requests",
         type=int,
-        help="requests per query, side and round, in sequence (default: "
+        help="requests per query, side and round (default: "
         + ", ".join(f"{q.name} {q.requests}" for q in QUERIES)
         + ")",
     )
+    p.add_argument(
+        "--slices",
+        type=int,
+        default=10,
+        help="slices each side's requests of a round are sent in, alternating sides (default 10)",
+    )
     p.add_argument("--residents", type=int, default=50_000, help="demo residents (default 50,000)")
     args = p.parse_args(argv)
-    if args.rounds < 1 or (args.requests is not None and args.requests < 1):
-        p.error("need --rounds >= 1 and --requests >= 1")
+    if args.rounds < 1 or args.slices < 1 or (args.requests is not None and args.requests < 1):
+        p.error("need --rounds >= 1, --slices >= 1 and --requests >= 1")
     return args
 
 
@@ -435,21 +442,37 @@ class Side:
             canonical(q, r.content)  # an error answer says so; else the figures changed
             raise Failed(f"{q.name} {self.name}: the answer changed between two identical requests")
 
-    def measure(self, q: Query, requests: int, db: int | None) -> dict[str, float]:
-        """Time `requests` requests; CPU per request of the hub and of the database server `db`."""
-        self.ask(q)  # a warm connection and caches, off the clock
+    def measure(self, q: Query, requests: int, db: int | None) -> tuple[float, float, float]:
+        """Seconds of `requests` requests: wall, CPU of the hub and of the database server `db`."""
         cpu, db_cpu = cpu_seconds(self.pid), cpu_seconds(db) if db else 0.0
         start = time.perf_counter()
         for _ in range(requests):
             self.ask(q)
         wall = time.perf_counter() - start
-        cpu, db_cpu = cpu_seconds(self.pid) - cpu, (cpu_seconds(db) - db_cpu if db else 0.0)
-        return {"rate": requests / wall, "ms": 1000 * wall / requests, "cpu_ms": 1000 * cpu / requests,
-                "db_ms": 1000 * db_cpu / requests}  # fmt: skip
+        return wall, cpu_seconds(self.pid) - cpu, (cpu_seconds(db) - db_cpu if db else 0.0)
 
     def close(self) -> None:
         for c in self.clients.values():
             c.close()
+
+
+def turns(
+    sides: list[Side], q: Query, requests: int, slices: int, db: int | None
+) -> dict[str, dict[str, float]]:
+    """`requests` requests of `q` to each side in `slices` slices, A B B A A B ...; per
+    side: requests/s, and wall and CPU ms per request."""
+    for side in sides:
+        side.ask(q)  # a warm connection and caches, off the clock
+    sizes = [requests // slices + (i < requests % slices) for i in range(min(slices, requests))]
+    spent = {side.name: [0.0, 0.0, 0.0] for side in sides}
+    for i, n in enumerate(sizes):
+        for side in sides if i % 2 == 0 else sides[::-1]:
+            spent[side.name] = [a + b for a, b in zip(spent[side.name], side.measure(q, n, db), strict=True)]
+    return {
+        name: {"rate": requests / wall, "ms": 1000 * wall / requests, "cpu_ms": 1000 * cpu / requests,
+               "db_ms": 1000 * db_cpu / requests}
+        for name, (wall, cpu, db_cpu) in spent.items()
+    }  # fmt: skip
 
 
 def truth(data: Path, q: Query) -> dict[Cell, tuple[int, int]]:
@@ -608,14 +631,11 @@ def bench(source: str, args: argparse.Namespace, data: Path, work: Path,
                 for n in range(1, args.rounds + 1):
                     print(f"{source} round {n} of {args.rounds}", file=sys.stderr, flush=True)
                     for q in QUERIES:
-                        for side in SIDES if n % 2 else SIDES[::-1]:
-                            turn = sides[side].measure(q, requests(q, args), db)
+                        order = [sides[side] for side in (SIDES if n % 2 else SIDES[::-1])]
+                        for side, turn in turns(order, q, requests(q, args), args.slices, db).items():
                             runs.append({"round": n, "query": q.name, "side": side, **turn})
-                            print(
-                                f"  {q.name} {side:<10} {turn['rate']:7.1f} req/s",
-                                file=sys.stderr,
-                                flush=True,
-                            )
+                            rate = f"  {q.name} {side:<10} {turn['rate']:7.1f} req/s"
+                            print(rate, file=sys.stderr, flush=True)
             except FAILURES as e:
                 print(f"\nFAILED ({source}): {e}", file=sys.stderr)
                 for side in sides:
@@ -634,7 +654,7 @@ def bench(source: str, args: argparse.Namespace, data: Path, work: Path,
                 print(f"could not drop {scratch.name} on {source}: {e}", file=sys.stderr)
 
     counts = ", ".join(f"{q.name} {requests(q, args)}" for q in QUERIES)
-    print(f"\nmedians over {args.rounds} rounds of {counts} requests per side, in sequence:\n")
+    print(f"\nmedians over {args.rounds} rounds of {counts} requests per side, in {args.slices} slices:\n")
     outcome.ratios = speed(runs, args.rounds, db=source in DAEMONS)
     answers = {q.name: {side: sides[side].answers[q.name] for side in SIDES} for q in QUERIES}
     print(f"\nthe perturbed answers against the true figures (a missing group = 0; key {DISCLOSURE_KEY!r}):")
