@@ -52,15 +52,31 @@ class Not:
     part: Filter
 
 
-Filter: TypeAlias = Cmp | And | Or | Not
+@dataclass(frozen=True, slots=True)
+class Exists:
+    """Rows with at least one row of `target` whose `target_field` equals their
+    `own_field` and for which `where` holds (None: any such row). `name` is the
+    relationship's, for messages. The hub resolves every `Exists` into an `in` list
+    before an adapter sees the filter (hub/semijoin.py)."""
+
+    name: str
+    own_field: str
+    target: str  # `opd.dataset`
+    target_field: str
+    where: Filter | None = None
+
+
+Filter: TypeAlias = Cmp | And | Or | Not | Exists
 
 
 def filter_fields(f: Filter | None) -> set[str]:
-    """Every field a filter mentions."""
+    """Every field of the filtered dataset a filter mentions."""
     if f is None:
         return set()
     if isinstance(f, Cmp):
         return {f.field}
+    if isinstance(f, Exists):
+        return {f.own_field}
     if isinstance(f, Not):
         return filter_fields(f.part)
     return set().union(*(filter_fields(p) for p in f.parts))

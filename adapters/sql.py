@@ -21,6 +21,7 @@ from adapters.base import (
     And,
     Binding,
     Cmp,
+    Exists,
     Filter,
     Not,
     Or,
@@ -236,7 +237,7 @@ class SqlAdapter(Adapter):
         """`build`'s statement; `values` lists what it binds, in order, without building it."""
         if self.pg is not None:
             return await self.pg.rows(key, build, values())
-        return await self._all(build(Binds(arrays=False)))
+        return await self._all(build(Binds(arrays=False, json_lists=self.engine.dialect.name == "sqlite")))
 
     async def fetch(self, query: PageQuery) -> list[Row]:
         t = self.tables[query.dataset]
@@ -363,6 +364,9 @@ def _constant(stmt: sa.Select[Any]) -> Build:
     return lambda _: stmt
 
 
+RESOLVED = "the hub resolves relationship filters before a source sees them (hub/semijoin.py)"
+
+
 def filter_shape(f: Filter | None) -> Hashable:
     """What of a filter decides its SQL text: structure, fields, operators, NULLs."""
     if f is None:
@@ -371,6 +375,8 @@ def filter_shape(f: Filter | None) -> Hashable:
         return (f.field, f.op, bool(f.value) if f.op == "isNull" else f.value is None)
     if isinstance(f, Not):
         return ("not", filter_shape(f.part))
+    if isinstance(f, Exists):
+        raise TypeError(RESOLVED)
     return (type(f).__name__, tuple(filter_shape(p) for p in f.parts))
 
 
@@ -381,6 +387,8 @@ def filter_values(f: Filter | None, out: list[Any]) -> list[Any]:
             out.append(list(f.value) if f.op in ("in", "nin") else f.value)
     elif isinstance(f, Not):
         filter_values(f.part, out)
+    elif isinstance(f, Exists):
+        raise TypeError(RESOLVED)
     elif f is not None:
         for part in f.parts:
             filter_values(part, out)

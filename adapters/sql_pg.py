@@ -40,8 +40,9 @@ LISTED_AS_JSON = (sa.String, sa.Integer)
 class Binds:
     """Hands out bound parameters while a statement is built, recording their values."""
 
-    def __init__(self, arrays: bool) -> None:
+    def __init__(self, arrays: bool, json_lists: bool = False) -> None:
         self.arrays = arrays  # PostgreSQL: lists bind as one parameter
+        self.json_lists = json_lists  # SQLite: long lists of text or integers bind as one JSON text
         self.values: list[Any] = []
         self.as_json: set[int] = set()  # values sent as JSON text
 
@@ -51,6 +52,12 @@ class Binds:
         return sa.bindparam(name, value, type_=type_)
 
     def one_of(self, c: sa.ColumnClause[Any], values: Sequence[Any], negate: bool = False) -> Any:
+        if not self.arrays and self.json_lists and len(values) > JSON_LIST and _json_safe(c, values):
+            # SQLite binds at most 32,766 values; a relationship filter's list can hold more
+            text = self(orjson.dumps(list(values)).decode(), sa.Text())
+            elements = sa.func.json_each(text).table_valued("value")
+            subquery = sa.select(elements.c.value).scalar_subquery()
+            return c.not_in(subquery) if negate else c.in_(subquery)
         if not self.arrays:
             return c.not_in(list(values)) if negate else c.in_(list(values))
         array: sa.ColumnElement[Any]
@@ -62,6 +69,20 @@ class Binds:
         else:
             array = self(list(values), sa.ARRAY(c.type))
         return c != sa.all_(array) if negate else c == sa.any_(array)
+
+
+JSON_LIST = 500  # longer lists go to SQLite as one JSON text (json_each)
+
+
+def _json_safe(c: sa.ColumnClause[Any], values: Sequence[Any]) -> bool:
+    """Whether SQLite compares the column with JSON's values as with the values bound
+    one by one: text and whole numbers (dates, decimals and floats are stored by
+    SQLAlchemy in forms JSON would not reproduce)."""
+    if isinstance(c.type, sa.String):
+        return all(isinstance(v, str) for v in values)
+    if isinstance(c.type, sa.Integer):
+        return all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+    return False
 
 
 @dataclass(frozen=True)

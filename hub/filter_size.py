@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adapters.base import Cmp, Filter, Not
+from adapters.base import Cmp, Exists, Filter, Not
 from hub.errors import QueryTooComplex
 
 LIKE_LENGTH = 200
@@ -78,6 +78,9 @@ def _count(f: Filter, tally: _Tally) -> None:
                 )
     elif isinstance(f, Not):
         _count(f.part, tally)
+    elif isinstance(f, Exists):  # a relationship filter: one term, and its own filter's
+        if f.where is not None:
+            _count(f.where, tally)
     else:
         for part in f.parts:
             _count(part, tally)

@@ -50,6 +50,7 @@ class Source:
     adapter: Adapter
     timeout: float
     breaker: Breaker
+    max_rows: int = 50_000  # rows the hub may fetch to answer what the source cannot (hub/semijoin.py)
 
 
 def check_adapters(catalog: Catalog, kinds: Mapping[str, str] | None = None) -> list[Problem]:
@@ -83,7 +84,7 @@ class Sources:
             except ValueError as e:  # an adapter's own check of its configuration
                 raise CatalogError([Problem(catalog.paths[opd], f"sources.{name}", str(e))]) from None
             breaker = Breaker(spec.breaker_failures, spec.breaker_reset)
-            self.by_id[source_id] = Source(source_id, adapter, spec.timeout, breaker)
+            self.by_id[source_id] = Source(source_id, adapter, spec.timeout, breaker, spec.max_rows)
             for b in bindings:
                 self.of_dataset[b.name] = self.by_id[source_id]
 

@@ -22,7 +22,11 @@ Rule = Literal["exact", "suppress", "cell_key"]  # how the groups were made safe
 
 
 def aggregate_plan(
-    t: DatasetTypes, args: Mapping[str, Any], sel: Mapping[str, Selected], q: FieldInputs
+    t: DatasetTypes,
+    args: Mapping[str, Any],
+    sel: Mapping[str, Selected],
+    q: FieldInputs,
+    types: Mapping[str, DatasetTypes] | None = None,
 ) -> AggregatePlan:
     group_by = tuple(dict.fromkeys(args.get("groupBy") or ()))
     measures: list[tuple[Measure, str]] = []
@@ -32,7 +36,8 @@ def aggregate_plan(
                 pair = (s.name, t.fields[m.name]) if m.name in t.fields else None
                 if pair is not None and pair not in measures:
                     measures.append(pair)
-    return AggregatePlan(t.dataset.qualified, group_by, to_filter(t, args.get("where")), tuple(measures))
+    where = to_filter(t, args.get("where"), types)
+    return AggregatePlan(t.dataset.qualified, group_by, where, tuple(measures))
 
 
 def _measure_output(t: DatasetTypes, measure: str, field: str) -> Callable[[Any], Any] | None:

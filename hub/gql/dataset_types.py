@@ -131,6 +131,8 @@ class DatasetTypes:
     field_enum: GraphQLEnumType | None = None
     group: GraphQLObjectType | None = None
     aggregate_where: GraphQLInputObjectType | None = None
+    related_one: GraphQLInputObjectType | None = None  # filters through a to-one relationship
+    related_list: GraphQLInputObjectType | None = None  # ... through a to-many relationship
     fields: dict[str, str] = field(default_factory=dict)  # gql name -> catalog field
     relationships: dict[str, tuple[str, RelationshipSpec]] = field(default_factory=dict)
 
@@ -173,8 +175,15 @@ def _joinable(ds: Dataset, rel: RelationshipSpec, own: Access, target: Access) -
     return mine in own.filterable() and theirs in target.filterable() and bool(target.read)
 
 
-def _where(ds: Dataset, name: str, full: frozenset[str], equality: frozenset[str]) -> GraphQLInputObjectType:
-    """Filters on `full` fields with every operator and on `equality` fields with eq/in."""
+def _where(
+    ds: Dataset,
+    name: str,
+    full: frozenset[str],
+    equality: frozenset[str],
+    related: Callable[[], dict[str, GraphQLInputField]] = dict,
+) -> GraphQLInputObjectType:
+    """Filters on `full` fields with every operator and on `equality` fields with eq/in,
+    and the `related` relationship filters."""
     where: GraphQLInputObjectType
 
     def where_fields() -> dict[str, GraphQLInputField]:
@@ -183,6 +192,7 @@ def _where(ds: Dataset, name: str, full: frozenset[str], equality: frozenset[str
             for f, s in ds.fields.items()
             if f in full or f in equality
         }
+        out |= related()
         out["and"] = GraphQLInputField(GraphQLList(GraphQLNonNull(where)), description="All must hold.")
         out["or"] = GraphQLInputField(GraphQLList(GraphQLNonNull(where)), description="Any must hold.")
         out["not"] = GraphQLInputField(where, description="Must not hold.")
@@ -192,10 +202,66 @@ def _where(ds: Dataset, name: str, full: frozenset[str], equality: frozenset[str
     return where
 
 
-def _read_types(t: DatasetTypes, name: str) -> None:
+def _relationship_filters(t: DatasetTypes, types: Mapping[str, DatasetTypes]) -> dict[str, GraphQLInputField]:
+    """A filter field per relationship whose join the audience may use and whose target
+    it may filter: to-one `{exists, <the target's where>}`, to-many `{some, none, every}`."""
+    out: dict[str, GraphQLInputField] = {}
+    for gql_name, (_, rel) in t.relationships.items():
+        target = types.get(rel.to)
+        if target is None or target.where is None:
+            continue
+        ((mine, theirs),) = rel.join.items()
+        if mine not in t.access.filterable() or theirs not in target.access.filterable():
+            continue
+        out[gql_name] = GraphQLInputField(
+            _related_list(target) if rel.many else _related_one(target),
+            description=f"Rows by their related rows of {rel.to} (join {mine} = {theirs}).",
+        )
+    return out
+
+
+def _related_one(target: DatasetTypes) -> GraphQLInputObjectType:
+    if target.related_one is None:
+        assert target.where is not None
+        where = target.where
+        target.related_one = GraphQLInputObjectType(
+            f"{where.name}Related",
+            lambda: {
+                "exists": GraphQLInputField(
+                    GraphQLBoolean,
+                    description="true (the default): there is a related row; false: there is none.",
+                ),
+                **where.fields,
+            },
+            description="The related row: whether there is one, and what holds for it.",
+        )
+    return target.related_one
+
+
+def _related_list(target: DatasetTypes) -> GraphQLInputObjectType:
+    if target.related_list is None:
+        assert target.where is not None
+        where = target.where
+        target.related_list = GraphQLInputObjectType(
+            f"{where.name}RelatedList",
+            {
+                "some": GraphQLInputField(where, description="At least one related row matches."),
+                "none": GraphQLInputField(where, description="No related row matches."),
+                "every": GraphQLInputField(
+                    where, description="Every related row matches (true when there is none)."
+                ),
+            },
+            description="The related rows: whether some, none or every one of them matches.",
+        )
+    return target.related_list
+
+
+def _read_types(t: DatasetTypes, name: str, types: Mapping[str, DatasetTypes]) -> None:
     ds, access = t.dataset, t.access
     if access.filterable():
-        t.where = _where(ds, f"{name}Where", access.read, access.match)
+        t.where = _where(
+            ds, f"{name}Where", access.read, access.match, lambda: _relationship_filters(t, types)
+        )
     if not access.read:
         return
     t.order_by = GraphQLInputObjectType(
@@ -242,7 +308,7 @@ def _match_types(t: DatasetTypes, name: str) -> None:
     t.match_result = GraphQLObjectType(f"{name}Match", result)
 
 
-def _aggregate_types(t: DatasetTypes, name: str) -> None:
+def _aggregate_types(t: DatasetTypes, name: str, types: Mapping[str, DatasetTypes]) -> None:
     ds, names = t.dataset, t.access.aggregate | t.access.read
     if not names:
         return
@@ -280,7 +346,9 @@ def _aggregate_types(t: DatasetTypes, name: str) -> None:
             measure_type = GraphQLObjectType(f"{name}{measure.title()}", _scalars(ds, members, as_type))
             group[measure] = GraphQLField(measure_type)
     t.group = GraphQLObjectType(f"{name}Group", group)
-    t.aggregate_where = _where(ds, f"{name}AggregateWhere", names, frozenset())
+    t.aggregate_where = _where(
+        ds, f"{name}AggregateWhere", names, frozenset(), lambda: _relationship_filters(t, types)
+    )
 
 
 def disclosure_text(ds: Dataset) -> str:
@@ -318,9 +386,9 @@ def build_dataset_types(catalog: Catalog, audience: Audience = None) -> dict[str
         )
     for t in types.values():
         name = pascal(t.dataset.opd, t.dataset.name)
-        _read_types(t, name)
+        _read_types(t, name, types)
         _match_types(t, name)
-        _aggregate_types(t, name)
+        _aggregate_types(t, name, types)
     return types
 
 

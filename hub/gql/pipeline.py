@@ -56,7 +56,9 @@ from hub.policy.access import (
     check_aggregate,
     check_anchored,
     check_match,
+    check_pairs,
     check_perturbable,
+    check_related,
     compared_read_pairs,
     count_pairs,
     filter_shape,
@@ -64,9 +66,11 @@ from hub.policy.access import (
     match_pairs,
     pairs,
     related_count_pairs,
+    relationship_pairs,
     restrict,
 )
 from hub.policy.decisions import Pair, Policy
+from hub.semijoin import Join, has_exists, resolve
 from hub.sources import Calls
 from hub.store.guesses import Digests, Guess, GuessBook
 from hub.store.quotas import QuotaBook
@@ -135,12 +139,23 @@ async def read(
         ("shape", plan.node, plan.order),
         lambda: shape_connection(types, t, sel, q.fragments, q.variables, ctx.cursors, plan),
     )
-    result = await run_read(ctx.sources, plan)  # fetch
+    result = await run_read(ctx.sources, await resolved(ctx, types, plan))  # fetch
     # records compared: the rows a verification named; a count-only question is one probe
     compared = named or (0 if plan.want_rows else 1)
     ctx.ledger.note(used, rows=count_rows(plan.node, result.rows), records=compared)  # note
     denied = [(d.path, Forbidden(d.message), d.nodes) for d in shape.denied]
     return Precompleted(shape.write(result, plan.where), denied)  # write
+
+
+async def resolved(ctx: Context, types: Types, plan: ReadPlan) -> ReadPlan:
+    """The plan with its relationship filters answered (hub/semijoin.py)."""
+    if not has_exists(plan.where):
+        return plan
+    return replace(plan, where=await resolve(Join(ctx.sources, keys(types)), plan.dataset, plan.where))
+
+
+def keys(types: Types) -> dict[str, str]:
+    return {name: t.dataset.key for name, t in types.items()}
 
 
 def decide_read(
@@ -152,13 +167,15 @@ def decide_read(
     structure, never on filter values: a cached document's step keeps it under exactly
     those, so that no decision is reused for another policy version or subject."""
     policy = ctx.policy
-    key = (policy, policy.current_version(), ctx.subject, plan.node, plan.sort, filter_shape(plan.where))
+    shape = filter_shape(plan.dataset, plan.where)
+    key = (policy, policy.current_version(), ctx.subject, plan.node, plan.sort, shape)
 
     def decide() -> tuple[NodePlan, frozenset[Pair], frozenset[str]]:
         asked = pairs(plan) | count_pairs(plan.dataset, t.dataset.fields)
         asked |= related_count_pairs(plan.node, lambda d: types[d].dataset.fields)
         allowed = policy.decide(ctx.subject, asked | compared_read_pairs(plan.dataset, plan.where))
         restricted = restrict(plan, allowed)
+        check_related(plan.dataset, plan.where, allowed)
         return restricted.node, frozenset(pairs(restricted)), match_only(plan.dataset, plan.where, allowed)
 
     node, used, only = memo.decided(key, decide)
@@ -246,20 +263,29 @@ def withhold(
     return errors
 
 
-async def aggregate(t: DatasetTypes, info: GraphQLResolveInfo[Any], args: dict[str, Any]) -> Precompleted:
+async def aggregate(
+    types: Types, t: DatasetTypes, info: GraphQLResolveInfo[Any], args: dict[str, Any]
+) -> Precompleted:
     ctx: Context = info.context
     q = FieldInputs(info.fragments, info.variable_values, ctx.max_first)
     sel = collect(info.field_nodes, q.fragments, q.variables)
-    plan = aggregate_plan(t, args, sel, q)  # plan
+    plan = aggregate_plan(t, args, sel, q, types)  # plan
     ctx.filters.check(plan.where, plan.dataset)
     fields = list(t.dataset.fields)
-    allowed = ctx.policy.decide(ctx.subject, aggregate_pairs(plan, fields))  # decide
+    related = relationship_pairs(plan.dataset, plan.where)
+    reading = {(obj, "read") for obj, _ in related}
+    allowed = ctx.policy.decide(ctx.subject, aggregate_pairs(plan, fields) | related | reading)  # decide
     exempt = check_aggregate(plan, fields, allowed)
+    check_pairs(related, allowed)
+    check_related(plan.dataset, plan.where, allowed)
+    # exact only for whoever may read every related field the filter uses as well
+    exempt = exempt and all(allowed.get((obj, "read")) for obj, _ in related)
     rule: Rule = "exact" if exempt else t.dataset.spec.disclosure.method
     if rule == "cell_key":
         check_perturbable(plan)
-    used = {(f"{plan.dataset}.{f}", "aggregate") for f in aggregate_used(plan)}
+    used = {(f"{plan.dataset}.{f}", "aggregate") for f in aggregate_used(plan)} | related
     ctx.ledger.require_purpose(used)  # purpose
+    plan = replace(plan, where=await resolve(Join(ctx.sources, keys(types)), plan.dataset, plan.where))
     counts, rows, rule = await fetch_groups(ctx, t, plan, rule)  # fetch
     note_aggregate(ctx, t, used, counts, rule)  # note
     return Precompleted(write_groups(t, plan, sel, rows, rule, q))  # write

@@ -44,7 +44,7 @@ def build_schema(catalog: Catalog, default_first: int = 100, audience: Audience 
         return lambda _source, info, records: pipeline.match(t, info, records)
 
     def aggregate(t: DatasetTypes) -> Resolver:
-        return lambda _source, info, **args: pipeline.aggregate(t, info, args)
+        return lambda _source, info, **args: pipeline.aggregate(types, t, info, args)
 
     listing = build_listing(catalog, audience)
     resolvers = Resolvers(read, match, aggregate)

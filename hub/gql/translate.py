@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.base import And, Cmp, Filter, Not, Op, Or, Order
+from adapters.base import And, Cmp, Exists, Filter, Not, Op, Or, Order
 from hub.cursor import Cursors, filter_scope
-from hub.errors import BadUserInput
+from hub.errors import BadUserInput, QueryTooComplex
 from hub.gql.dataset_types import DatasetTypes
 from hub.gql.selection import Selected, collect
 from hub.gql.step_cache import NEVER, StepMemo
@@ -35,7 +35,17 @@ class FieldInputs:
     max_first: int
 
 
-def to_filter(t: DatasetTypes, where: Mapping[str, Any] | None) -> Filter | None:
+RELATED_DEPTH = 2  # recipient -> resident is one level, recipient -> resident -> recipients two
+
+
+def to_filter(
+    t: DatasetTypes,
+    where: Mapping[str, Any] | None,
+    types: Mapping[str, DatasetTypes] | None = None,
+    depth: int = 0,
+) -> Filter | None:
+    """A `where` as a `Filter`; relationship filters become `Exists` (`types` holds the
+    datasets they lead to), at most RELATED_DEPTH deep."""
     if not where:
         return None
     parts: list[Filter] = []
@@ -43,21 +53,70 @@ def to_filter(t: DatasetTypes, where: Mapping[str, Any] | None) -> Filter | None
         if value is None:
             raise BadUserInput(f"`{key}: null` in where: leave the field out instead")
         if key in ("and", "or"):
-            subs = [f for f in (to_filter(t, w) for w in value) if f is not None]
+            subs = [f for f in (to_filter(t, w, types, depth) for w in value) if f is not None]
             if key == "and":
                 parts.extend(subs)
             else:
                 parts.append(Or(tuple(subs)))
         elif key == "not":
-            sub = to_filter(t, value)
+            sub = to_filter(t, value, types, depth)
             if sub is not None:
                 parts.append(Not(sub))
+        elif key in t.relationships:
+            related = _related(t, key, value, types or {}, depth + 1)
+            if related is not None:
+                parts.append(related)
         else:
             field = t.fields[key]
             for op, operand in value.items():
                 if operand is None:
                     raise BadUserInput(f"`{key}: {{{op}: null}}`: use `isNull: true` to ask for nulls")
                 parts.append(Cmp(field, _OPS[op], tuple(operand) if op in ("in", "nin") else operand))
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else And(tuple(parts))
+
+
+def _related(
+    t: DatasetTypes, key: str, value: Mapping[str, Any], types: Mapping[str, DatasetTypes], depth: int
+) -> Filter | None:
+    """`{rel: {...}}` as `Exists`: to-one `{exists, <target where>}`; to-many `{some,
+    none, every}` (every: no related row fails it; true where there is none)."""
+    name, spec = t.relationships[key]
+    if depth > RELATED_DEPTH:
+        raise QueryTooComplex(
+            f"relationship filters nest at most {RELATED_DEPTH} deep; `{key}` is at depth {depth}",
+            limit="relationship depth",
+        )
+    target = types[spec.to]
+    ((own, theirs),) = spec.join.items()
+
+    def exists(inner: Mapping[str, Any] | None) -> Exists:
+        return Exists(name, own, spec.to, theirs, to_filter(target, inner, types, depth))
+
+    if not spec.many:
+        inner = {k: v for k, v in value.items() if k != "exists"}
+        wanted = value.get("exists", True)
+        if wanted is None:
+            raise BadUserInput(f"`{key}: {{exists: null}}`: give true or false")
+        if not wanted and inner:
+            raise BadUserInput(
+                f"`{key}: {{exists: false, ...}}` asks for rows without a related row whose fields "
+                "hold something: there is none; use `not` for rows whose related row fails a condition"
+            )
+        return exists(inner) if wanted else Not(exists(None))
+    parts: list[Filter] = []
+    for quantifier, inner in value.items():
+        if inner is None:
+            raise BadUserInput(f"`{key}: {{{quantifier}: null}}`: leave it out instead")
+        if quantifier == "some":
+            parts.append(exists(inner))
+        elif quantifier == "none":
+            parts.append(Not(exists(inner)))
+        else:  # every: no related row for which it does not hold
+            condition = to_filter(target, inner, types, depth)
+            if condition is not None:
+                parts.append(Not(Exists(name, own, spec.to, theirs, Not(condition))))
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else And(tuple(parts))
@@ -117,7 +176,7 @@ def read_plan(
     first = args.get("first")
     if first is None or first < 0 or first > q.max_first:
         raise BadUserInput(f"`first` must be between 0 and {q.max_first}")
-    where = to_filter(t, args.get("where"))
+    where = to_filter(t, args.get("where"), types)
     order = to_order(t, args.get("orderBy"))
     ds = t.dataset
     after = None

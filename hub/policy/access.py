@@ -16,59 +16,102 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
-from adapters.base import EQUALITY_OPS, And, Cmp, Filter, Not, Or
+from adapters.base import EQUALITY_OPS, And, Cmp, Exists, Filter, Not
 from hub.errors import Forbidden
 from hub.plan import AggregatePlan, MatchPlan, NodePlan, ReadPlan
 from hub.policy.decisions import Pair
 
 
 def cmps(f: Filter | None) -> list[Cmp]:
-    if f is None:
+    """The comparisons of the filtered dataset's own fields (not those in relationship
+    filters, which compare the related dataset's)."""
+    if f is None or isinstance(f, Exists):
         return []
     if isinstance(f, Cmp):
         return [f]
     if isinstance(f, Not):
         return cmps(f.part)
-    assert isinstance(f, And | Or)
     return [c for p in f.parts for c in cmps(p)]
 
 
-def _actions(f: Filter | None, negated: bool = False) -> list[tuple[str, str]]:
-    """(field, action) per comparison: `match` suffices for eq/in outside a `not`;
-    `not: {eq}` asks what `neq` asks, so it needs `read` like `neq`."""
+# (object, action, related): `related` is True for comparisons inside a relationship filter
+Use = tuple[str, str, bool]
+
+
+def _actions(f: Filter | None, dataset: str, negated: bool = False, related: bool = False) -> list[Use]:
+    """What each comparison needs: `match` suffices for eq/in outside a `not`; `not:
+    {eq}` asks what `neq` asks, so it needs `read` like `neq`. A relationship filter
+    needs `match` on both join fields (as following the relationship does) and what its
+    own comparisons need of the related dataset; `none` and `every` negate them."""
     if f is None:
         return []
     if isinstance(f, Cmp):
-        return [(f.field, "match" if f.op in EQUALITY_OPS and not negated else "read")]
+        action = "match" if f.op in EQUALITY_OPS and not negated else "read"
+        return [(f"{dataset}.{f.field}", action, related)]
     if isinstance(f, Not):
-        return _actions(f.part, not negated)
-    assert isinstance(f, And | Or)
-    return [a for p in f.parts for a in _actions(p, negated)]
+        return _actions(f.part, dataset, not negated, related)
+    if isinstance(f, Exists):
+        own, theirs = f"{dataset}.{f.own_field}", f"{f.target}.{f.target_field}"
+        return [(own, "match", True), (theirs, "match", True), *_actions(f.where, f.target, negated, True)]
+    return [a for p in f.parts for a in _actions(p, dataset, negated, related)]
 
 
-def filter_shape(where: Filter | None) -> tuple[tuple[str, str], ...]:
-    """(field, action) per comparison, in order: what a filter asks of the policy,
-    without its values."""
-    return tuple(_actions(where))
+def filter_shape(dataset: str, where: Filter | None) -> tuple[Use, ...]:
+    """What a filter asks of the policy, per comparison in order, without its values."""
+    return tuple(_actions(where, dataset))
 
 
 def filter_pairs(dataset: str, where: Filter | None) -> set[Pair]:
-    return {(f"{dataset}.{field}", action) for field, action in _actions(where)}
+    return {(obj, action) for obj, action, _ in _actions(where, dataset)}
+
+
+def relationship_pairs(dataset: str, where: Filter | None) -> set[Pair]:
+    """What the filter's relationship filters need: `match` on the join fields, and
+    `match` or `read` on the related fields they compare."""
+    return {(obj, action) for obj, action, related in _actions(where, dataset) if related}
 
 
 def compared_read_pairs(dataset: str, where: Filter | None) -> set[Pair]:
     """`read` on every field the filter only compares: whether the caller may read it
     decides whether the comparison must be anchored by the key (`check_anchored`)."""
-    return {(f"{dataset}.{field}", "read") for field, action in _actions(where) if action == "match"}
+    return {(obj, "read") for obj, action, _ in _actions(where, dataset) if action == "match"}
 
 
 def match_only(dataset: str, where: Filter | None, allowed: Mapping[Pair, bool]) -> frozenset[str]:
-    """The fields the filter compares that the caller may compare but not read."""
+    """The filtered dataset's own fields the filter compares that the caller may compare
+    but not read (relationship filters: `check_related`)."""
     return frozenset(
-        field
-        for field, action in _actions(where)
-        if action == "match" and not allowed.get((f"{dataset}.{field}", "read"))
+        obj[len(dataset) + 1 :]
+        for obj, action, related in _actions(where, dataset)
+        if not related and action == "match" and not allowed.get((obj, "read"))
     )
+
+
+def check_related(dataset: str, where: Filter | None, allowed: Mapping[Pair, bool]) -> None:
+    """A relationship filter may compare a related field's value only where the caller
+    may read that field. Comparing a field it may only match through a relationship
+    would be a verification of every row's related record, which the guess budget and
+    the daily quota do not count yet: FORBIDDEN until they do. Existence (the join
+    fields alone) is allowed with `match`."""
+    joins = {(f"{dataset}.{e.own_field}", f"{e.target}.{e.target_field}") for e in _exists(where)}
+    join_fields = {obj for pair in joins for obj in pair}
+    for obj, action, related in _actions(where, dataset):
+        if related and action == "match" and obj not in join_fields and not allowed.get((obj, "read")):
+            raise Forbidden(
+                f"{obj} may only be compared, and a relationship filter compares it for every row: "
+                "that needs read on it (verify records with the Match field instead)",
+                object=obj, action="read",
+            )  # fmt: skip
+
+
+def _exists(f: Filter | None) -> list[Exists]:
+    if f is None or isinstance(f, Cmp):
+        return []
+    if isinstance(f, Exists):
+        return [f, *_exists(f.where)]
+    if isinstance(f, Not):
+        return _exists(f.part)
+    return [e for p in f.parts for e in _exists(p)]
 
 
 def _conjuncts(f: Filter) -> list[Filter]:
@@ -134,7 +177,11 @@ def count_pairs(dataset: str, fields: Iterable[str]) -> set[Pair]:
 
 
 def check_filter(dataset: str, where: Filter | None, allowed: Mapping[Pair, bool]) -> None:
-    for obj, action in sorted(filter_pairs(dataset, where)):
+    check_pairs(filter_pairs(dataset, where), allowed)
+
+
+def check_pairs(asked: set[Pair], allowed: Mapping[Pair, bool]) -> None:
+    for obj, action in sorted(asked):
         if not allowed.get((obj, action)):
             how = "compare" if action == "match" else "filter on"
             raise Forbidden(f"you may not {how} {obj}", object=obj, action=action)

@@ -1,0 +1,167 @@
+"""Relationship filters answered across sources: every `Exists` in a filter becomes
+`own_field in (values)` before the filter reaches the filtered dataset's adapter.
+
+Two ways to find the values, the one likely smaller first:
+
+    target first  the `target_field` values of the target's rows for which the
+                  relationship's own filter holds (its relationships resolved first);
+    rows first    only for an `Exists` that is a conjunct of the whole filter (negated
+                  or not): the `own_field` values of the rows the other conjuncts leave,
+                  then which of them the target has a matching row for, asked in
+                  `in` batches.
+
+A bare existence test (`exists`, no filter on the target) goes rows first, since the
+target side is the whole target; every other test goes target first. Each fetch may
+hold at most its source's `max_rows` rows; when the first way passes that, the other is
+tried, and when both do, the filter is QUERY_TOO_COMPLEX, naming the relationship.
+Values the hub fetches here are its own: they never leave it, and the policy step has
+decided every field the filter uses before this runs (hub/policy/access.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.base import Adapter, And, Cmp, Exists, Filter, Not, Or, Order, PageQuery
+from hub.errors import QueryTooComplex
+from hub.sources import Calls
+
+BATCH = 1000  # values per `in` when asking the target which of the rows' values it has
+
+
+class _TooMany(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Join:
+    """What resolving needs: the sources, and each dataset's key (to page by)."""
+
+    sources: Calls
+    keys: Mapping[str, str]
+
+
+def has_exists(f: Filter | None) -> bool:
+    if f is None:
+        return False
+    if isinstance(f, Exists):
+        return True
+    if isinstance(f, Cmp):
+        return False
+    if isinstance(f, Not):
+        return has_exists(f.part)
+    return any(has_exists(p) for p in f.parts)
+
+
+async def resolve(j: Join, dataset: str, where: Filter | None) -> Filter | None:
+    """`where` with every `Exists` replaced by an `in` list of the filtered dataset's
+    values; unchanged (the same object) when it holds none."""
+    if not has_exists(where):
+        return where
+    assert where is not None
+    conjuncts = list(where.parts) if isinstance(where, And) else [where]
+    # the conjuncts without relationships first: they bound the rows of `rows first`
+    plain = [c for c in conjuncts if not has_exists(c)]
+    resolved: list[Filter] = []
+    for c in conjuncts:
+        if not has_exists(c):
+            continue
+        exists, negated = _top_exists(c)
+        if exists is None:  # inside `or` or deeper: only target first can answer it
+            resolved.append(await _replace(j, c))
+            continue
+        rest = _and([*plain, *resolved])
+        found = await _either_way(j, dataset, exists, rest)
+        resolved.append(Not(found) if negated else found)
+    return _and([*plain, *resolved])
+
+
+def _top_exists(f: Filter) -> tuple[Exists | None, bool]:
+    if isinstance(f, Exists):
+        return f, False
+    if isinstance(f, Not) and isinstance(f.part, Exists):
+        return f.part, True
+    return None, False
+
+
+def _and(parts: list[Filter]) -> Filter | None:
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else And(tuple(parts))
+
+
+async def _replace(j: Join, f: Filter) -> Filter:
+    """Every `Exists` in `f` answered target first."""
+    if isinstance(f, Exists):
+        try:
+            return await _target_first(j, f)
+        except _TooMany:
+            raise _too_complex(f, None) from None
+    if isinstance(f, Cmp):
+        return f
+    if isinstance(f, Not):
+        return Not(await _replace(j, f.part))
+    parts = tuple([await _replace(j, p) for p in f.parts])
+    return And(parts) if isinstance(f, And) else Or(parts)
+
+
+async def _either_way(j: Join, dataset: str, exists: Exists, rest: Filter | None) -> Filter:
+    if exists.where is None:
+        ways = [_rows_first(j, exists, dataset, rest), _target_first(j, exists)]
+    else:
+        ways = [_target_first(j, exists), _rows_first(j, exists, dataset, rest)]
+    try:
+        for way in ways:
+            try:
+                return await way
+            except _TooMany:
+                continue
+    finally:
+        for way in ways:
+            way.close()  # the way not taken never started
+    raise _too_complex(exists, dataset)
+
+
+def _too_complex(exists: Exists, dataset: str | None) -> QueryTooComplex:
+    sides = f"from {exists.target} and from {dataset}" if dataset else f"from {exists.target}"
+    return QueryTooComplex(
+        f"the filter on the relationship {exists.name} (to {exists.target}) needs more rows than "
+        f"the sources' max_rows {sides}: narrow the filter",
+        limit="max_rows",
+    )
+
+
+async def _target_first(j: Join, exists: Exists) -> Filter:
+    inner = await resolve(j, exists.target, exists.where)
+    present = Cmp(exists.target_field, "isNull", False)
+    where = present if inner is None else And((inner, present))
+    values = await _values(j, exists.target, exists.target_field, where)
+    return Cmp(exists.own_field, "in", tuple(values))
+
+
+async def _rows_first(j: Join, exists: Exists, dataset: str, rest: Filter | None) -> Filter:
+    candidates = await _values(j, dataset, exists.own_field, rest)
+    inner = await resolve(j, exists.target, exists.where)
+    found: list[Any] = []
+    for i in range(0, len(candidates), BATCH):
+        batch = Cmp(exists.target_field, "in", tuple(candidates[i : i + BATCH]))
+        found += await _values(j, exists.target, exists.target_field, _and([p for p in (inner, batch) if p]))
+    return Cmp(exists.own_field, "in", tuple(dict.fromkeys(found)))
+
+
+async def _values(j: Join, dataset: str, field: str, where: Filter | None) -> list[Any]:
+    """The distinct non-null values of `field` in the rows `where` leaves; _TooMany past
+    the source's max_rows rows."""
+    source = j.sources.of_dataset[dataset]
+    limit = source.max_rows
+    query = PageQuery(dataset, (field,), where, (Order(j.keys[dataset]),), None, limit + 1)
+    rows = await j.sources.call(source, _fetch(query))
+    if len(rows) > limit:
+        raise _TooMany
+    return list(dict.fromkeys(r[0] for r in rows if r[0] is not None))
+
+
+def _fetch(q: PageQuery) -> Callable[[Adapter], Awaitable[list[Any]]]:
+    return lambda a: a.fetch(q)
