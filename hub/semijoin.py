@@ -11,7 +11,10 @@ Two ways to find the values, the one likely smaller first:
                   `in` batches.
 
 A bare existence test (`exists`, no filter on the target) goes rows first, since the
-target side is the whole target; every other test goes target first. Each fetch may
+target side is the whole target; every other test goes target first. A verification
+(a relationship filter on fields the caller may only match, hub/policy/related.py)
+always goes rows first, and the rows' values are handed to `Join.check` (which charges
+them as records compared and spends their guesses) before the target is asked. Each fetch may
 hold at most its source's `max_rows` rows; when the first way passes that, the other is
 tried, and when both do, the filter is QUERY_TOO_COMPLEX, naming the relationship.
 Values the hub fetches here are its own: they never leave it, and the policy step has
@@ -20,7 +23,7 @@ decided every field the filter uses before this runs (hub/policy/access.py).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Container, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,12 +38,22 @@ class _TooMany(Exception):
     pass
 
 
+Check = Callable[[Exists, list[Any]], Awaitable[None]]
+
+
+async def _unchecked(_exists: Exists, _named: list[Any]) -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class Join:
-    """What resolving needs: the sources, and each dataset's key (to page by)."""
+    """What resolving needs: the sources, each dataset's key (to page by), the filter's
+    verifications and what to do with the records each names before the target is asked."""
 
     sources: Calls
     keys: Mapping[str, str]
+    verified: Container[Exists] = frozenset()
+    check: Check = _unchecked
 
 
 def has_exists(f: Filter | None) -> bool:
@@ -69,11 +82,14 @@ async def resolve(j: Join, dataset: str, where: Filter | None) -> Filter | None:
         if not has_exists(c):
             continue
         exists, negated = _top_exists(c)
-        if exists is None:  # inside `or` or deeper: only target first can answer it
-            resolved.append(await _replace(j, c))
+        if exists is None:  # inside `or` or deeper: target first, or a verification
+            resolved.append(await _replace(j, c, dataset, _and(plain)))
             continue
         rest = _and([*plain, *resolved])
-        found = await _either_way(j, dataset, exists, rest)
+        if exists in j.verified:
+            found = await _verified(j, exists, dataset, rest)
+        else:
+            found = await _either_way(j, dataset, exists, rest)
         resolved.append(Not(found) if negated else found)
     return _and([*plain, *resolved])
 
@@ -92,9 +108,12 @@ def _and(parts: list[Filter]) -> Filter | None:
     return parts[0] if len(parts) == 1 else And(tuple(parts))
 
 
-async def _replace(j: Join, f: Filter) -> Filter:
-    """Every `Exists` in `f` answered target first."""
+async def _replace(j: Join, f: Filter, dataset: str, rest: Filter | None) -> Filter:
+    """Every `Exists` in `f` answered target first, or as a verification of the rows
+    `rest` leaves."""
     if isinstance(f, Exists):
+        if f in j.verified:
+            return await _verified(j, f, dataset, rest)
         try:
             return await _target_first(j, f)
         except _TooMany:
@@ -102,8 +121,8 @@ async def _replace(j: Join, f: Filter) -> Filter:
     if isinstance(f, Cmp):
         return f
     if isinstance(f, Not):
-        return Not(await _replace(j, f.part))
-    parts = tuple([await _replace(j, p) for p in f.parts])
+        return Not(await _replace(j, f.part, dataset, rest))
+    parts = tuple([await _replace(j, p, dataset, rest) for p in f.parts])
     return And(parts) if isinstance(f, And) else Or(parts)
 
 
@@ -141,8 +160,19 @@ async def _target_first(j: Join, exists: Exists) -> Filter:
     return Cmp(exists.own_field, "in", tuple(values))
 
 
-async def _rows_first(j: Join, exists: Exists, dataset: str, rest: Filter | None) -> Filter:
+async def _verified(j: Join, exists: Exists, dataset: str, rest: Filter | None) -> Filter:
+    try:
+        return await _rows_first(j, exists, dataset, rest, checked=True)
+    except _TooMany:
+        raise _too_complex(exists, dataset) from None
+
+
+async def _rows_first(
+    j: Join, exists: Exists, dataset: str, rest: Filter | None, checked: bool = False
+) -> Filter:
     candidates = await _values(j, dataset, exists.own_field, rest)
+    if checked:
+        await j.check(exists, candidates)
     inner = await resolve(j, exists.target, exists.where)
     found: list[Any] = []
     for i in range(0, len(candidates), BATCH):

@@ -16,6 +16,7 @@ import json
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -385,6 +386,12 @@ p, user:r, dukcapil.penduduk.status_hidup, read, allow
 # m may compare every field of the residents, read none
 p, user:m, dinsos.penerima_bansos.*, read, allow
 p, user:m, dukcapil.penduduk.*, match, allow
+# m2: m, for the guess budget alone
+p, user:m2, dinsos.penerima_bansos.*, read, allow
+p, user:m2, dukcapil.penduduk.*, match, allow
+# mr may read residents and only compare recipients' fields
+p, user:mr, dukcapil.penduduk.*, read, allow
+p, user:mr, dinsos.penerima_bansos.*, match, allow
 # nobody may read recipients and nothing of Dukcapil (public: the public schema)
 p, user:nobody, dinsos.penerima_bansos.*, read, allow
 p, public, dinsos.penerima_bansos.*, read, allow
@@ -434,7 +441,6 @@ async def refusal(hub: Hub, subject: str, where: dict[str, Any], how: str) -> di
 # (subject, where, the object refused)
 REFUSED = [
     ("user:x", DEAD, "dukcapil.penduduk.status_hidup"),  # no right at all on the value
-    ("user:m", DEAD, "dukcapil.penduduk.status_hidup"),  # match, not read, on the value
     ("user:nobody", UNKNOWN, "dukcapil.penduduk.nik"),  # no match on the related join field
     ("user:nobody", {"penduduk": {"exists": True}}, "dukcapil.penduduk.nik"),
 ]
@@ -444,7 +450,7 @@ REFUSED = [
 @pytest.mark.parametrize(
     ("subject", "where", "obj"),
     REFUSED,
-    ids=["no right", "match only", "absent unmatched", "present unmatched"],
+    ids=["no right", "absent unmatched", "present unmatched"],
 )
 async def test_a_missing_right_on_a_related_field_is_forbidden(
     guarded: Regency, subject: str, where: dict[str, Any], obj: str, how: str
@@ -454,12 +460,98 @@ async def test_a_missing_right_on_a_related_field_is_forbidden(
     assert error["extensions"]["object"] == obj and obj in error["message"]
 
 
+async def last_record(hub: Hub, subject: str) -> Any:
+    (record, *_) = [r async for r in records(hub.store) if r.subject == subject][::-1]
+    return record
+
+
+async def test_a_related_value_the_caller_may_only_match_is_verified_row_by_row(
+    guarded: Regency, oracle: sqlite3.Connection
+) -> None:
+    """m may compare, not read, a resident's status: the filter verifies each recipient's
+    resident, as the Match field would, and its record counts the residents it named."""
+    keys, total = await every_page(guarded.hub, "user:m", "recipients", DEAD)
+    assert keys == sql_keys(oracle, "recipients", ALIVE.format(0)) and total == len(keys) > 0
+    named = {r["nik"] for r in guarded.recipients}  # every recipient's resident is compared
+    assert (await last_record(guarded.hub, "user:m")).records == len(named)
+    body = await ask(guarded.hub, "user:m", COUNT_BY_PROGRAM, {"where": DEAD})
+    assert "errors" not in body, body["errors"]
+    assert all(g["perturbed"] for g in body["data"]["dinsos"]["penerimaBansosAggregate"])
+    assert (await last_record(guarded.hub, "user:m")).records == len(named)
+    # rows the rest of the filter leaves are the only ones named
+    pkh = {"program": {"eq": "PKH"}, **DEAD}
+    keys, _ = await every_page(guarded.hub, "user:m", "recipients", pkh)
+    assert keys == sql_keys(oracle, "recipients", f"b.program = 'PKH' AND {ALIVE.format(0)}")
+    named_pkh = {r["nik"] for r in guarded.recipients if r["program"] == "PKH"}
+    assert (await last_record(guarded.hub, "user:m")).records == len(named_pkh) < len(named)
+
+
+# a related field m may only match, used where one value per record cannot be held to
+UNVERIFIABLE = {
+    "two values at once": {"penduduk": {"kecamatan": {"in": ["Meral", "Karimun"]}}},
+    "inside or": {"penduduk": {"or": [{"statusHidup": {"eq": False}}, {"anak": {"eq": 0}}]}},
+    "inside not": {"penduduk": {"not": {"statusHidup": {"eq": True}}}},
+    "negated by the caller": {"not": {"penduduk": {"statusHidup": {"eq": True}}}, "program": {"eq": "PKH"}},
+}
+
+
 @pytest.mark.parametrize("how", ["read", "aggregate"])
-async def test_a_related_value_the_caller_may_only_match_needs_read(guarded: Regency, how: str) -> None:
-    """Comparing a related match-only field would verify every row's related record
-    outside the guess budget: it needs read (existence does not, below)."""
-    error = await refusal(guarded.hub, "user:m", DEAD, how)
-    assert error["extensions"]["action"] == "read" and "needs read" in error["message"]
+@pytest.mark.parametrize("where", UNVERIFIABLE.values(), ids=UNVERIFIABLE.keys())
+async def test_a_related_value_the_caller_may_only_match_is_compared_one_value_per_record(
+    guarded: Regency, where: dict[str, Any], how: str
+) -> None:
+    error = await refusal(guarded.hub, "user:m", where, how)
+    assert error["extensions"]["code"] == "FORBIDDEN", error
+    assert error["extensions"]["object"].startswith("dukcapil.penduduk."), error
+
+
+async def test_a_verification_spends_each_named_records_guess_budget(guarded: Regency) -> None:
+    """Each resident a verification names is one guess per value, against Dukcapil's
+    budget (match_guesses, 3 by default): a fourth kecamatan guessed for the same
+    residents is refused whole, and nothing of it is answered."""
+    kecamatan = sorted({p["kecamatan"] for p in PEOPLE if p["kecamatan"] is not None})
+    assert len(kecamatan) >= 4
+    for i, k in enumerate(kecamatan[:4]):
+        body = await ask(guarded.hub, "user:m2", FIRST_100, {"where": {"penduduk": {"kecamatan": {"eq": k}}}})
+        if i < 3:
+            assert "errors" not in body, body["errors"]
+            assert body["data"]["dinsos"]["penerimaBansos"]["totalCount"] == sum(
+                1 for r in RECIPIENTS if any(p["nik"] == r["nik"] and p["kecamatan"] == k for p in PEOPLE)
+            )
+        else:
+            error = error_of(body, "dinsos", "penerimaBansos")
+            assert error["extensions"]["code"] == "MATCH_LIMIT", error
+            assert "dukcapil.penduduk.kecamatan" in error["message"]
+
+
+async def test_the_records_a_verification_names_count_against_the_request(tmp_path: Path) -> None:
+    """300 recipients name 209 NIKs: past a limit of 100 records per request the
+    field is refused, before Dukcapil is asked."""
+    databases = await load_regency(tmp_path, PEOPLE, RECIPIENTS)
+    write_rules(tmp_path / "policies", RULES)
+    hub, client = await start_hub(tmp_path, match_records_per_request=100)
+    try:
+        body = await ask(hub, "user:m", FIRST_100, {"where": DEAD})
+        error = error_of(body, "dinsos", "penerimaBansos")
+        assert error["extensions"]["code"] == "BAD_USER_INPUT" and "at most 100 records" in error["message"]
+        pkh_2024 = {"program": {"eq": "PKH"}, "tahun": {"eq": 2024}, **DEAD}  # 45 named
+        body = await ask(hub, "user:m", FIRST_100, {"where": pkh_2024})
+        assert "errors" not in body, body["errors"]
+    finally:
+        await client.aclose()
+        await hub.close()
+        for db in databases:
+            await db.drop()
+
+
+async def test_a_verification_needs_the_relationship_to_name_one_record_per_row(guarded: Regency) -> None:
+    """From residents to recipients the join reaches the recipients' nik, not their key:
+    a resident names several recipients, so a match-only program is not verified."""
+    query, opd, field, _ = READS["residents"]
+    where = {"penerimaBansos": {"some": {"program": {"eq": "PKH"}}}}
+    error = error_of(await ask(guarded.hub, "user:mr", query, {"where": where, "after": None}), opd, field)
+    assert error["extensions"]["code"] == "FORBIDDEN"
+    assert error["extensions"]["object"] == "dinsos.penerima_bansos.nik" and "not the key" in error["message"]
 
 
 @pytest.mark.parametrize("subject", ["user:x", "user:m"])

@@ -62,6 +62,20 @@ def filter_guesses(
     ]
 
 
+def related_guesses(
+    dataset: str, key: str, named: Iterable[Any], compared: Sequence[tuple[str, Any]],
+    normalize: Mapping[str, tuple[str, ...]], digests: Digests,
+) -> list[Guess]:  # fmt: skip
+    """The guesses of a relationship filter that verifies (hub/policy/related.py): every
+    record of `dataset` it names by its key with every match-only field's one value."""
+    values = [(f, _digest(digests, dataset, f, normalize[f], v)) for f, v in compared]
+    return [
+        Guess(_digest(digests, dataset, key, normalize[key], k), f, digest)
+        for k in named
+        for f, digest in values
+    ]
+
+
 def _values(c: Cmp) -> tuple[Any, ...]:
     return tuple(c.value) if c.op == "in" else (c.value,)
 

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 from graphql import GraphQLResolveInfo
 
-from adapters.base import CellKey, Row
+from adapters.base import CellKey, Exists, Filter, Row
 from hub.audit.ledger import Ledger, count_rows
 from hub.cursor import Cursors
 from hub.disclosure.cellkey import prefix
@@ -44,7 +44,7 @@ from hub.gql.aggregate import Rule, aggregate_plan, write_groups
 from hub.gql.answer import shape_connection
 from hub.gql.dataset_types import DatasetTypes
 from hub.gql.executor import Precompleted, SubError
-from hub.gql.guesses import filter_guesses, limit_error, match_guesses, spend
+from hub.gql.guesses import filter_guesses, limit_error, match_guesses, related_guesses, spend
 from hub.gql.match import match_plan, write_matches
 from hub.gql.selection import Selected, collect
 from hub.gql.step_cache import NEVER, StepMemo
@@ -58,7 +58,6 @@ from hub.policy.access import (
     check_match,
     check_pairs,
     check_perturbable,
-    check_related,
     compared_read_pairs,
     count_pairs,
     filter_shape,
@@ -70,6 +69,7 @@ from hub.policy.access import (
     restrict,
 )
 from hub.policy.decisions import Pair, Policy
+from hub.policy.related import verifications
 from hub.semijoin import Join, has_exists, resolve
 from hub.sources import Calls
 from hub.store.guesses import Digests, Guess, GuessBook
@@ -135,23 +135,45 @@ async def read(
         guesses = filter_guesses(plan.dataset, key, plan.where, only, normalize, ctx.digests)
         await spend_or_refuse(ctx, t, guesses)  # budget
     ctx.ledger.require_purpose(used)  # purpose
+    where, verified = await resolved(ctx, types, plan.dataset, plan.where)  # budget (relationships)
     shape = memo.get(
         ("shape", plan.node, plan.order),
         lambda: shape_connection(types, t, sel, q.fragments, q.variables, ctx.cursors, plan),
     )
-    result = await run_read(ctx.sources, await resolved(ctx, types, plan))  # fetch
+    result = await run_read(ctx.sources, replace(plan, where=where))  # fetch
     # records compared: the rows a verification named; a count-only question is one probe
-    compared = named or (0 if plan.want_rows else 1)
+    compared = (named or (0 if plan.want_rows else 1)) + verified
     ctx.ledger.note(used, rows=count_rows(plan.node, result.rows), records=compared)  # note
     denied = [(d.path, Forbidden(d.message), d.nodes) for d in shape.denied]
     return Precompleted(shape.write(result, plan.where), denied)  # write
 
 
-async def resolved(ctx: Context, types: Types, plan: ReadPlan) -> ReadPlan:
-    """The plan with its relationship filters answered (hub/semijoin.py)."""
-    if not has_exists(plan.where):
-        return plan
-    return replace(plan, where=await resolve(Join(ctx.sources, keys(types)), plan.dataset, plan.where))
+async def resolved(
+    ctx: Context, types: Types, dataset: str, where: Filter | None
+) -> tuple[Filter | None, int]:
+    """`where` with its relationship filters answered (hub/semijoin.py), and the records
+    its verifications compared (hub/policy/related.py), each charged to the request's
+    and the day's comparisons and its guesses spent, before the target is asked."""
+    if not has_exists(where):
+        return where, 0
+    asked = relationship_pairs(dataset, where)
+    allowed = ctx.policy.decide(ctx.subject, asked | {(obj, "read") for obj, _ in asked})
+    verified = verifications(dataset, where, allowed, keys(types))
+    compared = 0
+
+    async def check(exists: Exists, named: list[Any]) -> None:
+        nonlocal compared
+        await charge(ctx, len(named))
+        compared += len(named)
+        target = types[exists.target]
+        key, normalize = target.dataset.key, {f: s.normalize for f, s in target.dataset.fields.items()}
+        guesses = related_guesses(
+            exists.target, key, named, verified[exists].compared, normalize, ctx.digests
+        )
+        await spend_or_refuse(ctx, target, guesses)
+
+    join = Join(ctx.sources, keys(types), frozenset(verified), check)
+    return await resolve(join, dataset, where), compared
 
 
 def keys(types: Types) -> dict[str, str]:
@@ -175,7 +197,6 @@ def decide_read(
         asked |= related_count_pairs(plan.node, lambda d: types[d].dataset.fields)
         allowed = policy.decide(ctx.subject, asked | compared_read_pairs(plan.dataset, plan.where))
         restricted = restrict(plan, allowed)
-        check_related(plan.dataset, plan.where, allowed)
         return restricted.node, frozenset(pairs(restricted)), match_only(plan.dataset, plan.where, allowed)
 
     node, used, only = memo.decided(key, decide)
@@ -277,7 +298,6 @@ async def aggregate(
     allowed = ctx.policy.decide(ctx.subject, aggregate_pairs(plan, fields) | related | reading)  # decide
     exempt = check_aggregate(plan, fields, allowed)
     check_pairs(related, allowed)
-    check_related(plan.dataset, plan.where, allowed)
     # exact only for whoever may read every related field the filter uses as well
     exempt = exempt and all(allowed.get((obj, "read")) for obj, _ in related)
     rule: Rule = "exact" if exempt else t.dataset.spec.disclosure.method
@@ -285,9 +305,9 @@ async def aggregate(
         check_perturbable(plan)
     used = {(f"{plan.dataset}.{f}", "aggregate") for f in aggregate_used(plan)} | related
     ctx.ledger.require_purpose(used)  # purpose
-    plan = replace(plan, where=await resolve(Join(ctx.sources, keys(types)), plan.dataset, plan.where))
-    counts, rows, rule = await fetch_groups(ctx, t, plan, rule)  # fetch
-    note_aggregate(ctx, t, used, counts, rule)  # note
+    where, verified = await resolved(ctx, types, plan.dataset, plan.where)  # budget (relationships)
+    counts, rows, rule = await fetch_groups(ctx, t, replace(plan, where=where), rule)  # fetch
+    note_aggregate(ctx, t, used, counts, rule, verified)  # note
     return Precompleted(write_groups(t, plan, sel, rows, rule, q))  # write
 
 
@@ -332,9 +352,12 @@ def perturbation(t: DatasetTypes) -> Perturbation:
     return Perturbation(table, spec.disclosure.sum_noise)
 
 
-def note_aggregate(ctx: Context, t: DatasetTypes, used: set[Pair], counts: list[int], rule: Rule) -> None:
+def note_aggregate(
+    ctx: Context, t: DatasetTypes, used: set[Pair], counts: list[int], rule: Rule, compared: int = 0
+) -> None:
     """An aggregate over non-public fields is recorded whatever its groups published,
-    with the method that protected it; `counts`: the true counts the answer speaks of."""
+    with the method that protected it; `counts`: the true counts the answer speaks of,
+    `compared`: the records its relationship filters verified."""
     private = bool(ctx.ledger.private(used))
     shown, hidden = counts, 0
     if rule == "suppress":
@@ -342,4 +365,5 @@ def note_aggregate(ctx: Context, t: DatasetTypes, used: set[Pair], counts: list[
         hidden = len(counts) - len(shown)
     if private and rule != "exact":
         ctx.ledger.disclosure.add(f"{t.dataset.qualified}:{rule}")
-    ctx.ledger.note(used, rows=sum(shown), records=hidden if private else 0, released=bool(shown) or private)
+    records = (hidden if private else 0) + compared
+    ctx.ledger.note(used, rows=sum(shown), records=records, released=bool(shown) or private)

@@ -38,7 +38,7 @@ def cmps(f: Filter | None) -> list[Cmp]:
 Use = tuple[str, str, bool]
 
 
-def _actions(f: Filter | None, dataset: str, negated: bool = False, related: bool = False) -> list[Use]:
+def filter_uses(f: Filter | None, dataset: str, negated: bool = False, related: bool = False) -> list[Use]:
     """What each comparison needs: `match` suffices for eq/in outside a `not`; `not:
     {eq}` asks what `neq` asks, so it needs `read` like `neq`. A relationship filter
     needs `match` on both join fields (as following the relationship does) and what its
@@ -49,32 +49,32 @@ def _actions(f: Filter | None, dataset: str, negated: bool = False, related: boo
         action = "match" if f.op in EQUALITY_OPS and not negated else "read"
         return [(f"{dataset}.{f.field}", action, related)]
     if isinstance(f, Not):
-        return _actions(f.part, dataset, not negated, related)
+        return filter_uses(f.part, dataset, not negated, related)
     if isinstance(f, Exists):
         own, theirs = f"{dataset}.{f.own_field}", f"{f.target}.{f.target_field}"
-        return [(own, "match", True), (theirs, "match", True), *_actions(f.where, f.target, negated, True)]
-    return [a for p in f.parts for a in _actions(p, dataset, negated, related)]
+        return [(own, "match", True), (theirs, "match", True), *filter_uses(f.where, f.target, negated, True)]
+    return [a for p in f.parts for a in filter_uses(p, dataset, negated, related)]
 
 
 def filter_shape(dataset: str, where: Filter | None) -> tuple[Use, ...]:
     """What a filter asks of the policy, per comparison in order, without its values."""
-    return tuple(_actions(where, dataset))
+    return tuple(filter_uses(where, dataset))
 
 
 def filter_pairs(dataset: str, where: Filter | None) -> set[Pair]:
-    return {(obj, action) for obj, action, _ in _actions(where, dataset)}
+    return {(obj, action) for obj, action, _ in filter_uses(where, dataset)}
 
 
 def relationship_pairs(dataset: str, where: Filter | None) -> set[Pair]:
     """What the filter's relationship filters need: `match` on the join fields, and
     `match` or `read` on the related fields they compare."""
-    return {(obj, action) for obj, action, related in _actions(where, dataset) if related}
+    return {(obj, action) for obj, action, related in filter_uses(where, dataset) if related}
 
 
 def compared_read_pairs(dataset: str, where: Filter | None) -> set[Pair]:
     """`read` on every field the filter only compares: whether the caller may read it
     decides whether the comparison must be anchored by the key (`check_anchored`)."""
-    return {(obj, "read") for obj, action, _ in _actions(where, dataset) if action == "match"}
+    return {(obj, "read") for obj, action, _ in filter_uses(where, dataset) if action == "match"}
 
 
 def match_only(dataset: str, where: Filter | None, allowed: Mapping[Pair, bool]) -> frozenset[str]:
@@ -82,36 +82,9 @@ def match_only(dataset: str, where: Filter | None, allowed: Mapping[Pair, bool])
     but not read (relationship filters: `check_related`)."""
     return frozenset(
         obj[len(dataset) + 1 :]
-        for obj, action, related in _actions(where, dataset)
+        for obj, action, related in filter_uses(where, dataset)
         if not related and action == "match" and not allowed.get((obj, "read"))
     )
-
-
-def check_related(dataset: str, where: Filter | None, allowed: Mapping[Pair, bool]) -> None:
-    """A relationship filter may compare a related field's value only where the caller
-    may read that field. Comparing a field it may only match through a relationship
-    would be a verification of every row's related record, which the guess budget and
-    the daily quota do not count yet: FORBIDDEN until they do. Existence (the join
-    fields alone) is allowed with `match`."""
-    joins = {(f"{dataset}.{e.own_field}", f"{e.target}.{e.target_field}") for e in _exists(where)}
-    join_fields = {obj for pair in joins for obj in pair}
-    for obj, action, related in _actions(where, dataset):
-        if related and action == "match" and obj not in join_fields and not allowed.get((obj, "read")):
-            raise Forbidden(
-                f"{obj} may only be compared, and a relationship filter compares it for every row: "
-                "that needs read on it (verify records with the Match field instead)",
-                object=obj, action="read",
-            )  # fmt: skip
-
-
-def _exists(f: Filter | None) -> list[Exists]:
-    if f is None or isinstance(f, Cmp):
-        return []
-    if isinstance(f, Exists):
-        return [f, *_exists(f.where)]
-    if isinstance(f, Not):
-        return _exists(f.part)
-    return [e for p in f.parts for e in _exists(p)]
 
 
 def _conjuncts(f: Filter) -> list[Filter]:
