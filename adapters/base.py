@@ -56,8 +56,9 @@ class Not:
 class Exists:
     """Rows with at least one row of `target` whose `target_field` equals their
     `own_field` and for which `where` holds (None: any such row). `name` is the
-    relationship's, for messages. The hub resolves every `Exists` into an `in` list
-    before an adapter sees the filter (hub/semijoin.py)."""
+    relationship's, for messages. An adapter sees an `Exists` only where its `joins`
+    says it answers it itself; the hub resolves every other into an `in` list
+    (hub/semijoin.py)."""
 
     name: str
     own_field: str
@@ -161,6 +162,11 @@ class Adapter(ABC):
     """One source. Create with `(name, config, bindings)`; see `adapters.create`."""
 
     computes_cell_keys = True  # False: the source perturbs by its own rules (AggregateQuery.published)
+
+    def joins(self, dataset: str, target: str) -> bool:
+        """Whether a filter on `dataset` may hold an `Exists` on `target` (both served
+        here, answered in one statement); otherwise the hub resolves it first."""
+        return False
 
     @abstractmethod
     async def fetch(self, query: PageQuery) -> list[Row]:

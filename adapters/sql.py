@@ -6,6 +6,7 @@ keyset pagination and counts. One connection pool per source.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -57,22 +58,36 @@ class _Table:
         cols = [
             sa.column(binding.columns[f], SQL_TYPES[t], is_literal=False) for f, t in binding.types.items()
         ]
-        self.table = sa.table(name, *cols, schema=schema or None)
-        self.col: dict[str, sa.ColumnClause[Any]] = {
-            f: self.table.c[binding.columns[f]] for f in binding.types
-        }
+        self.binding = binding
+        self.table: sa.FromClause = sa.table(name, *cols, schema=schema or None)
+        self.col: dict[str, ColumnElement[Any]] = {f: self.table.c[binding.columns[f]] for f in binding.types}
         self.key = binding.key
+        self.others: Mapping[str, _Table] = {}  # the source's tables, for relationship filters
 
-    def where(self, f: Filter, bind: Binds) -> ColumnElement[bool]:
-        """Binds values depth first, left to right (the order `filter_values` lists them)."""
+    def aliased(self, name: str) -> _Table:
+        """The same table under another name, for a correlated subquery (it may be this one)."""
+        other = copy.copy(self)
+        other.table = self.table.alias(name)
+        other.col = {f: other.table.c[self.binding.columns[f]] for f in self.binding.types}
+        return other
+
+    def where(self, f: Filter, bind: Binds, depth: int = 0) -> ColumnElement[bool]:
+        """Binds values depth first, left to right (the order `filter_values` lists them).
+        A relationship filter (both datasets in this source) is a correlated EXISTS."""
         if isinstance(f, Cmp):
             return _compare(self.col[f.field], f, bind)
         if isinstance(f, And):
-            return sa.and_(sa.true(), *(self.where(p, bind) for p in f.parts))
+            return sa.and_(sa.true(), *(self.where(p, bind, depth) for p in f.parts))
         if isinstance(f, Or):
-            return sa.or_(sa.false(), *(self.where(p, bind) for p in f.parts))
+            return sa.or_(sa.false(), *(self.where(p, bind, depth) for p in f.parts))
         if isinstance(f, Not):
-            return self.where(f.part, bind).is_not(sa.true())  # two-valued: NULL counts as false
+            return self.where(f.part, bind, depth).is_not(sa.true())  # two-valued: NULL counts as false
+        if isinstance(f, Exists):
+            target = self.others[f.target].aliased(f"related_{depth}")
+            joined = target.col[f.target_field] == self.col[f.own_field]
+            if f.where is not None:
+                joined = sa.and_(joined, target.where(f.where, bind, depth + 1))
+            return sa.exists().where(joined)
         raise TypeError(f"not a filter: {f!r}")
 
     def order_by(self, order: Sequence[Order]) -> list[ColumnElement[Any]]:
@@ -113,7 +128,7 @@ class _Table:
 _MEASURES: dict[str, Any] = {"sum": sa.func.sum, "avg": sa.func.avg, "min": sa.func.min, "max": sa.func.max}
 
 
-def _compare(c: sa.ColumnClause[Any], f: Cmp, bind: Binds) -> ColumnElement[bool]:
+def _compare(c: ColumnElement[Any], f: Cmp, bind: Binds) -> ColumnElement[bool]:
     v = f.value
     if v is None and f.op != "isNull":  # nothing equals NULL, everything differs from it
         return sa.true() if f.op in ("neq", "nin") else sa.false()
@@ -220,6 +235,8 @@ class SqlAdapter(Adapter):
         )
         self.stopper = Stopper(name, self.engine)  # stops statements whose calls are cancelled
         self.tables = {b.name: _Table(b) for b in bindings}
+        for table in self.tables.values():
+            table.others = self.tables
         self._tables_seen = False
 
     async def _all(self, stmt: sa.Executable) -> list[Row]:
@@ -287,6 +304,9 @@ class SqlAdapter(Adapter):
 
         key = ("lookup", dataset, field, fields)
         return await self._run(key, build, lambda: [list(values)])
+
+    def joins(self, dataset: str, target: str) -> bool:
+        return dataset in self.tables and target in self.tables
 
     async def aggregate(self, query: AggregateQuery) -> list[Row]:
         if query.cell_key is not None and self.engine.url.get_backend_name() in LISTING_DIALECTS:
@@ -364,9 +384,6 @@ def _constant(stmt: sa.Select[Any]) -> Build:
     return lambda _: stmt
 
 
-RESOLVED = "the hub resolves relationship filters before a source sees them (hub/semijoin.py)"
-
-
 def filter_shape(f: Filter | None) -> Hashable:
     """What of a filter decides its SQL text: structure, fields, operators, NULLs."""
     if f is None:
@@ -376,7 +393,7 @@ def filter_shape(f: Filter | None) -> Hashable:
     if isinstance(f, Not):
         return ("not", filter_shape(f.part))
     if isinstance(f, Exists):
-        raise TypeError(RESOLVED)
+        return ("exists", f.own_field, f.target, f.target_field, filter_shape(f.where))
     return (type(f).__name__, tuple(filter_shape(p) for p in f.parts))
 
 
@@ -388,7 +405,7 @@ def filter_values(f: Filter | None, out: list[Any]) -> list[Any]:
     elif isinstance(f, Not):
         filter_values(f.part, out)
     elif isinstance(f, Exists):
-        raise TypeError(RESOLVED)
+        filter_values(f.where, out)
     elif f is not None:
         for part in f.parts:
             filter_values(part, out)

@@ -51,7 +51,7 @@ class Binds:
         self.values.append(value)
         return sa.bindparam(name, value, type_=type_)
 
-    def one_of(self, c: sa.ColumnClause[Any], values: Sequence[Any], negate: bool = False) -> Any:
+    def one_of(self, c: sa.ColumnElement[Any], values: Sequence[Any], negate: bool = False) -> Any:
         if not self.arrays and self.json_lists and len(values) > JSON_LIST and _json_safe(c, values):
             # SQLite binds at most 32,766 values; a relationship filter's list can hold more
             text = self(orjson.dumps(list(values)).decode(), sa.Text())
@@ -74,7 +74,7 @@ class Binds:
 JSON_LIST = 500  # longer lists go to SQLite as one JSON text (json_each)
 
 
-def _json_safe(c: sa.ColumnClause[Any], values: Sequence[Any]) -> bool:
+def _json_safe(c: sa.ColumnElement[Any], values: Sequence[Any]) -> bool:
     """Whether SQLite compares the column with JSON's values as with the values bound
     one by one: text and whole numbers (dates, decimals and floats are stored by
     SQLAlchemy in forms JSON would not reproduce)."""

@@ -1,7 +1,9 @@
 """Relationship filters answered across sources: every `Exists` in a filter becomes
 `own_field in (values)` before the filter reaches the filtered dataset's adapter.
 
-Two ways to find the values, the one likely smaller first:
+When both datasets live in one source that `joins` them (SQL), the `Exists` stays for
+that source to answer in one statement (EXISTS). Otherwise two ways to find the values,
+the one likely smaller first:
 
     target first  the `target_field` values of the target's rows for which the
                   relationship's own filter holds (its relationships resolved first);
@@ -24,7 +26,7 @@ decided every field the filter uses before this runs (hub/policy/access.py).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Container, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from adapters.base import Adapter, And, Cmp, Exists, Filter, Not, Or, Order, PageQuery
@@ -88,6 +90,8 @@ async def resolve(j: Join, dataset: str, where: Filter | None) -> Filter | None:
         rest = _and([*plain, *resolved])
         if exists in j.verified:
             found = await _verified(j, exists, dataset, rest)
+        elif _one_statement(j, dataset, exists):
+            found = await _inline(j, exists)
         else:
             found = await _either_way(j, dataset, exists, rest)
         resolved.append(Not(found) if negated else found)
@@ -114,6 +118,8 @@ async def _replace(j: Join, f: Filter, dataset: str, rest: Filter | None) -> Fil
     if isinstance(f, Exists):
         if f in j.verified:
             return await _verified(j, f, dataset, rest)
+        if _one_statement(j, dataset, f):
+            return await _inline(j, f)
         try:
             return await _target_first(j, f)
         except _TooMany:
@@ -124,6 +130,17 @@ async def _replace(j: Join, f: Filter, dataset: str, rest: Filter | None) -> Fil
         return Not(await _replace(j, f.part, dataset, rest))
     parts = tuple([await _replace(j, p, dataset, rest) for p in f.parts])
     return And(parts) if isinstance(f, And) else Or(parts)
+
+
+def _one_statement(j: Join, dataset: str, exists: Exists) -> bool:
+    source = j.sources.of_dataset[dataset]
+    return source is j.sources.of_dataset[exists.target] and source.adapter.joins(dataset, exists.target)
+
+
+async def _inline(j: Join, exists: Exists) -> Exists:
+    """The `Exists` as it is, for the source to answer in the statement, its own filter's
+    relationships to other sources resolved first."""
+    return replace(exists, where=await resolve(j, exists.target, exists.where))
 
 
 async def _either_way(j: Join, dataset: str, exists: Exists, rest: Filter | None) -> Filter:
