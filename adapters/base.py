@@ -29,8 +29,19 @@ Row: TypeAlias = tuple[Any, ...]  # or anything that indexes and unpacks like on
 
 
 @dataclass(frozen=True, slots=True)
+class FieldRef:
+    """A comparison's value that is another field's: of the same row, or (`outer`, in
+    the filter of an `Exists`) of the row the `Exists` filters. Only `eq`, `neq`, `lt`,
+    `lte`, `gt` and `gte` take one; a NULL on either side holds only for `neq`."""
+
+    field: str
+    outer: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Cmp:
-    """`field <op> value`; for `in`/`nin` the value is a tuple, for `isNull` a bool."""
+    """`field <op> value`; for `in`/`nin` the value is a tuple, for `isNull` a bool, and
+    for a comparison of two fields a `FieldRef`."""
 
     field: str
     op: Op

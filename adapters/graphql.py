@@ -39,6 +39,7 @@ from adapters.base import (
     And,
     Binding,
     Cmp,
+    FieldRef,
     Filter,
     Not,
     Or,
@@ -106,6 +107,8 @@ class _Remote:
     def where(self, f: Filter | None) -> dict[str, Any]:
         if f is None:
             return {}
+        if isinstance(f, Cmp) and isinstance(f.value, FieldRef):  # the same row's: a remote hub compares
+            return {self.remote[f.field]: {f.op: {"field": self.remote[f.value.field]}}}
         if isinstance(f, Cmp):
             return {self.remote[f.field]: {f.op: _json(f.value)}}
         if isinstance(f, And):

@@ -15,6 +15,7 @@ import asyncio
 import re
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from decimal import Decimal
 from functools import cmp_to_key
 from typing import Any
 
@@ -24,6 +25,7 @@ from adapters.base import (
     And,
     Binding,
     Cmp,
+    FieldRef,
     Filter,
     Not,
     Or,
@@ -69,17 +71,35 @@ def _cmp(f: Cmp, v: Any) -> bool:
     raise ValueError(f"unknown operator {f.op!r}")
 
 
-def matches(f: Filter | None, r: Record) -> bool:
+def _comparable(a: Any, b: Any) -> tuple[Any, Any]:
+    """Two fields' values as SQL compares them: a float with a decimal as floats (Python
+    compares them exactly, so 150.1 == Decimal("150.1") is false)."""
+    if isinstance(a, float) and isinstance(b, Decimal):
+        return a, float(b)
+    if isinstance(a, Decimal) and isinstance(b, float):
+        return float(a), b
+    return a, b
+
+
+def matches(f: Filter | None, r: Record, outer: Record | None = None) -> bool:
+    """Whether record `r` passes `f`; `outer`: the record a relationship filter filters,
+    whose fields a `FieldRef(outer=True)` names (hub/semijoin.py)."""
     if f is None:
         return True
+    if isinstance(f, Cmp) and isinstance(f.value, FieldRef):
+        other = (outer if f.value.outer else r) or {}
+        mine, value = _comparable(r[f.field], other[f.value.field])
+        if value is None:
+            return f.op == "neq"
+        return _cmp(Cmp(f.field, f.op, value), mine)
     if isinstance(f, Cmp):
         return _cmp(f, r[f.field])
     if isinstance(f, And):
-        return all(matches(p, r) for p in f.parts)
+        return all(matches(p, r, outer) for p in f.parts)
     if isinstance(f, Or):
-        return any(matches(p, r) for p in f.parts)
+        return any(matches(p, r, outer) for p in f.parts)
     if isinstance(f, Not):
-        return not matches(f.part, r)
+        return not matches(f.part, r, outer)
     raise TypeError(f"not a filter: {f!r}")
 
 
@@ -186,7 +206,11 @@ def pushdown_equalities(where: Filter | None, fields: Iterable[str]) -> dict[str
     """`eq` conditions on `fields` that every matching row must satisfy (top-level And)."""
     parts = where.parts if isinstance(where, And) else (where,) if where is not None else ()
     wanted = set(fields)
-    return {p.field: p.value for p in parts if isinstance(p, Cmp) and p.op == "eq" and p.field in wanted}
+    return {
+        p.field: p.value
+        for p in parts
+        if isinstance(p, Cmp) and p.op == "eq" and p.field in wanted and not isinstance(p.value, FieldRef)
+    }
 
 
 class RecordsAdapter(Adapter):

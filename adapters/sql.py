@@ -23,6 +23,7 @@ from adapters.base import (
     Binding,
     Cmp,
     Exists,
+    FieldRef,
     Filter,
     Not,
     Or,
@@ -71,22 +72,29 @@ class _Table:
         other.col = {f: other.table.c[self.binding.columns[f]] for f in self.binding.types}
         return other
 
-    def where(self, f: Filter, bind: Binds, depth: int = 0) -> ColumnElement[bool]:
+    def where(
+        self, f: Filter, bind: Binds, depth: int = 0, outer: _Table | None = None
+    ) -> ColumnElement[bool]:
         """Binds values depth first, left to right (the order `filter_values` lists them).
-        A relationship filter (both datasets in this source) is a correlated EXISTS."""
+        A relationship filter (both datasets in this source) is a correlated EXISTS; in
+        its filter, `outer` is the table it filters."""
+        if isinstance(f, Cmp) and isinstance(f.value, FieldRef):
+            other = outer if f.value.outer else self
+            assert other is not None, f
+            return _compare_columns(self.col[f.field], f.op, other.col[f.value.field])
         if isinstance(f, Cmp):
             return _compare(self.col[f.field], f, bind)
         if isinstance(f, And):
-            return sa.and_(sa.true(), *(self.where(p, bind, depth) for p in f.parts))
+            return sa.and_(sa.true(), *(self.where(p, bind, depth, outer) for p in f.parts))
         if isinstance(f, Or):
-            return sa.or_(sa.false(), *(self.where(p, bind, depth) for p in f.parts))
-        if isinstance(f, Not):
-            return self.where(f.part, bind, depth).is_not(sa.true())  # two-valued: NULL counts as false
+            return sa.or_(sa.false(), *(self.where(p, bind, depth, outer) for p in f.parts))
+        if isinstance(f, Not):  # two-valued: NULL counts as false
+            return self.where(f.part, bind, depth, outer).is_not(sa.true())
         if isinstance(f, Exists):
             target = self.others[f.target].aliased(f"related_{depth}")
             joined = target.col[f.target_field] == self.col[f.own_field]
             if f.where is not None:
-                joined = sa.and_(joined, target.where(f.where, bind, depth + 1))
+                joined = sa.and_(joined, target.where(f.where, bind, depth + 1, self))
             return sa.exists().where(joined)
         raise TypeError(f"not a filter: {f!r}")
 
@@ -126,6 +134,16 @@ class _Table:
 
 
 _MEASURES: dict[str, Any] = {"sum": sa.func.sum, "avg": sa.func.avg, "min": sa.func.min, "max": sa.func.max}
+
+
+def _compare_columns(a: ColumnElement[Any], op: str, b: ColumnElement[Any]) -> ColumnElement[bool]:
+    """Two columns compared; with a NULL on either side only `neq` holds."""
+    if op == "neq":
+        return sa.or_(a != b, a.is_(None), b.is_(None))
+    compared: ColumnElement[bool] = {
+        "eq": a == b, "lt": a < b, "lte": a <= b, "gt": a > b, "gte": a >= b,
+    }[op]  # fmt: skip
+    return compared
 
 
 def _compare(c: ColumnElement[Any], f: Cmp, bind: Binds) -> ColumnElement[bool]:
@@ -388,6 +406,8 @@ def filter_shape(f: Filter | None) -> Hashable:
     """What of a filter decides its SQL text: structure, fields, operators, NULLs."""
     if f is None:
         return None
+    if isinstance(f, Cmp) and isinstance(f.value, FieldRef):
+        return (f.field, f.op, f.value)
     if isinstance(f, Cmp):
         return (f.field, f.op, bool(f.value) if f.op == "isNull" else f.value is None)
     if isinstance(f, Not):
@@ -400,7 +420,7 @@ def filter_shape(f: Filter | None) -> Hashable:
 def filter_values(f: Filter | None, out: list[Any]) -> list[Any]:
     """The values `_Table.where` binds for `f`, in the same order."""
     if isinstance(f, Cmp):
-        if f.value is not None and f.op != "isNull":
+        if f.value is not None and f.op != "isNull" and not isinstance(f.value, FieldRef):
             out.append(list(f.value) if f.op in ("in", "nin") else f.value)
     elif isinstance(f, Not):
         filter_values(f.part, out)

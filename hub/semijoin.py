@@ -29,7 +29,8 @@ from collections.abc import Awaitable, Callable, Container, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from adapters.base import Adapter, And, Cmp, Exists, Filter, Not, Or, Order, PageQuery
+from adapters.base import Adapter, And, Cmp, Exists, FieldRef, Filter, Not, Or, Order, PageQuery
+from adapters.memory import matches
 from hub.errors import QueryTooComplex
 from hub.sources import Calls
 
@@ -87,13 +88,7 @@ async def resolve(j: Join, dataset: str, where: Filter | None) -> Filter | None:
         if exists is None:  # inside `or` or deeper: target first, or a verification
             resolved.append(await _replace(j, c, dataset, _and(plain)))
             continue
-        rest = _and([*plain, *resolved])
-        if exists in j.verified:
-            found = await _verified(j, exists, dataset, rest)
-        elif _one_statement(j, dataset, exists):
-            found = await _inline(j, exists)
-        else:
-            found = await _either_way(j, dataset, exists, rest)
+        found = await _answer(j, exists, dataset, _and([*plain, *resolved]), conjunct=True)
         resolved.append(Not(found) if negated else found)
     return _and([*plain, *resolved])
 
@@ -116,20 +111,105 @@ async def _replace(j: Join, f: Filter, dataset: str, rest: Filter | None) -> Fil
     """Every `Exists` in `f` answered target first, or as a verification of the rows
     `rest` leaves."""
     if isinstance(f, Exists):
-        if f in j.verified:
-            return await _verified(j, f, dataset, rest)
-        if _one_statement(j, dataset, f):
-            return await _inline(j, f)
-        try:
-            return await _target_first(j, f)
-        except _TooMany:
-            raise _too_complex(f, None) from None
+        return await _answer(j, f, dataset, rest, conjunct=False)
     if isinstance(f, Cmp):
         return f
     if isinstance(f, Not):
         return Not(await _replace(j, f.part, dataset, rest))
     parts = tuple([await _replace(j, p, dataset, rest) for p in f.parts])
     return And(parts) if isinstance(f, And) else Or(parts)
+
+
+async def _answer(j: Join, exists: Exists, dataset: str, rest: Filter | None, conjunct: bool) -> Filter:
+    """`exists` as a filter the source of `dataset` takes; `rest` bounds the rows it
+    can hold for (`conjunct`: it is one of the filter's conjuncts, so it holds for no
+    others)."""
+    verified = exists in j.verified
+    if not verified and _one_statement(j, dataset, exists):
+        return await _inline(j, exists)
+    try:
+        if _refers_out(exists.where):
+            return await _paired(j, exists, dataset, rest, checked=verified)
+        if verified:
+            return await _rows_first(j, exists, dataset, rest, checked=True)
+    except _TooMany:
+        raise _too_complex(exists, dataset) from None
+    if conjunct:
+        return await _either_way(j, dataset, exists, rest)
+    try:
+        return await _target_first(j, exists)
+    except _TooMany:
+        raise _too_complex(exists, None) from None
+
+
+def _refers_out(f: Filter | None) -> bool:
+    """Whether `f` (an `Exists`'s filter) compares with the outer row's fields."""
+    if f is None or isinstance(f, Exists):
+        return False
+    if isinstance(f, Cmp):
+        return isinstance(f.value, FieldRef) and f.value.outer
+    if isinstance(f, Not):
+        return _refers_out(f.part)
+    return any(_refers_out(p) for p in f.parts)
+
+
+def _used(f: Filter | None) -> tuple[set[str], set[str]]:
+    """The fields of the related row and of the outer row that `f` compares."""
+    if f is None:
+        return set(), set()
+    if isinstance(f, Cmp):
+        if isinstance(f.value, FieldRef):
+            return ({f.field}, {f.value.field}) if f.value.outer else ({f.field, f.value.field}, set())
+        return {f.field}, set()
+    if isinstance(f, Exists):
+        return {f.own_field}, set()
+    parts = [f.part] if isinstance(f, Not) else list(f.parts)
+    mine: set[str] = set()
+    outer: set[str] = set()
+    for p in parts:
+        a, b = _used(p)
+        mine |= a
+        outer |= b
+    return mine, outer
+
+
+async def _paired(j: Join, exists: Exists, dataset: str, rest: Filter | None, checked: bool) -> Filter:
+    """An `Exists` whose filter compares the related row's fields with this row's
+    (`{hargaSatuan: {gt: {field: "ssh.harga"}}}`): the rows `rest` leaves and their
+    related rows fetched, each pair compared in the hub; the rows with a related row
+    that passes, by key."""
+    key = j.keys[dataset]
+    related_fields, outer_fields = _used(exists.where)
+    own_fields = tuple(dict.fromkeys((key, exists.own_field, *sorted(outer_fields))))
+    rows = await _records(j, dataset, own_fields, rest)
+    values = list(dict.fromkeys(r[exists.own_field] for r in rows if r[exists.own_field] is not None))
+    if checked:
+        await j.check(exists, values)
+    inner = await resolve(j, exists.target, exists.where)
+    wanted = tuple(dict.fromkeys((exists.target_field, j.keys[exists.target], *sorted(related_fields))))
+    related: dict[Any, list[dict[str, Any]]] = {}
+    for i in range(0, len(values), BATCH):
+        batch = Cmp(exists.target_field, "in", tuple(values[i : i + BATCH]))
+        for r in await _records(j, exists.target, wanted, batch):
+            related.setdefault(r[exists.target_field], []).append(r)
+    keys = [
+        r[key] for r in rows
+        if any(matches(inner, t, outer=r) for t in related.get(r[exists.own_field], ()))
+    ]  # fmt: skip
+    return Cmp(key, "in", tuple(keys))
+
+
+async def _records(
+    j: Join, dataset: str, fields: tuple[str, ...], where: Filter | None
+) -> list[dict[str, Any]]:
+    """The rows `where` leaves, as {field: value}; _TooMany past the source's max_rows."""
+    source = j.sources.of_dataset[dataset]
+    limit = source.max_rows
+    query = PageQuery(dataset, fields, where, (Order(j.keys[dataset]),), None, limit + 1)
+    rows = await j.sources.call(source, _fetch(query))
+    if len(rows) > limit:
+        raise _TooMany
+    return [dict(zip(fields, r, strict=True)) for r in rows]
 
 
 def _one_statement(j: Join, dataset: str, exists: Exists) -> bool:
@@ -175,13 +255,6 @@ async def _target_first(j: Join, exists: Exists) -> Filter:
     where = present if inner is None else And((inner, present))
     values = await _values(j, exists.target, exists.target_field, where)
     return Cmp(exists.own_field, "in", tuple(values))
-
-
-async def _verified(j: Join, exists: Exists, dataset: str, rest: Filter | None) -> Filter:
-    try:
-        return await _rows_first(j, exists, dataset, rest, checked=True)
-    except _TooMany:
-        raise _too_complex(exists, dataset) from None
 
 
 async def _rows_first(

@@ -26,7 +26,7 @@ import re
 import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ from hub.http.hub import Hub
 from tests.support.catalogs import Spec, opd_file, sql_source, write_opd
 from tests.support.databases import BACKENDS, ScratchDatabase
 from tests.support.regency import load, start_hub
+from tests.support.statements import statements
 
 # ----- the rows -----
 
@@ -359,27 +360,9 @@ class Served:
             after = page["pageInfo"]["endCursor"]
         raise AssertionError(f"{dataset} {where}: more pages than rows")
 
-    @contextmanager
-    def statements(self) -> Iterator[list[str]]:
+    def statements(self) -> AbstractContextManager[list[str]]:
         """The text of each statement the one source receives while inside."""
-        adapter: Any = self.hub.sources.of_dataset["bpkad.belanja"].adapter
-        seen: list[str] = []
-
-        def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-            seen.append(statement)
-
-        if adapter.pg is not None:  # PostgreSQL runs on asyncpg directly (adapters/sql_pg.py)
-            adapter.pg.listeners.append(seen.append)
-            try:
-                yield seen
-            finally:
-                adapter.pg.listeners.remove(seen.append)
-        else:
-            sa.event.listen(adapter.engine.sync_engine, "before_cursor_execute", before)
-            try:
-                yield seen
-            finally:
-                sa.event.remove(adapter.engine.sync_engine, "before_cursor_execute", before)
+        return statements(self.hub, "bpkad.belanja")
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -83,6 +83,15 @@ def _filter_input(type_: str, scalar: GraphQLScalarType, equality_only: bool) ->
     if type_ != "boolean":
         fields |= {"in": many, "nin": many}
         fields |= {op: one for op in _COMPARABLE}
+    # the same comparisons with another field: of this row (`hargaSatuan`), or of the row a
+    # to-one relationship leads to (`ssh.harga`)
+    compared = ("eq", "neq") if type_ == "boolean" else ("eq", "neq", *_COMPARABLE)
+    fields |= {
+        f"{op}Field": GraphQLInputField(
+            GraphQLString, description=f'`{op}` another field: "name", or "relationship.name" (to-one).'
+        )
+        for op in compared
+    }
     fields["isNull"] = GraphQLInputField(GraphQLBoolean, description="true: only nulls; false: no nulls")
     if type_ == "string":
         fields["like"] = GraphQLInputField(

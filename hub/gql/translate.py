@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.base import And, Cmp, Exists, Filter, Not, Op, Or, Order
+from adapters.base import And, Cmp, Exists, FieldRef, Filter, Not, Op, Or, Order
+from hub.catalog import NUMERIC_TYPES
 from hub.cursor import Cursors, filter_scope
 from hub.errors import BadUserInput, QueryTooComplex
 from hub.gql.dataset_types import DatasetTypes
@@ -71,10 +72,52 @@ def to_filter(
             for op, operand in value.items():
                 if operand is None:
                     raise BadUserInput(f"`{key}: {{{op}: null}}`: use `isNull: true` to ask for nulls")
-                parts.append(Cmp(field, _OPS[op], tuple(operand) if op in ("in", "nin") else operand))
+                if op.endswith("Field"):  # `gtField: "ssh.harga"`
+                    parts.append(_field_comparison(t, key, _OPS[op[: -len("Field")]], operand, types or {}))
+                else:
+                    parts.append(Cmp(field, _OPS[op], tuple(operand) if op in ("in", "nin") else operand))
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else And(tuple(parts))
+
+
+_FLIPPED: dict[Op, Op] = {"eq": "eq", "neq": "neq", "lt": "gt", "lte": "gte", "gt": "lt", "gte": "lte"}
+
+
+def _field_comparison(
+    t: DatasetTypes, key: str, op: Op, path: str, types: Mapping[str, DatasetTypes]
+) -> Filter:
+    """`key <op> path`: a field of the same row (`hargaSatuan`), or of the row a to-one
+    relationship leads to (`ssh.harga`), which becomes an `Exists` on that row comparing
+    its field with this row's (`harga <flipped op> outer hargaSatuan`)."""
+    field = t.fields[key]
+    rel, _, name = path.rpartition(".")
+    target = t
+    if rel:  # a to-one relationship to a dataset this audience sees
+        to_one = {
+            r: types[spec.to]
+            for r, (_, spec) in t.relationships.items()
+            if not spec.many and spec.to in types
+        }
+        if rel not in to_one:
+            raise BadUserInput(
+                f"`{key}` is compared with {path!r}: {rel!r} is not a to-one relationship of "
+                f"{t.dataset.qualified} (those are: {', '.join(sorted(to_one)) or 'none'})"
+            )
+        target = to_one[rel]
+    if name not in target.fields or target.fields[name] not in target.access.read:
+        raise BadUserInput(
+            f"`{key}` is compared with {path!r}: {target.dataset.qualified} has no field {name!r}"
+        )
+    other = target.fields[name]
+    mine, theirs = t.dataset.fields[field].type, target.dataset.fields[other].type
+    if mine != theirs and not {mine, theirs} <= NUMERIC_TYPES:
+        raise BadUserInput(f"`{key}` ({mine}) cannot be compared with {path!r} ({theirs})")
+    if not rel:
+        return Cmp(field, op, FieldRef(other))
+    rel_name, spec = t.relationships[rel]
+    ((own, join),) = spec.join.items()
+    return Exists(rel_name, own, spec.to, join, Cmp(other, _FLIPPED[op], FieldRef(field, outer=True)))
 
 
 def _related(

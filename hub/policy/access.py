@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
-from adapters.base import EQUALITY_OPS, And, Cmp, Exists, Filter, Not
+from adapters.base import EQUALITY_OPS, And, Cmp, Exists, FieldRef, Filter, Not
 from hub.errors import Forbidden
 from hub.plan import AggregatePlan, MatchPlan, NodePlan, ReadPlan
 from hub.policy.decisions import Pair
@@ -38,22 +38,30 @@ def cmps(f: Filter | None) -> list[Cmp]:
 Use = tuple[str, str, bool]
 
 
-def filter_uses(f: Filter | None, dataset: str, negated: bool = False, related: bool = False) -> list[Use]:
+def filter_uses(
+    f: Filter | None, dataset: str, negated: bool = False, related: bool = False, outer: str = ""
+) -> list[Use]:
     """What each comparison needs: `match` suffices for eq/in outside a `not`; `not:
     {eq}` asks what `neq` asks, so it needs `read` like `neq`. A relationship filter
     needs `match` on both join fields (as following the relationship does) and what its
-    own comparisons need of the related dataset; `none` and `every` negate them."""
+    own comparisons need of the related dataset; `none` and `every` negate them. A
+    comparison of two fields needs `read` on both (`outer`: the dataset an `Exists`
+    filters, whose field a `FieldRef(outer=True)` names)."""
     if f is None:
         return []
     if isinstance(f, Cmp):
+        if isinstance(f.value, FieldRef):
+            other = f"{outer if f.value.outer else dataset}.{f.value.field}"
+            return [(f"{dataset}.{f.field}", "read", related), (other, "read", related)]
         action = "match" if f.op in EQUALITY_OPS and not negated else "read"
         return [(f"{dataset}.{f.field}", action, related)]
     if isinstance(f, Not):
-        return filter_uses(f.part, dataset, not negated, related)
+        return filter_uses(f.part, dataset, not negated, related, outer)
     if isinstance(f, Exists):
         own, theirs = f"{dataset}.{f.own_field}", f"{f.target}.{f.target_field}"
-        return [(own, "match", True), (theirs, "match", True), *filter_uses(f.where, f.target, negated, True)]
-    return [a for p in f.parts for a in filter_uses(p, dataset, negated, related)]
+        inner = filter_uses(f.where, f.target, negated, True, dataset)
+        return [(own, "match", True), (theirs, "match", True), *inner]
+    return [a for p in f.parts for a in filter_uses(p, dataset, negated, related, outer)]
 
 
 def filter_shape(dataset: str, where: Filter | None) -> tuple[Use, ...]:
@@ -228,7 +236,9 @@ def check_match(plan: MatchPlan, allowed: Mapping[Pair, bool]) -> None:
 
 
 def aggregate_used(plan: AggregatePlan) -> set[str]:
-    return {*plan.group_by, *(c.field for c in cmps(plan.where)), *(f for _, f in plan.measures)}
+    compared = cmps(plan.where)
+    others = {c.value.field for c in compared if isinstance(c.value, FieldRef)}
+    return {*plan.group_by, *(c.field for c in compared), *others, *(f for _, f in plan.measures)}
 
 
 def aggregate_pairs(plan: AggregatePlan, fields: Iterable[str]) -> set[Pair]:

@@ -42,7 +42,7 @@ def verifications(
     FORBIDDEN for one that breaks the rules above. `keys`: each dataset's key field."""
     out: dict[Exists, Verification] = {}
     for exists in _outer(where):
-        if not _match_only(exists, allowed):
+        if not _match_only(exists, allowed, dataset):
             _no_deeper(exists.where, exists.target, allowed)
             continue
         target_field = f"{exists.target}.{exists.target_field}"
@@ -52,7 +52,7 @@ def verifications(
                 "does not name one record per row: comparing fields you may only match through it "
                 "needs read on them", object=target_field, action="read",
             )  # fmt: skip
-        out[exists] = Verification(exists, _compared(exists, allowed))
+        out[exists] = Verification(exists, _compared(exists, allowed, dataset))
     return out
 
 
@@ -71,14 +71,15 @@ def _readable(obj: str, allowed: Mapping[Pair, bool]) -> bool:
     return bool(allowed.get((obj, "read")))
 
 
-def _match_only(exists: Exists, allowed: Mapping[Pair, bool]) -> bool:
+def _match_only(exists: Exists, allowed: Mapping[Pair, bool], dataset: str) -> bool:
     """Whether the relationship filter uses a related field the caller may not read."""
     if not _readable(f"{exists.target}.{exists.target_field}", allowed):
         return True
-    return any(not _readable(obj, allowed) for obj, _, _ in filter_uses(exists.where, exists.target))
+    uses = filter_uses(exists.where, exists.target, outer=dataset)
+    return any(not _readable(obj, allowed) for obj, _, _ in uses)
 
 
-def _compared(exists: Exists, allowed: Mapping[Pair, bool]) -> tuple[tuple[str, Any], ...]:
+def _compared(exists: Exists, allowed: Mapping[Pair, bool], dataset: str) -> tuple[tuple[str, Any], ...]:
     """Each match-only comparison of the relationship's own filter, held to one value at
     its top level; a relationship inside it must be readable throughout."""
     where = exists.where
@@ -96,14 +97,14 @@ def _compared(exists: Exists, allowed: Mapping[Pair, bool]) -> tuple[tuple[str, 
                 )  # fmt: skip
             out.append((part.field, part.value[0] if part.op == "in" else part.value))
         else:
-            _only_readable(part, exists.target, allowed)
+            _only_readable(part, exists.target, allowed, dataset)
     return tuple(out)
 
 
-def _only_readable(f: Filter, dataset: str, allowed: Mapping[Pair, bool]) -> None:
+def _only_readable(f: Filter, dataset: str, allowed: Mapping[Pair, bool], outer: str = "") -> None:
     """FORBIDDEN for a field of `f` the caller may only match (it is inside `or`, `not` or
     a further relationship, where one value per record cannot be held to)."""
-    for obj, _, _ in filter_uses(f, dataset):
+    for obj, _, _ in filter_uses(f, dataset, outer=outer):
         if not _readable(obj, allowed):
             raise Forbidden(
                 f"{obj} may only be compared, at the top level of a relationship filter and with one "
