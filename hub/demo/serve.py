@@ -117,6 +117,16 @@ def examples(base: str, data_dir: Path) -> list[tuple[str, str, str | None, dict
         ("Analyst: the biggest budget lines with their standard unit price (SSH)", "/graphql", "ANALYST_KEY",
          {"query": "{ bpkad { belanja(first: 5, orderBy: [{jumlah: DESC}]) { nodes { uraian volume "
                    "hargaSatuan ssh { uraian harga } } } } }"}),
+        ("Dinsos asks which of its 2026 PKH recipients Dukcapil does not know or lists as dead; "
+         "it reads none of Dukcapil's register", "/graphql", "DINSOS_KEY",
+         {"query": '{ dinsos { penerimaBansos(where: {program: {eq: "PKH"}, tahun: {eq: 2026}, '
+                   "or: [{penduduk: {exists: false}}, {penduduk: {statusHidup: {eq: false}}}]}) "
+                   "{ totalCount nodes { id nik nama kecamatan } } } }"}),
+        ("Analyst: budget lines priced above their standard unit price (SSH), in one query",
+         "/graphql", "ANALYST_KEY",
+         {"query": '{ bpkad { belanja(where: {hargaSatuan: {gtField: "ssh.harga"}}, first: 5, '
+                   "orderBy: [{jumlah: DESC}]) { totalCount nodes { uraian hargaSatuan "
+                   "ssh { harga } } } } }"}),
         ("Dukcapil reads its own register: residents of Meral born since 2000", "/graphql", "DUKCAPIL_KEY",
          {"query": '{ dukcapil { penduduk(where: {kecamatan: {eq: "Meral"}, '
                    'tanggalLahir: {gte: "2000-01-01"}}, orderBy: [{tanggalLahir: DESC}], first: 5) '
