@@ -26,7 +26,7 @@ decided every field the filter uses before this runs (hub/policy/access.py).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Container, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from adapters.base import Adapter, And, Cmp, Exists, FieldRef, Filter, Not, Or, Order, PageQuery
@@ -57,6 +57,9 @@ class Join:
     keys: Mapping[str, str]
     verified: Container[Exists] = frozenset()
     check: Check = _unchecked
+    # the values one resolution fetched, by (dataset, field, filter): two tests of one
+    # filter on the same rows (`exists: false` or dead) fetch them once
+    fetched: dict[tuple[str, str, Filter | None], list[Any]] = field(default_factory=dict)
 
 
 def has_exists(f: Filter | None) -> bool:
@@ -274,13 +277,17 @@ async def _rows_first(
 async def _values(j: Join, dataset: str, field: str, where: Filter | None) -> list[Any]:
     """The distinct non-null values of `field` in the rows `where` leaves; _TooMany past
     the source's max_rows rows."""
+    known = j.fetched.get((dataset, field, where))
+    if known is not None:
+        return known
     source = j.sources.of_dataset[dataset]
     limit = source.max_rows
     query = PageQuery(dataset, (field,), where, (Order(j.keys[dataset]),), None, limit + 1)
     rows = await j.sources.call(source, _fetch(query))
     if len(rows) > limit:
         raise _TooMany
-    return list(dict.fromkeys(r[0] for r in rows if r[0] is not None))
+    values = j.fetched[(dataset, field, where)] = list(dict.fromkeys(r[0] for r in rows if r[0] is not None))
+    return values
 
 
 def _fetch(q: PageQuery) -> Callable[[Adapter], Awaitable[list[Any]]]:

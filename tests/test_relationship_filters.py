@@ -486,6 +486,18 @@ async def test_a_related_value_the_caller_may_only_match_is_verified_row_by_row(
     assert (await last_record(guarded.hub, "user:m")).records == len(named_pkh) < len(named)
 
 
+async def test_two_tests_of_the_same_records_compare_each_record_once(
+    guarded: Regency, oracle: sqlite3.Connection
+) -> None:
+    """Unknown or dead: two verifications name the same residents; the request counts
+    each once (the limit and the day's quota see 209 records, not 418)."""
+    where = {"or": [UNKNOWN, DEAD]}
+    keys, _ = await every_page(guarded.hub, "user:m", "recipients", where)
+    assert keys == sql_keys(oracle, "recipients", f"NOT {KNOWN} OR {ALIVE.format(0)}")
+    named = {r["nik"] for r in guarded.recipients}
+    assert (await last_record(guarded.hub, "user:m")).records == len(named)
+
+
 # a related field m may only match, used where one value per record cannot be held to
 UNVERIFIABLE = {
     "two values at once": {"penduduk": {"kecamatan": {"in": ["Meral", "Karimun"]}}},

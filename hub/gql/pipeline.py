@@ -159,12 +159,13 @@ async def resolved(
     asked = relationship_pairs(dataset, where)
     allowed = ctx.policy.decide(ctx.subject, asked | {(obj, "read") for obj, _ in asked})
     verified = verifications(dataset, where, allowed, keys(types))
-    compared = 0
+    charged: dict[str, set[Any]] = {}  # per target: the records this filter has named
 
     async def check(exists: Exists, named: list[Any]) -> None:
-        nonlocal compared
-        await charge(ctx, len(named))
-        compared += len(named)
+        seen = charged.setdefault(exists.target, set())
+        new = [k for k in named if k not in seen]
+        await charge(ctx, len(new))  # a record two tests name is one record compared
+        seen.update(new)
         target = types[exists.target]
         key, normalize = target.dataset.key, {f: s.normalize for f, s in target.dataset.fields.items()}
         guesses = related_guesses(
@@ -173,7 +174,8 @@ async def resolved(
         await spend_or_refuse(ctx, target, guesses)
 
     join = Join(ctx.sources, keys(types), frozenset(verified), check)
-    return await resolve(join, dataset, where), compared
+    resolved_where = await resolve(join, dataset, where)
+    return resolved_where, sum(len(named) for named in charged.values())
 
 
 def keys(types: Types) -> dict[str, str]:
