@@ -94,6 +94,14 @@ def filter_fields(f: Filter | None) -> set[str]:
     return set().union(*(filter_fields(p) for p in f.parts))
 
 
+def conjuncts(f: Filter | None) -> list[Filter]:
+    """The parts an `and` (nested or not) holds at its top level: `{and: [{a, b}, {c}]}`
+    is a, b and c; any other filter is itself."""
+    if f is None:
+        return []
+    return [c for p in f.parts for c in conjuncts(p)] if isinstance(f, And) else [f]
+
+
 @dataclass(frozen=True, slots=True)
 class Order:
     field: str

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
-from adapters.base import EQUALITY_OPS, And, Cmp, Exists, FieldRef, Filter, Not
+from adapters.base import EQUALITY_OPS, Cmp, Exists, FieldRef, Filter, Not, conjuncts
 from hub.errors import Forbidden
 from hub.plan import AggregatePlan, MatchPlan, NodePlan, ReadPlan
 from hub.policy.decisions import Pair
@@ -39,29 +39,37 @@ Use = tuple[str, str, bool]
 
 
 def filter_uses(
-    f: Filter | None, dataset: str, negated: bool = False, related: bool = False, outer: str = ""
+    f: Filter | None,
+    dataset: str,
+    negated: bool = False,
+    related: bool = False,
+    outer: str = "",
+    fixed: bool = False,
 ) -> list[Use]:
     """What each comparison needs: `match` suffices for eq/in outside a `not`; `not:
     {eq}` asks what `neq` asks, so it needs `read` like `neq`. A relationship filter
     needs `match` on both join fields (as following the relationship does) and what its
-    own comparisons need of the related dataset; `none` and `every` negate them. A
-    comparison of two fields needs `read` on both (`outer`: the dataset an `Exists`
-    filters, whose field a `FieldRef(outer=True)` names)."""
+    own comparisons need of the related dataset. Under a negated relationship filter
+    (`none`, `every`, which is NOT EXISTS (... NOT ...), or `not` of one) every
+    comparison needs `read`, whatever further negations it holds (`fixed`): the rows it
+    selects are those with no related row that matches, and a second `not` inside does
+    not turn that back into an equality. A comparison of two fields needs `read` on both
+    (`outer`: the dataset an `Exists` filters, whose field a `FieldRef(outer=True)` names)."""
     if f is None:
         return []
     if isinstance(f, Cmp):
         if isinstance(f.value, FieldRef):
             other = f"{outer if f.value.outer else dataset}.{f.value.field}"
             return [(f"{dataset}.{f.field}", "read", related), (other, "read", related)]
-        action = "match" if f.op in EQUALITY_OPS and not negated else "read"
+        action = "match" if f.op in EQUALITY_OPS and not negated and not fixed else "read"
         return [(f"{dataset}.{f.field}", action, related)]
     if isinstance(f, Not):
-        return filter_uses(f.part, dataset, not negated, related, outer)
+        return filter_uses(f.part, dataset, not negated, related, outer, fixed)
     if isinstance(f, Exists):
         own, theirs = f"{dataset}.{f.own_field}", f"{f.target}.{f.target_field}"
-        inner = filter_uses(f.where, f.target, negated, True, dataset)
+        inner = filter_uses(f.where, f.target, False, True, dataset, fixed or negated)
         return [(own, "match", True), (theirs, "match", True), *inner]
-    return [a for p in f.parts for a in filter_uses(p, dataset, negated, related, outer)]
+    return [a for p in f.parts for a in filter_uses(p, dataset, negated, related, outer, fixed)]
 
 
 def filter_shape(dataset: str, where: Filter | None) -> tuple[Use, ...]:
@@ -95,10 +103,6 @@ def match_only(dataset: str, where: Filter | None, allowed: Mapping[Pair, bool])
     )
 
 
-def _conjuncts(f: Filter) -> list[Filter]:
-    return [c for p in f.parts for c in _conjuncts(p)] if isinstance(f, And) else [f]
-
-
 def check_anchored(dataset: str, key: str, where: Filter | None, only: frozenset[str]) -> int:
     """A filter comparing fields the caller may only match (`only`) is a verification,
     not a search: it must name its rows by the key (`key: {eq}` or `{in}` at the top
@@ -106,7 +110,7 @@ def check_anchored(dataset: str, key: str, where: Filter | None, only: frozenset
     many rows it names (the records compared); FORBIDDEN otherwise."""
     if not only or where is None:
         return 0
-    parts = _conjuncts(where)
+    parts = conjuncts(where)
     named = [
         len(c.value) if c.op == "in" else 1
         for c in parts

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.base import And, Cmp, Exists, Filter, Not
+from adapters.base import Cmp, Exists, Filter, Not, conjuncts
 from hub.errors import Forbidden
 from hub.policy.access import filter_uses
 from hub.policy.decisions import Pair
@@ -82,10 +82,8 @@ def _match_only(exists: Exists, allowed: Mapping[Pair, bool], dataset: str) -> b
 def _compared(exists: Exists, allowed: Mapping[Pair, bool], dataset: str) -> tuple[tuple[str, Any], ...]:
     """Each match-only comparison of the relationship's own filter, held to one value at
     its top level; a relationship inside it must be readable throughout."""
-    where = exists.where
-    tops = [where] if where is not None and not isinstance(where, And) else list(where.parts if where else ())
     out: list[tuple[str, Any]] = []
-    for part in tops:
+    for part in conjuncts(exists.where):
         if isinstance(part, Cmp):
             obj = f"{exists.target}.{part.field}"
             if _readable(obj, allowed):
