@@ -778,3 +778,38 @@ async def test_a_verification_past_the_guess_budget_is_refused_whole(town: Town)
         assert judge(lambda obj, action: town.may(subject, obj, action), B, q.where).guessing
         outcomes[await check(town, q)] += 1
     assert outcomes["limited: MATCH_LIMIT"] >= 2, outcomes
+
+
+async def test_a_refused_verification_spends_nothing(town: Town) -> None:
+    """A request whose own fields verify within the rules but whose relationship filter
+    breaks them is FORBIDDEN before anything is charged: four such requests, each with
+    another guess at a resident's name, leave the day's three guesses for that resident
+    whole (hub/gql/pipeline.py `read` checks every rule, then charges)."""
+    subject = subject_where(
+        town,
+        lambda may: (
+            may(R.obj("nama"), "match")
+            and not may(R.obj("nama"), "read")
+            and may(R.obj("nik"), "match")
+            and may(B.obj("program"), "match")
+            and not may(B.obj("program"), "read")
+            and all(may(side.obj(JOIN), "match") for side in (R, B))
+        ),
+    )
+    used = set(ANCHORS["R"]) | set(POOL["R"]["nik"])
+    person = next(p for p in reversed(PEOPLE) if p["nik"] not in used and p["nik"] in GRANTS)
+    query = "query($where: DukcapilPendudukWhere) { dukcapil { penduduk(where: $where) { totalCount } } }"
+
+    async def ask(nama: str, related: bool) -> dict[str, Any]:
+        where: dict[str, Any] = {"nik": {"eq": person["nik"]}, "nama": {"eq": nama}}
+        if related:  # residents -> recipients does not lead to a key: no verification through it
+            where["penerimaBansos"] = {"some": {"program": {"eq": "PKH"}}}
+        return await town.post(subject, query, {"where": where})
+
+    for guess in ("Guess A", "Guess B", "Guess C", "Guess D"):
+        body = await ask(guess, related=True)
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"], body
+        assert body["errors"][0]["extensions"]["object"] == B.obj(JOIN), body
+    answers = [await ask(nama, related=False) for nama in ("Guess A", person["nama"], "Guess B", "Guess C")]
+    assert [a["data"]["dukcapil"]["penduduk"]["totalCount"] for a in answers[:3]] == [0, 1, 0], answers
+    assert [e["extensions"]["code"] for e in answers[3]["errors"]] == ["MATCH_LIMIT"], answers[3]

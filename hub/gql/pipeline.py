@@ -69,7 +69,7 @@ from hub.policy.access import (
     restrict,
 )
 from hub.policy.decisions import Pair, Policy
-from hub.policy.related import verifications
+from hub.policy.related import Verification, verifications
 from hub.semijoin import Join, has_exists, resolve
 from hub.sources import Calls
 from hub.store.guesses import Digests, Guess, GuessBook
@@ -126,16 +126,18 @@ async def read(
     plan = read_plan(types, t, sel, args, q, ctx.cursors, memo)  # plan
     ctx.filters.check(plan.where, plan.dataset)
     plan, used, only = decide_read(ctx, plan, t, memo, types)  # decide
-    named = 0
-    if only:  # a verification: rows named by the key, one value each (hub/policy/access.py)
-        key = t.dataset.spec.key
-        named = check_anchored(plan.dataset, key, plan.where, only)
+    # a verification: rows named by the key, one value each (hub/policy/access.py, related.py);
+    # every rule is checked before anything is charged, so a refused request spends nothing
+    key = t.dataset.spec.key
+    named = check_anchored(plan.dataset, key, plan.where, only)  # rules
+    related = related_verifications(ctx, types, plan.dataset, plan.where)  # rules (relationships)
+    ctx.ledger.require_purpose(used)  # purpose
+    if only:
         await charge(ctx, named)
         normalize = {f: s.normalize for f, s in t.dataset.fields.items()}
         guesses = filter_guesses(plan.dataset, key, plan.where, only, normalize, ctx.digests)
         await spend_or_refuse(ctx, t, guesses)  # budget
-    ctx.ledger.require_purpose(used)  # purpose
-    where, verified = await resolved(ctx, types, plan.dataset, plan.where)  # budget (relationships)
+    where, verified = await resolved(ctx, types, plan.dataset, plan.where, related)  # budget (relationships)
     shape = memo.get(
         ("shape", plan.node, plan.order),
         lambda: shape_connection(types, t, sel, q.fragments, q.variables, ctx.cursors, plan),
@@ -148,17 +150,26 @@ async def read(
     return Precompleted(shape.write(result, plan.where), denied)  # write
 
 
-async def resolved(
+def related_verifications(
     ctx: Context, types: Types, dataset: str, where: Filter | None
-) -> tuple[Filter | None, int]:
-    """`where` with its relationship filters answered (hub/semijoin.py), and the records
-    its verifications compared (hub/policy/related.py), each charged to the request's
-    and the day's comparisons and its guesses spent, before the target is asked."""
+) -> dict[Exists, Verification]:
+    """The relationship filters of `where` that verify fields the caller may only match
+    (hub/policy/related.py); FORBIDDEN for one that breaks the match rules."""
     if not has_exists(where):
-        return where, 0
+        return {}
     asked = relationship_pairs(dataset, where)
     allowed = ctx.policy.decide(ctx.subject, asked | {(obj, "read") for obj, _ in asked})
-    verified = verifications(dataset, where, allowed, keys(types))
+    return verifications(dataset, where, allowed, keys(types))
+
+
+async def resolved(
+    ctx: Context, types: Types, dataset: str, where: Filter | None, verified: dict[Exists, Verification]
+) -> tuple[Filter | None, int]:
+    """`where` with its relationship filters answered (hub/semijoin.py), and the records
+    its verifications compared, each charged to the request's and the day's comparisons
+    and its guesses spent, before the target is asked."""
+    if not has_exists(where):
+        return where, 0
     charged: dict[str, set[Any]] = {}  # per target: the records this filter has named
 
     async def check(exists: Exists, named: list[Any]) -> None:
@@ -306,8 +317,9 @@ async def aggregate(
     if rule == "cell_key":
         check_perturbable(plan)
     used = {(f"{plan.dataset}.{f}", "aggregate") for f in aggregate_used(plan)} | related
+    checked = verifications(plan.dataset, plan.where, allowed, keys(types))  # rules (relationships)
     ctx.ledger.require_purpose(used)  # purpose
-    where, verified = await resolved(ctx, types, plan.dataset, plan.where)  # budget (relationships)
+    where, verified = await resolved(ctx, types, plan.dataset, plan.where, checked)  # budget (relationships)
     counts, rows, rule = await fetch_groups(ctx, t, replace(plan, where=where), rule)  # fetch
     note_aggregate(ctx, t, used, counts, rule, verified)  # note
     return Precompleted(write_groups(t, plan, sel, rows, rule, q))  # write
