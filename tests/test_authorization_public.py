@@ -59,7 +59,7 @@ async def test_public_catalog_lists_only_public_fields(town: Town) -> None:
     opds = body["data"]["catalog"]["opds"]
     assert [(o["id"], [d["id"] for d in o["datasets"]]) for o in opds] == [("dukcapil", [DUKCAPIL])]
     assert opds[0]["datasets"][0]["fields"] == [
-        {"name": "kecamatan", "allowed": ["read", "match", "aggregate"]},
+        {"name": "kecamatan", "allowed": ["read", "match", "aggregate", "join"]},
         {"name": "status_hidup", "allowed": ["aggregate"]},
     ]
 

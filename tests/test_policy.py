@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import casbin
 import pytest
@@ -141,11 +142,8 @@ def test_decisions_equal_casbin_on_random_triples(tmp_path: Path, catalog: Catal
         denies = reference(policy.csv.parent, policy.model, rules, catalog, denies_only=True)
         for sub, obj, act in random_triples(rnd, fields, 80):
             casbin_says = ref.enforce(sub, obj, act)
-            # docs/design.md §5 / hub.policy.decisions: read implies match and aggregate unless a deny rule
-            # matches that action.
-            expected = casbin_says or (
-                act != "read" and not denies.enforce(sub, obj, act) and ref.enforce(sub, obj, "read")
-            )
+
+            expected = casbin_says or implied(ref, denies, sub, obj, act)
             got = (policy.enforce(sub, obj, act), policy.allows(sub, obj, act))
             decided = policy.decide(sub, [(obj, act)])
             if got != (casbin_says, expected) or decided != {(obj, act): expected}:
@@ -162,6 +160,17 @@ def test_decisions_equal_casbin_on_random_triples(tmp_path: Path, catalog: Catal
     assert min(outcomes["casbin True"], outcomes["casbin False"], outcomes["read implied"]) >= 100, outcomes
     assert {"exact", "prefix", "class", "role of a role", "allow", "deny", "subject *"} <= set(kinds), kinds
     assert all(kinds[f"action {a}"] for a in (*ACTIONS, "*")), kinds
+
+
+def implied(ref: Any, denies: Any, sub: str, obj: str, act: str) -> bool:
+    """docs/design.md §5 / hub.policy.decisions: read implies match and aggregate, and
+    match implies join, unless a deny rule matches that action (`ref`: Casbin on the
+    rules, `denies`: Casbin on their deny rules alone)."""
+    if act == "read" or denies.enforce(sub, obj, act):
+        return False
+    if act == "join":
+        return bool(ref.enforce(sub, obj, "match")) or implied(ref, denies, sub, obj, "match")
+    return bool(ref.enforce(sub, obj, "read"))
 
 
 def test_model_implements_the_documented_rules(tmp_path: Path, catalog: Catalog) -> None:
@@ -199,7 +208,7 @@ def test_read_implies_match_and_aggregate_unless_a_deny_names_the_action(
     assert policy.allows("user:ana", NAMA, "read") is True
     assert policy.allows("user:ana", NAMA, "match") is False  # the deny names match
     assert policy.allows("user:ana", NAMA, "aggregate") is True
-    assert [policy.allows("user:ana", SALDO, a) for a in ACTIONS] == [False, False, False]
+    assert [policy.allows("user:ana", SALDO, a) for a in ACTIONS] == [False, False, False, False]
     # match does not imply read
     assert policy.allows("user:budi", NIK, "match") is True
     assert policy.allows("user:budi", NIK, "read") is False
@@ -226,7 +235,7 @@ def test_an_opd_may_do_everything_with_its_own_datasets_without_a_rule(
 def test_a_deny_still_beats_the_owner_rule(tmp_path: Path, catalog: Catalog) -> None:
     rules = f"p, opd:dukcapil, {SALDO}, read, deny\np, opd:dukcapil, {NIK}, *, deny\n"
     policy = Policy(write_policies(tmp_path, rules), catalog)
-    assert [policy.allows("opd:dukcapil", NIK, a) for a in ACTIONS] == [False, False, False]
+    assert [policy.allows("opd:dukcapil", NIK, a) for a in ACTIONS] == [False, False, False, False]
     assert policy.allows("opd:dukcapil", SALDO, "read") is False
     assert policy.allows("opd:dukcapil", SALDO, "match") is True  # the deny names read only
     assert policy.explain("opd:dukcapil", SALDO, "read") == (
@@ -405,6 +414,10 @@ async def test_policy_explain_prints_the_decision_and_the_deciding_rule(
         (("opd:dinsos", PROGRAM, "aggregate"), 0, "ALLOW", "rule: p, opd:dinsos, dinsos.*, *, allow"),
         (("user:rina", "dinsos.penerima_bansos.nik", "match"), 0, "ALLOW",
          "rule: p, user:rina, dinsos.penerima_bansos.nik, match, allow"),
+        (("user:rina", "dinsos.penerima_bansos.nik", "join"), 0, "ALLOW",
+         "rule: match implies join: p, user:rina, dinsos.penerima_bansos.nik, match, allow"),
+        (("user:rina", KECAMATAN, "join"), 0, "ALLOW",
+         "rule: read implies join: p, role:analyst, dukcapil.penduduk.*, read, allow"),
     ]  # fmt: skip
     env = hub_env(HUB_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
     runs = await asyncio.gather(
@@ -426,7 +439,7 @@ async def test_policy_matrix_lists_every_field_with_each_action(
     rows = {}
     for line in ran.stdout.splitlines():
         cells = [c.strip() for c in re.split(r"[│┃|]", line) if c.strip()]
-        if len(cells) == 5 and cells[0] in fields_of(catalog):
+        if len(cells) == 2 + len(ACTIONS) and cells[0] in fields_of(catalog):
             rows[cells[0]] = cells[1:]
     oracle = Oracle(RuleSet.parse(CLI_RULES), catalog)
     assert set(rows) == set(fields_of(catalog))
@@ -434,10 +447,10 @@ async def test_policy_matrix_lists_every_field_with_each_action(
         opd, dataset, name = obj.split(".")
         assert classification == catalog.dataset(f"{opd}.{dataset}").fields[name].classification
         assert marks == ["yes" if oracle.allows("user:rina", obj, a) else "-" for a in ACTIONS], obj
-    assert rows[KECAMATAN][1:] == ["yes", "yes", "yes"]
-    assert rows[NIK][1:] == ["-", "-", "-"]
-    assert rows["dinsos.penerima_bansos.nik"][1:] == ["-", "yes", "-"]
-    assert rows[PROGRAM][1:] == ["-", "-", "-"]
+    assert rows[KECAMATAN][1:] == ["yes", "yes", "yes", "yes"]
+    assert rows[NIK][1:] == ["-", "-", "-", "-"]
+    assert rows["dinsos.penerima_bansos.nik"][1:] == ["-", "yes", "-", "yes"]
+    assert rows[PROGRAM][1:] == ["-", "-", "-", "-"]
 
 
 async def test_hub_check_reports_policy_problems_with_file_and_line(
@@ -464,7 +477,7 @@ async def test_policy_explain_exits_2_when_it_has_no_decision_to_give(
         "policy", "explain", "user:rina", NIK, "write", *cli_args(cli_dirs), cwd=tmp_path, env=env
     )
     assert unknown.code == 2, unknown
-    assert "ACTION must be one of read, match, aggregate, not 'write'" in unknown.stderr
+    assert "ACTION must be one of read, match, aggregate, join, not 'write'" in unknown.stderr
     (cli_dirs[1] / "policy.csv").write_text(CLI_RULES + "p, user:rina, dinsos.*, read, alow\n")
     broken = await run_hub(
         "policy", "explain", "user:rina", NIK, "read", *cli_args(cli_dirs), cwd=tmp_path, env=env

@@ -404,6 +404,17 @@ p, user:counter, dukcapil.penduduk.status_hidup, read, allow
 p, user:r2, dinsos.penerima_bansos.*, read, allow
 p, user:r2, dukcapil.penduduk.nik, read, allow
 p, user:r2, dukcapil.penduduk.status_hidup, read, allow
+# counts may count recipients by program among dead residents, and compare nothing:
+# join on the join fields, aggregate on the status (the demo analyst's rights)
+p, user:counts, dinsos.penerima_bansos.program, aggregate, allow
+p, user:counts, dinsos.penerima_bansos.nik, join, allow
+p, user:counts, dukcapil.penduduk.nik, join, allow
+p, user:counts, dukcapil.penduduk.status_hidup, aggregate, allow
+# mixed: counts, but may compare the status instead of counting by it
+p, user:mixed, dinsos.penerima_bansos.program, aggregate, allow
+p, user:mixed, dinsos.penerima_bansos.nik, join, allow
+p, user:mixed, dukcapil.penduduk.nik, join, allow
+p, user:mixed, dukcapil.penduduk.status_hidup, match, allow
 # residents may read residents and recipients' programs, not compare recipients' NIKs
 p, user:residents, dukcapil.penduduk.*, read, allow
 p, user:residents, dinsos.penerima_bansos.program, read, allow
@@ -618,8 +629,20 @@ async def test_a_caller_with_no_right_on_the_related_dataset(guarded: Regency) -
 
 @pytest.mark.parametrize(
     ("subject", "exact"),
-    [("user:tester", True), ("user:r2", True), ("user:r", False), ("user:counter", False)],
-    ids=["everything", "reads every field used", "only matches the join field", "aggregates only"],
+    [
+        ("user:tester", True),
+        ("user:r2", True),
+        ("user:r", False),
+        ("user:counter", False),
+        ("user:counts", False),
+    ],
+    ids=[
+        "everything",
+        "reads every field used",
+        "only matches the join field",
+        "aggregates only",
+        "counts every field",
+    ],
 )
 async def test_an_aggregate_is_exact_only_for_whoever_may_read_every_field_it_uses(
     guarded: Regency, oracle: sqlite3.Connection, subject: str, exact: bool
@@ -646,6 +669,48 @@ async def test_an_aggregate_is_exact_only_for_whoever_may_read_every_field_it_us
     }
     assert got == {k: (n, True) for k, n in published.items() if n}
     assert published != true  # the noise shows in these groups
+
+
+async def test_a_caller_who_may_aggregate_every_related_field_counts_through_the_relationship(
+    guarded: Regency,
+) -> None:
+    """user:counts may join on the NIKs and aggregate the status DEAD compares, compare
+    none of them: its count uses the status as an own field of the aggregate's `where`
+    (perturbed, above), verifies no record, and says `join` and `aggregate` in its audit
+    record. It reads nothing through them, counts no NIK, and a field it may not
+    aggregate is refused, named."""
+    body = await ask(guarded.hub, "user:counts", COUNT_BY_PROGRAM, {"where": DEAD})
+    assert "errors" not in body, body["errors"]
+    record = await last_record(guarded.hub, "user:counts")
+    assert record.records == 0  # nothing verified: the cells are perturbed instead
+    assert set(json.loads(record.pairs)) == {
+        "dinsos.penerima_bansos.program:aggregate",
+        "dinsos.penerima_bansos.nik:join",
+        "dukcapil.penduduk.nik:join",
+        "dukcapil.penduduk.status_hidup:aggregate",
+    }
+    error = await refusal(guarded.hub, "user:counts", DEAD, "read")
+    assert error["extensions"]["code"] == "FORBIDDEN", error
+    nik = guarded.recipients[0]["nik"]
+    for where in ({"nik": {"eq": nik}}, {"penduduk": {"nik": {"eq": nik}}}):  # join is no comparison
+        error = await refusal(guarded.hub, "user:counts", where, "aggregate")
+        assert error["extensions"]["code"] == "FORBIDDEN", error
+        assert error["extensions"]["object"].endswith(".nik"), error
+    children = {"penduduk": {"statusHidup": {"eq": False}, "anak": {"gte": 2}}}
+    error = await refusal(guarded.hub, "user:counts", children, "aggregate")
+    assert error["extensions"]["code"] == "FORBIDDEN", error
+    assert error["extensions"]["object"] == "dukcapil.penduduk.anak"
+    assert "may not filter on or aggregate dukcapil.penduduk.anak" in error["message"]
+
+
+async def test_an_aggregates_relationship_filter_is_all_compared_or_all_counted(guarded: Regency) -> None:
+    """user:mixed may join on the NIKs and compare the status: neither way covers
+    every field DEAD uses (a read's needs `match` on the NIKs, a count's `aggregate` on
+    the status), so the count is refused, naming a field it may not compare."""
+    error = await refusal(guarded.hub, "user:mixed", DEAD, "aggregate")
+    assert error["extensions"]["code"] == "FORBIDDEN", error
+    assert error["extensions"]["object"] == "dinsos.penerima_bansos.nik", error
+    assert "all as a read would, or all as counted" in error["message"]
 
 
 @pytest.mark.parametrize(

@@ -130,7 +130,9 @@ def policy_explain(
     if rule:
         print(f"rule: p, {', '.join(rule)}")
     elif not casbin_says and allowed:
-        print(f"rule: read implies {action}: p, {', '.join(policy.explain(subject, obj, 'read')[1] or [])}")
+        # join: implied by match, which a rule names or read implies
+        via = "match" if action == "join" and policy.explain(subject, obj, "match")[1] else "read"
+        print(f"rule: {via} implies {action}: p, {', '.join(policy.explain(subject, obj, via)[1] or [])}")
     else:
         print("rule: none matched (no rule means deny)")
     sys.exit(0 if allowed else 1)

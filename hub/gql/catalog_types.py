@@ -22,7 +22,7 @@ class CatalogField:
     classification: str
     description: str | None
 
-    @strawberry.field(description="What you may do with this field: read, match, aggregate.")  # type: ignore[untyped-decorator]
+    @strawberry.field(description="What you may do with this field: read, match, aggregate, join.")  # type: ignore[untyped-decorator]
     def allowed(self, info: strawberry.Info) -> list[str]:
         ctx: Any = info.context
         decided = ctx.policy.decide(ctx.subject, [(self.id, a) for a in ACTIONS])

@@ -56,15 +56,16 @@ from hub.policy.access import (
     check_aggregate,
     check_anchored,
     check_match,
-    check_pairs,
     check_perturbable,
     compared_read_pairs,
     count_pairs,
+    counting_pairs,
     filter_shape,
     match_only,
     match_pairs,
     pairs,
     related_count_pairs,
+    related_counted,
     relationship_pairs,
     restrict,
 )
@@ -308,16 +309,21 @@ async def aggregate(
     fields = list(t.dataset.fields)
     related = relationship_pairs(plan.dataset, plan.where)
     reading = {(obj, "read") for obj, _ in related}
-    allowed = ctx.policy.decide(ctx.subject, aggregate_pairs(plan, fields) | related | reading)  # decide
+    counting = counting_pairs(plan.dataset, plan.where)
+    asked = aggregate_pairs(plan, fields) | related | reading | counting
+    allowed = ctx.policy.decide(ctx.subject, asked)  # decide
     exempt = check_aggregate(plan, fields, allowed)
-    check_pairs(related, allowed)
     # exact only for whoever may read every related field the filter uses as well
-    exempt = exempt and all(allowed.get((obj, "read")) for obj, _ in related)
+    exempt = exempt and all(allowed.get(p) for p in reading)
     rule: Rule = "exact" if exempt else t.dataset.spec.disclosure.method
     if rule == "cell_key":
         check_perturbable(plan)
-    used = {(f"{plan.dataset}.{f}", "aggregate") for f in aggregate_used(plan)} | related
-    checked = verifications(plan.dataset, plan.where, allowed, keys(types))  # rules (relationships)
+    own = {(f"{plan.dataset}.{f}", "aggregate") for f in aggregate_used(plan)}
+    if related_counted(related, counting, allowed):  # the related fields are counted, not compared
+        used, checked = own | counting, {}
+    else:
+        used = own | related
+        checked = verifications(plan.dataset, plan.where, allowed, keys(types))  # rules (relationships)
     ctx.ledger.require_purpose(used)  # purpose
     where, verified = await resolved(ctx, types, plan.dataset, plan.where, checked)  # budget (relationships)
     counts, rows, rule = await fetch_groups(ctx, t, replace(plan, where=where), rule)  # fetch

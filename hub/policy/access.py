@@ -87,6 +87,27 @@ def relationship_pairs(dataset: str, where: Filter | None) -> set[Pair]:
     return {(obj, action) for obj, action, related in filter_uses(where, dataset) if related}
 
 
+def counting_pairs(dataset: str, where: Filter | None, related: bool = False, outer: str = "") -> set[Pair]:
+    """What the filter's relationship filters need of a caller who counts through them
+    (`related_counted`): `join` on both join fields, `aggregate` on every related field
+    they compare (and on the outer field a comparison of two fields names)."""
+    if where is None:
+        return set()
+    if isinstance(where, Cmp):
+        if not related:
+            return set()
+        out = {(f"{dataset}.{where.field}", "aggregate")}
+        if isinstance(where.value, FieldRef):
+            out.add((f"{outer if where.value.outer else dataset}.{where.value.field}", "aggregate"))
+        return out
+    if isinstance(where, Not):
+        return counting_pairs(dataset, where.part, related, outer)
+    if isinstance(where, Exists):
+        joins = {(f"{dataset}.{where.own_field}", "join"), (f"{where.target}.{where.target_field}", "join")}
+        return joins | counting_pairs(where.target, where.where, True, dataset)
+    return set().union(*(counting_pairs(dataset, p, related, outer) for p in where.parts))
+
+
 def compared_read_pairs(dataset: str, where: Filter | None) -> set[Pair]:
     """`read` on every field the filter only compares: whether the caller may read it
     decides whether the comparison must be anchored by the key (`check_anchored`)."""
@@ -170,6 +191,33 @@ def check_pairs(asked: set[Pair], allowed: Mapping[Pair, bool]) -> None:
         if not allowed.get((obj, action)):
             how = "compare" if action == "match" else "filter on"
             raise Forbidden(f"you may not {how} {obj}", object=obj, action=action)
+
+
+def related_counted(related: set[Pair], counting: set[Pair], allowed: Mapping[Pair, bool]) -> bool:
+    """How an aggregate's relationship filters are allowed: as a read would use them
+    (`match` on the join fields and on equalities, `read` otherwise; a field it may only
+    match is verified, hub/policy/related.py), False; or, for a caller who may not use
+    them so but may `join` on the join fields and `aggregate` every related field
+    compared (`counting_pairs`), True: the related fields are used in the aggregate's
+    `where` as its own fields are, and the combined cells are protected as any other
+    (perturbed or suppressed). FORBIDDEN if neither, naming a field that lacks both."""
+    if all(allowed.get(p) for p in related):
+        return False
+    if all(allowed.get(p) for p in counting):
+        return True
+    how = {"match": "compare", "read": "filter on", "join": "join on", "aggregate": "aggregate"}
+    lacking = {obj for obj, action in related if not allowed.get((obj, action))}
+    neither = sorted(p for p in counting if p[0] in lacking and not allowed.get(p))
+    if neither:
+        obj, action = neither[0]
+        direct = next(a for o, a in sorted(related) if o == obj and not allowed.get((o, a)))
+        raise Forbidden(f"you may not {how[direct]} or {how[action]} {obj}", object=obj, action=direct)
+    obj, action = min(p for p in related if not allowed.get(p))
+    raise Forbidden(
+        f"you may not {how[action]} {obj}, nor join on and aggregate every field this relationship "
+        "filter uses: it uses them all as a read would, or all as counted",
+        object=obj, action=action,
+    )  # fmt: skip
 
 
 def restrict_node(dataset: str, node: NodePlan, allowed: Mapping[Pair, bool]) -> NodePlan:

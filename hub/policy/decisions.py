@@ -11,7 +11,8 @@ How rules resolve (also written in `policies/model.conf`):
 4. Every OPD may do everything with its own datasets: the hub adds
    `p, opd:<id>, <id>.*, *, allow` for each OPD in the catalog.
 5. `read` implies `match` and `aggregate` (who may see a value may compare and count
-   it) unless a `deny` rule names that action.
+   it), and `match` implies `join` (who may compare a value may join a relationship
+   on it), unless a `deny` rule names that action.
 
 Decisions are made lazily, once per (subject, object, action) and policy version,
 then served from a cache. For the shipped model they come from the rules compiled
@@ -41,7 +42,7 @@ if TYPE_CHECKING:  # imported when an enforcer is built: the shipped model never
     import casbin
 
 log = logging.getLogger("hub.policy")
-ACTIONS = ("read", "match", "aggregate")
+ACTIONS = ("read", "match", "aggregate", "join")
 Pair = tuple[str, str]  # (object, action)
 
 
@@ -80,7 +81,9 @@ def read_rules(path: Path, catalog: Catalog | None = None) -> Rules:
             elif values[2] not in (*ACTIONS, "*"):
                 problems.append(
                     PolicyProblem(
-                        str(path), number, f"action must be read, match, aggregate or *, not {values[2]!r}"
+                        str(path),
+                        number,
+                        f"action must be read, match, aggregate, join or *, not {values[2]!r}",
                     )
                 )
             elif not values[0] or not values[1]:
@@ -261,11 +264,13 @@ class Policy:
         return self._decide(subject, obj, action)[0]
 
     def allows(self, subject: str, obj: str, action: str) -> bool:
-        """The hub's decision: Casbin's, with `read` implying `match` and `aggregate`
-        unless a deny rule names that action."""
+        """The hub's decision: Casbin's, with `read` implying `match` and `aggregate`,
+        and `match` implying `join`, unless a deny rule names that action."""
         allowed, denied = self._decide(subject, obj, action)
         if allowed or action == "read" or denied:
             return allowed
+        if action == "join":
+            return self.allows(subject, obj, "match")
         return self.enforce(subject, obj, "read")
 
     def decide(self, subject: str, pairs: Iterable[Pair]) -> dict[Pair, bool]:

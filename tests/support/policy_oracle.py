@@ -9,8 +9,8 @@ the way `policies/model.conf` documents it, without Casbin:
   `class:<label>` groups); and its action is the action or `*`;
 - Casbin allows when some allow rule matches and no deny rule does;
 - every OPD may do everything with its own datasets (an explicit deny still wins);
-- the hub's `allows` adds: `read` implies `match` and `aggregate` unless a deny rule
-  matches that action.
+- the hub's `allows` adds: `read` implies `match` and `aggregate`, and `match`
+  implies `join`, unless a deny rule matches that action.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from hub.catalog import Catalog
 
-ACTIONS = ("read", "match", "aggregate")
+ACTIONS = ("read", "match", "aggregate", "join")
 
 
 @dataclass
@@ -117,4 +117,6 @@ class Oracle:
             return True
         if action == "read" or self.denied_by_rule(subject, obj, action):
             return False
+        if action == "join":  # implied by match, and so by read
+            return self.allows(subject, obj, "match")
         return self.casbin(subject, obj, "read")
