@@ -64,8 +64,10 @@ def _unknown_nik(rng: random.Random, taken: set[str]) -> tuple[str, str, str]:
             return nik, person_name(rng, group, sex, age, family_surname(rng, group)), kec.name
 
 
-def penerima_bansos_table(rng: random.Random, people: list[Person]) -> Table:
-    persons = round(len(people) * RECIPIENT_SHARE)
+def penerima_bansos_table(rng: random.Random, people: list[Person], share: float = RECIPIENT_SHARE) -> Table:
+    """The recipients: `share` of the residents (the demo's 5.5 % unless a benchmark
+    asks for more), with the flaws the module describes."""
+    persons = round(len(people) * share)
     n_unknown = max(1, round(persons * UNKNOWN_NIK))
     n_dead = max(1, round(persons * DECEASED))
     n_renamed = max(2, round(persons * RENAMED))
