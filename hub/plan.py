@@ -72,8 +72,26 @@ class MatchPlan:
 
 
 @dataclass(frozen=True)
+class RelatedGroup:
+    """A group key taken from the row a to-one relationship leads to: `field` of
+    `target`, whose `target_field` (its key) equals the row's `own_field`."""
+
+    relationship: str  # the catalog's name, for messages
+    own_field: str
+    target: str
+    target_field: str
+    field: str
+
+
+@dataclass(frozen=True)
 class AggregatePlan:
     dataset: str
     group_by: tuple[str, ...]
     where: Filter | None
     measures: tuple[tuple[Measure, str], ...]
+    related_groups: tuple[RelatedGroup, ...] = ()
+
+    @property
+    def width(self) -> int:
+        """Group values per row: the dataset's own, then the related ones."""
+        return len(self.group_by) + len(self.related_groups)

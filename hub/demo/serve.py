@@ -122,10 +122,11 @@ def examples(base: str, data_dir: Path) -> list[tuple[str, str, str | None, dict
          {"query": '{ dinsos { penerimaBansos(where: {program: {eq: "PKH"}, tahun: {eq: 2026}, '
                    "or: [{penduduk: {exists: false}}, {penduduk: {statusHidup: {eq: false}}}]}) "
                    "{ totalCount nodes { id nik nama kecamatan } } } }"}),
-        ("Analyst: recipients per programme whom Dukcapil lists as dead (counts carry noise); "
-         "the analyst sees no one", "/graphql", "ANALYST_KEY",
-         {"query": "{ dinsos { penerimaBansosAggregate(groupBy: [program], where: "
-                   "{penduduk: {statusHidup: {eq: false}}}) { group { program } count perturbed } } }"}),
+        ("Analyst: recipients per programme and whether Dukcapil lists them alive (null: a NIK "
+         "Dukcapil does not know); counts carry noise, the analyst sees no one", "/graphql", "ANALYST_KEY",
+         {"query": "{ dinsos { penerimaBansosAggregate(groupBy: [program], groupByRelated: "
+                   "{penduduk: [statusHidup]}) { group { program penduduk { statusHidup } } "
+                   "count perturbed } } }"}),
         ("Analyst: budget lines priced above their standard unit price (SSH), in one query",
          "/graphql", "ANALYST_KEY",
          {"query": '{ bpkad { belanja(where: {hargaSatuan: {gtField: "ssh.harga"}}, first: 5, '

@@ -8,6 +8,7 @@ sums (`cell_key`), or groups smaller than `min_group_size` suppressed (`suppress
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from adapters.base import Measure, Row
@@ -15,7 +16,7 @@ from hub.gql.dataset_types import DatasetTypes
 from hub.gql.scalars import OUTPUT
 from hub.gql.selection import Selected, collect
 from hub.gql.translate import FieldInputs, to_filter
-from hub.plan import AggregatePlan
+from hub.plan import AggregatePlan, RelatedGroup
 
 MEASURES: tuple[Measure, ...] = ("sum", "avg", "min", "max")
 Rule = Literal["exact", "suppress", "cell_key"]  # how the groups were made safe to publish
@@ -37,7 +38,20 @@ def aggregate_plan(
                 if pair is not None and pair not in measures:
                     measures.append(pair)
     where = to_filter(t, args.get("where"), types)
-    return AggregatePlan(t.dataset.qualified, group_by, where, tuple(measures))
+    related = _related_groups(t, args.get("groupByRelated") or {})
+    return AggregatePlan(t.dataset.qualified, group_by, where, tuple(measures), related)
+
+
+def _related_groups(t: DatasetTypes, asked: Mapping[str, Any]) -> tuple[RelatedGroup, ...]:
+    """`groupByRelated: {penduduk: [statusHidup]}` as RelatedGroups (the enum values are
+    the target's catalog field names), each field once."""
+    out: dict[tuple[str, str], RelatedGroup] = {}
+    for gql_name, fields in asked.items():
+        name, spec = t.relationships[gql_name]
+        ((own, theirs),) = spec.join.items()
+        for f in fields or ():
+            out.setdefault((name, f), RelatedGroup(name, own, spec.to, theirs, f))
+    return tuple(out.values())
 
 
 def _measure_output(t: DatasetTypes, measure: str, field: str) -> Callable[[Any], Any] | None:
@@ -47,6 +61,13 @@ def _measure_output(t: DatasetTypes, measure: str, field: str) -> Callable[[Any]
     return OUTPUT[type_]
 
 
+@dataclass(frozen=True)
+class _Nested:
+    """The group key's values of one related row: (key, row index, converter, public)."""
+
+    cells: list[tuple[str, int, Any, bool]]
+
+
 def write_groups(
     t: DatasetTypes,
     plan: AggregatePlan,
@@ -54,6 +75,7 @@ def write_groups(
     rows: list[Row],
     rule: Rule,
     q: FieldInputs,
+    types: Mapping[str, DatasetTypes] | None = None,
 ) -> list[dict[str, Any]]:
     """One answer per group of `rows` (*group, count, *measures), published by `rule`.
 
@@ -62,7 +84,7 @@ def write_groups(
     `suppress` small is below min_group_size; under `cell_key`, a published count below
     min_group_size + max_noise (decided on the published count, it tells nothing more)."""
     public = {f for f in plan.group_by if t.dataset.fields[f].classification == "public"}
-    width = len(plan.group_by)
+    width = plan.width
     spec = t.dataset.spec
     small = spec.min_group_size + (spec.disclosure.max_noise if rule == "cell_key" else 0)
     group_name = t.group.name if t.group else ""
@@ -79,6 +101,9 @@ def write_groups(
         for sub_key, m in sub.items():
             if m.name == "__typename":
                 cells.append((sub_key, -1, typename, True))
+                continue
+            if s.name == "group" and m.name in t.relationships:
+                cells.append((sub_key, 0, _related_key(t, plan, m, q, types or {}), True))
                 continue
             f = t.fields[m.name]
             if s.name == "group":
@@ -104,12 +129,38 @@ def write_groups(
                 answer[key] = group_name
             elif what in MEASURES and suppressed:
                 answer[key] = None
-            elif what == "group" and hidden:
-                answer[key] = {k: _cell(row, i, conv) if shown else None for k, i, conv, shown in cells}
             else:
-                answer[key] = {k: _cell(row, i, conv) for k, i, conv, _ in cells}
+                answer[key] = _cells(row, cells, hidden and what == "group")
         out.append(answer)
     return out
+
+
+def _related_key(
+    t: DatasetTypes, plan: AggregatePlan, m: Selected, q: FieldInputs, types: Mapping[str, DatasetTypes]
+) -> _Nested:
+    """The cells of `group { <relationship> { ... } }`: the related group values, at
+    their place after the dataset's own."""
+    name, spec = t.relationships[m.name]
+    target = types[spec.to]
+    at = {(g.relationship, g.field): len(plan.group_by) + i for i, g in enumerate(plan.related_groups)}
+    cells: list[tuple[str, int, Any, bool]] = []
+    for sub_key, r in collect(m.nodes, q.fragments, q.variables).items():
+        if r.name == "__typename":
+            cells.append((sub_key, -1, f"{target.group.name if target.group else ''}Key", True))
+            continue
+        f = target.fields[r.name]
+        field = target.dataset.fields[f]
+        cells.append((sub_key, at.get((name, f), -2), OUTPUT[field.type], field.classification == "public"))
+    return _Nested(cells)
+
+
+def _cells(row: Row, cells: list[tuple[str, int, Any, bool]], hidden: bool) -> dict[str, Any]:
+    """One object of the answer; `hidden`: a small group's, which keeps public keys only."""
+    return {
+        k: (_cells(row, conv.cells, hidden) if isinstance(conv, _Nested) else _cell(row, i, conv))
+        if shown or not hidden else None
+        for k, i, conv, shown in cells
+    }  # fmt: skip
 
 
 def _cell(row: Row, at: int, conv: Any) -> Any:

@@ -139,6 +139,8 @@ class DatasetTypes:
     match_result: GraphQLObjectType | None = None
     field_enum: GraphQLEnumType | None = None
     group: GraphQLObjectType | None = None
+    group_key: GraphQLObjectType | None = None  # the `group` of a group
+    group_by_related: GraphQLInputObjectType | None = None  # groupByRelated: to-one relationships
     aggregate_where: GraphQLInputObjectType | None = None
     related_one: GraphQLInputObjectType | None = None  # filters through a to-one relationship
     related_list: GraphQLInputObjectType | None = None  # ... through a to-many relationship
@@ -324,12 +326,37 @@ def _aggregate_types(t: DatasetTypes, name: str, types: Mapping[str, DatasetType
     t.field_enum = GraphQLEnumType(
         f"{name}Field", {camel(f): GraphQLEnumValue(f) for f in ds.fields if f in names}
     )
+    own_keys = _scalars(ds, names, lambda s: SCALARS[s.type])
+    related = _groupable(t, types)
+    t.group_key = GraphQLObjectType(
+        f"{name}GroupKey",
+        lambda: {
+            **own_keys,
+            **{
+                gql: GraphQLField(
+                    target.group_key, description=f"The group's {target.dataset.qualified} values."
+                )
+                for gql, target in related.items()
+                if target.group_key is not None
+            },
+        },
+    )
+    if related:
+        t.group_by_related = GraphQLInputObjectType(
+            f"{name}GroupByRelated",
+            lambda: {
+                gql: GraphQLInputField(
+                    GraphQLList(GraphQLNonNull(target.field_enum)),
+                    description=f"Group by these fields of the related {target.dataset.qualified} row "
+                    "(null for a row without one).",
+                )
+                for gql, target in related.items()
+                if target.field_enum is not None
+            },
+            description="Group by fields of the rows to-one relationships lead to.",
+        )
     group: dict[str, GraphQLField] = {
-        "group": GraphQLField(
-            GraphQLNonNull(
-                GraphQLObjectType(f"{name}GroupKey", _scalars(ds, names, lambda s: SCALARS[s.type]))
-            )
-        ),
+        "group": GraphQLField(GraphQLNonNull(t.group_key)),
         "count": GraphQLField(
             GraphQLInt,
             description="Rows in the group: exact unless `perturbed`; null when suppressed.",
@@ -358,6 +385,24 @@ def _aggregate_types(t: DatasetTypes, name: str, types: Mapping[str, DatasetType
     t.aggregate_where = _where(
         ds, f"{name}AggregateWhere", names, frozenset(), lambda: _relationship_filters(t, types)
     )
+
+
+def _groupable(t: DatasetTypes, types: Mapping[str, DatasetTypes]) -> dict[str, DatasetTypes]:
+    """The to-one relationships a group may take keys from (gql name -> target): each
+    leads to its target's key, which the audience may count by, and joins on fields
+    the audience may use."""
+    out: dict[str, DatasetTypes] = {}
+    for gql_name, (_, rel) in t.relationships.items():
+        target = types.get(rel.to)
+        if rel.many or target is None or not (target.access.aggregate | target.access.read):
+            continue
+        ((mine, theirs),) = rel.join.items()
+        if theirs != target.dataset.key:
+            continue
+        if mine not in t.access.filterable() or theirs not in target.access.filterable():
+            continue
+        out[gql_name] = target
+    return out
 
 
 def disclosure_text(ds: Dataset) -> str:
@@ -438,6 +483,11 @@ def _dataset_fields(t: DatasetTypes, resolvers: Resolvers, default_first: int) -
             args={
                 "where": GraphQLArgument(t.aggregate_where),
                 "groupBy": GraphQLArgument(GraphQLList(GraphQLNonNull(t.field_enum))),
+                **(
+                    {"groupByRelated": GraphQLArgument(t.group_by_related)}
+                    if t.group_by_related is not None
+                    else {}
+                ),
             },
             resolve=resolvers.aggregate(t),
             description=f"Counts and measures of {ds.qualified}. {disclosure_text(ds)}",

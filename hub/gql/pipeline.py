@@ -31,13 +31,13 @@ from typing import Any, Protocol
 
 from graphql import GraphQLResolveInfo
 
-from adapters.base import CellKey, Exists, Filter, Row
+from adapters.base import CellKey, Exists, Filter, Measure, Row
 from hub.audit.ledger import Ledger, count_rows
 from hub.cursor import Cursors
 from hub.disclosure.cellkey import prefix
 from hub.disclosure.perturb import Perturbation, source_measures
 from hub.disclosure.ptable import table_for
-from hub.errors import AuditUnavailable, Forbidden, QuotaExceeded, StoreUnavailable
+from hub.errors import AuditUnavailable, Forbidden, QueryTooComplex, QuotaExceeded, StoreUnavailable
 from hub.fetch import run_aggregate, run_match, run_read
 from hub.filter_size import FilterBudget
 from hub.gql.aggregate import Rule, aggregate_plan, write_groups
@@ -57,6 +57,7 @@ from hub.policy.access import (
     check_anchored,
     check_match,
     check_perturbable,
+    check_related_groups,
     compared_read_pairs,
     count_pairs,
     counting_pairs,
@@ -66,11 +67,13 @@ from hub.policy.access import (
     pairs,
     related_count_pairs,
     related_counted,
+    related_group_pairs,
     relationship_pairs,
     restrict,
 )
 from hub.policy.decisions import Pair, Policy
 from hub.policy.related import Verification, verifications
+from hub.related_groups import grouped
 from hub.semijoin import Join, has_exists, resolve
 from hub.sources import Calls
 from hub.store.guesses import Digests, Guess, GuessBook
@@ -310,15 +313,18 @@ async def aggregate(
     related = relationship_pairs(plan.dataset, plan.where)
     reading = {(obj, "read") for obj, _ in related}
     counting = counting_pairs(plan.dataset, plan.where)
-    asked = aggregate_pairs(plan, fields) | related | reading | counting
+    grouping = related_group_pairs(plan)
+    reading |= {(obj, "read") for obj, _ in grouping}
+    asked = aggregate_pairs(plan, fields) | related | reading | counting | grouping
     allowed = ctx.policy.decide(ctx.subject, asked)  # decide
     exempt = check_aggregate(plan, fields, allowed)
-    # exact only for whoever may read every related field the filter uses as well
+    check_related_groups(grouping, allowed)
+    # exact only for whoever may read every related field the filter and the groups use as well
     exempt = exempt and all(allowed.get(p) for p in reading)
     rule: Rule = "exact" if exempt else t.dataset.spec.disclosure.method
     if rule == "cell_key":
         check_perturbable(plan)
-    own = {(f"{plan.dataset}.{f}", "aggregate") for f in aggregate_used(plan)}
+    own = {(f"{plan.dataset}.{f}", "aggregate") for f in aggregate_used(plan)} | grouping
     if related_counted(related, counting, allowed):  # the related fields are counted, not compared
         used, checked = own | counting, {}
     else:
@@ -326,9 +332,13 @@ async def aggregate(
         checked = verifications(plan.dataset, plan.where, allowed, keys(types))  # rules (relationships)
     ctx.ledger.require_purpose(used)  # purpose
     where, verified = await resolved(ctx, types, plan.dataset, plan.where, checked)  # budget (relationships)
-    counts, rows, rule = await fetch_groups(ctx, t, replace(plan, where=where), rule)  # fetch
+    plan = replace(plan, where=where)
+    if plan.related_groups:
+        counts, rows = await fetch_related_groups(ctx, t, plan, rule, keys(types))  # fetch
+    else:
+        counts, rows, rule = await fetch_groups(ctx, t, plan, rule)  # fetch
     note_aggregate(ctx, t, used, counts, rule, verified)  # note
-    return Precompleted(write_groups(t, plan, sel, rows, rule, q))  # write
+    return Precompleted(write_groups(t, plan, sel, rows, rule, q, types))  # write
 
 
 async def fetch_groups(
@@ -349,6 +359,38 @@ async def fetch_groups(
     types = {f: t.dataset.fields[f].type for _, f in plan.measures}
     published = perturbation(t).publish(source_rows, width, plan.measures, types)
     return [int(r[width]) for r in source_rows], published, rule
+
+
+async def fetch_related_groups(
+    ctx: Context, t: DatasetTypes, plan: AggregatePlan, rule: Rule, keys: Mapping[str, str]
+) -> tuple[list[int], list[Row]]:
+    """Groups by related fields too (hub/related_groups.py): the true counts, and the
+    groups published by `rule` (suppression is applied later, in `write_groups`)."""
+    if not ctx.sources.of_dataset[plan.dataset].adapter.computes_cell_keys:
+        raise QueryTooComplex(
+            f"{plan.dataset} is served by another hub, which groups by its own fields only",
+            limit="groupByRelated",
+        )
+    width, fields = plan.width, dict.fromkeys(f for _, f in plan.measures)
+    kinds: tuple[Measure, ...] = ("sum", "min", "max")
+    folded = tuple((m, f) for f in fields for m in kinds)
+    key = CellKey(prefix(ctx.disclosure_key, plan.dataset), t.dataset.key) if rule == "cell_key" else None
+    rows = await grouped(ctx.sources, keys, plan, folded, key)
+    counts = [int(r[width]) for r in rows]
+    if key is not None:
+        types = {f: t.dataset.fields[f].type for f in fields}
+        return counts, perturbation(t).publish(rows, width, plan.measures, types)
+    at = {pair: width + 1 + i for i, pair in enumerate(folded)}
+
+    def exact(r: Row) -> Row:
+        values = [
+            (None if r[at[("sum", f)]] is None else float(r[at[("sum", f)]]) / int(r[width]))
+            if m == "avg" else r[at[(m, f)]]
+            for m, f in plan.measures
+        ]  # fmt: skip
+        return (*r[: width + 1], *values)
+
+    return counts, [exact(r) for r in rows]
 
 
 async def fetch_published(ctx: Context, plan: AggregatePlan, rule: Rule) -> tuple[list[Row], Rule]:

@@ -193,6 +193,23 @@ def check_pairs(asked: set[Pair], allowed: Mapping[Pair, bool]) -> None:
             raise Forbidden(f"you may not {how} {obj}", object=obj, action=action)
 
 
+def related_group_pairs(plan: AggregatePlan) -> set[Pair]:
+    """What grouping by related fields needs: `join` on both join fields (match implies
+    it) and `aggregate` on each related field grouped by."""
+    out: set[Pair] = set()
+    for g in plan.related_groups:
+        out |= {(f"{plan.dataset}.{g.own_field}", "join"), (f"{g.target}.{g.target_field}", "join")}
+        out.add((f"{g.target}.{g.field}", "aggregate"))
+    return out
+
+
+def check_related_groups(asked: set[Pair], allowed: Mapping[Pair, bool]) -> None:
+    for obj, action in sorted(asked):
+        if not allowed.get((obj, action)):
+            how = "group by" if action == "aggregate" else "join on"
+            raise Forbidden(f"you may not {how} {obj}", object=obj, action=action)
+
+
 def related_counted(related: set[Pair], counting: set[Pair], allowed: Mapping[Pair, bool]) -> bool:
     """How an aggregate's relationship filters are allowed: as a read would use them
     (`match` on the join fields and on equalities, `read` otherwise; a field it may only
