@@ -12,6 +12,10 @@ analyst) come from `hub clients create`. Questions:
     Q1  Dinsos: its 2026 PKH recipients that Dukcapil does not know or lists as dead
         (Dinsos may only match Dukcapil's fields: a verification of each recipient)
     Q2  the same, counted per kecamatan (perturbed: Dinsos may not read Dukcapil's)
+    Q2a the analyst: PKH recipients per kecamatan whom Dukcapil lists as dead (the
+        analyst may `join` on the NIKs and count the status: perturbed, nothing verified)
+    Q2b the analyst: recipients per programme by their resident's status (alive, dead,
+        null for a NIK Dukcapil does not know), `groupByRelated`
     Q3  the analyst: budget lines priced above their standard unit price (SSH), with
         totalCount and the first 100 lines
     Q3c the client's way: every budget line with its `ssh { harga }`, 1,000 a page,
@@ -56,6 +60,13 @@ QUESTIONS: dict[str, tuple[str, str, str]] = {  # name: (who, what, query)
     "Q2": ("dinsos", "the same, counted per kecamatan",
            f"{{ dinsos {{ penerimaBansosAggregate(groupBy: [kecamatan], where: {UNKNOWN_OR_DEAD}) "
            "{ group { kecamatan } count perturbed } } }"),
+    "Q2a": ("analyst", "PKH recipients per kecamatan whom Dukcapil lists as dead (join, perturbed)",
+            '{ dinsos { penerimaBansosAggregate(groupBy: [kecamatan], where: {program: {eq: "PKH"}, '
+            "penduduk: {statusHidup: {eq: false}}}) { group { kecamatan } count perturbed } } }"),
+    "Q2b": ("analyst", "recipients per programme by their resident's status (groupByRelated)",
+            "{ dinsos { penerimaBansosAggregate(groupBy: [program], "
+            "groupByRelated: {penduduk: [statusHidup]}) "
+            "{ group { program penduduk { statusHidup } } count perturbed } } }"),
     "Q3": ("analyst", "budget lines above their SSH price",
            '{ bpkad { belanja(where: {hargaSatuan: {gtField: "ssh.harga"}}, first: 100) '
            "{ totalCount nodes { id hargaSatuan ssh { harga } } } } }"),
