@@ -352,9 +352,15 @@ class SqlAdapter(Adapter):
             stmt = sa.select(*groups, sa.func.count(), *measures).select_from(t.table)
             if query.where is not None:
                 stmt = stmt.where(t.where(query.where, bind))
-            if groups:
-                stmt = stmt.group_by(*groups).order_by(*t.order_by([Order(f) for f in query.group_by]))
-            return stmt
+            if not groups:
+                return stmt
+            # the groups ordered outside the grouping: MariaDB plans a grouping ordered by
+            # an expression (the NULLs-last CASE) as a full scan, even where an index
+            # would find the few rows a long `in` list names (bench/across.py: 21 ms, not 7)
+            grouped = stmt.group_by(*groups).subquery("groups")
+            keys = list(grouped.c)[: len(groups)]
+            order = [x for c in keys for x in (sa.case((c.is_(None), 1), else_=0).asc(), c.asc())]
+            return sa.select(*grouped.c).order_by(*order)
 
         shape = filter_shape(query.where)
         keyed = query.cell_key is not None
