@@ -41,8 +41,16 @@ _NOT_REUSED = ("08", "57", "XX")
 
 
 class Pool:
-    def __init__(self, dsn: str, max_size: int, idle_timeout: float = IDLE_TIMEOUT) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        max_size: int,
+        idle_timeout: float = IDLE_TIMEOUT,
+        server_settings: dict[str, str] | None = None,
+    ) -> None:
         import asyncpg  # when the first PostgreSQL source or store is used (start-up time)
+
+        self.server_settings = server_settings  # each connection's session settings
 
         self._server_error = asyncpg.PostgresError
         self._client_error = asyncpg.InternalClientError
@@ -112,7 +120,7 @@ class Pool:
             if self._size < self.max_size:
                 self._size += 1
                 try:
-                    return await asyncpg.connect(self.dsn)
+                    return await asyncpg.connect(self.dsn, server_settings=self.server_settings)
                 except BaseException:
                     self._freed()
                     raise

@@ -142,7 +142,12 @@ class PgRunner:
 
     def pool(self) -> Pool:
         if self._pool is None:
-            self._pool = Pool(self.dsn, self.pool_size, self.idle_timeout)  # connects on first use
+            # connects on first use. A custom plan for every execution: after five, a prepared
+            # statement's plan turns generic, blind to its values, and `is_alive = $1 ... ORDER
+            # BY nik LIMIT $2` then walks the whole key index (46 ms, not 11: bench/across.py);
+            # a source's values vary too much (a handful of rows or most of them) for one plan.
+            settings = {"plan_cache_mode": "force_custom_plan"}
+            self._pool = Pool(self.dsn, self.pool_size, self.idle_timeout, settings)
         return self._pool
 
     async def rows(self, key: Hashable, build: Build, values: Sequence[Any]) -> list[Row]:
