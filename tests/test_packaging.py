@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from hub.http.ide import FILES, PREFIX
 from tests.support.hubcli import hub_env, run_hub, running_hub
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,6 +96,10 @@ def test_hub_demo_and_hub_serve_answer_readyz_from_a_temporary_directory(
         ready = httpx.get(f"{demo.base}/readyz", timeout=10)
         assert ready.status_code == 200, ready.text
         assert set(ready.json()["sources"]) >= {"dukcapil.main", "dinsos.main"}
+        # GraphiQL's files are installed with the package (hub/http/static)
+        for name in FILES:
+            asset = httpx.get(f"{demo.base}{PREFIX}{name}", timeout=10)
+            assert asset.status_code == 200 and len(asset.content) > 4_000, (name, asset.status_code)
     data = run / "var" / "demo"
     assert (data / "dukcapil.db").is_file() and (
         data / "hub.db"

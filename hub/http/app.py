@@ -5,6 +5,8 @@ POST /graphql         GraphQL over HTTP, with an API key (hub/http/graphql_http.
 POST /public/graphql  the same without a key, for what `public` may see
 GET  /healthz         the process answers (200 even while a source is down)
 GET  /readyz          every source answers (503 naming those that do not)
+GET  /static/graphiql/<version>/<file>  GraphiQL's scripts and styles, shipped with the hub
+                      (hub/http/ide.py)
 """
 
 from __future__ import annotations
@@ -19,10 +21,9 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from strawberry.http.ides import get_graphql_ide_html
 
 from hub.audit.ledger import Ledger
 from hub.audit.log import Entry, query_hash
@@ -48,6 +49,7 @@ from hub.http.graphql_http import (
     response_type,
 )
 from hub.http.hub import PUBLIC, Hub
+from hub.http.ide import asset, ide_page
 from hub.logs import keep_values_out
 from hub.metrics import CONTENT_TYPE
 from hub.policy.decisions import Policy
@@ -83,7 +85,7 @@ async def serve_graphql(request: Request, service: GraphQLService, public: bool)
     # a browser opening the endpoint gets the IDE (the query string is parsed for GETs only)
     accept = request.headers.get("accept", "")
     if request.method == "GET" and "text/html" in accept and "query" not in request.query_params:
-        return HTMLResponse(get_graphql_ide_html())
+        return ide_page()
     media_type = JSON
     try:
         media_type = response_type(accept)
@@ -287,6 +289,7 @@ def create_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
+            Route("/static/graphiql/{version}/{name}", asset),
         ],
         lifespan=lifespan,
     )
