@@ -22,6 +22,11 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535, description="Port to listen on.")
     default_first: int = Field(100, ge=1, description="Page size when `first` is not given.")
     max_first: int = Field(1000, ge=1, description="Largest `first` a caller may ask for.")
+    download_page_rows: int = Field(
+        5000,
+        ge=1,
+        description="Rows a download asks its source for at a time (at most the source's max_rows).",
+    )
     max_depth: int = Field(15, ge=2, description="Deepest field nesting a query may have.")
     max_aliases: int = Field(100, ge=1, description="Most aliased fields in one query.")
     max_fields: int = Field(

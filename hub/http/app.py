@@ -5,6 +5,8 @@ POST /graphql         GraphQL over HTTP, with an API key (hub/http/graphql_http.
 POST /public/graphql  the same without a key, for what `public` may see
 GET  /healthz         the process answers (200 even while a source is down)
 GET  /readyz          every source answers (503 naming those that do not)
+GET  /public/datasets/<opd>/<dataset>.csv|.ndjson|.json  what the public may read, streamed
+                      (hub/http/downloads.py)
 GET  /static/graphiql/<version>/<file>  GraphiQL's scripts and styles, shipped with the hub
                       (hub/http/ide.py)
 """
@@ -40,6 +42,7 @@ from hub.errors import (
 from hub.filter_size import FilterBudget
 from hub.gql.pipeline import MatchLimits
 from hub.gql.service import GraphQLService, RequestContext
+from hub.http.downloads import download
 from hub.http.graphql_http import (
     JSON,
     answer_status,
@@ -290,6 +293,7 @@ def create_app(
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
             Route("/static/graphiql/{version}/{name}", asset),
+            Route("/public/datasets/{opd}/{file}", download),
         ],
         lifespan=lifespan,
     )
