@@ -75,7 +75,7 @@ class Perturbation:
             if width and published == 0:
                 continue
             sums = [self._sum(row, i, key, type_, f) for f, i, type_ in where]
-            values = [_avg(sums[i], published) if avg else sums[i] for i, avg in wanted]
+            values = [average(sums[i], published) if avg else sums[i] for i, avg in wanted]
             out.append((*row[:width], published, *values))
         return out
 
@@ -93,5 +93,6 @@ class Perturbation:
         return float(total) + noise
 
 
-def _avg(total: Any, count: int) -> float | None:
+def average(total: Any, count: int) -> float | None:
+    """A sum over a count, as a float; None for no values or no rows."""
     return None if total is None or count == 0 else float(total) / count

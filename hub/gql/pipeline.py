@@ -31,25 +31,23 @@ from typing import Any, Protocol
 
 from graphql import GraphQLResolveInfo
 
-from adapters.base import CellKey, Exists, Filter, Measure, Row
+from adapters.base import Exists, Filter
 from hub.audit.ledger import Ledger, count_rows
 from hub.cursor import Cursors
-from hub.disclosure.cellkey import prefix
-from hub.disclosure.perturb import Perturbation, source_measures
-from hub.disclosure.ptable import table_for
-from hub.errors import AuditUnavailable, Forbidden, QueryTooComplex, QuotaExceeded, StoreUnavailable
-from hub.fetch import run_aggregate, run_match, run_read
+from hub.errors import AuditUnavailable, Forbidden, QuotaExceeded, StoreUnavailable
+from hub.fetch import run_match, run_read
 from hub.filter_size import FilterBudget
 from hub.gql.aggregate import Rule, aggregate_plan, write_groups
 from hub.gql.answer import shape_connection
 from hub.gql.dataset_types import DatasetTypes
 from hub.gql.executor import Precompleted, SubError
+from hub.gql.groups import fetch_groups
 from hub.gql.guesses import filter_guesses, limit_error, match_guesses, related_guesses, spend
 from hub.gql.match import match_plan, write_matches
 from hub.gql.selection import Selected, collect
 from hub.gql.step_cache import NEVER, StepMemo
 from hub.gql.translate import FieldInputs, read_plan
-from hub.plan import AggregatePlan, NodePlan, ReadPlan
+from hub.plan import NodePlan, ReadPlan
 from hub.policy.access import (
     aggregate_pairs,
     aggregate_used,
@@ -73,7 +71,6 @@ from hub.policy.access import (
 )
 from hub.policy.decisions import Pair, Policy
 from hub.policy.related import Verification, verifications
-from hub.related_groups import grouped
 from hub.semijoin import Join, has_exists, resolve
 from hub.sources import Calls
 from hub.store.guesses import Digests, Guess, GuessBook
@@ -333,85 +330,11 @@ async def aggregate(
     ctx.ledger.require_purpose(used)  # purpose
     where, verified = await resolved(ctx, types, plan.dataset, plan.where, checked)  # budget (relationships)
     plan = replace(plan, where=where)
-    if plan.related_groups:
-        counts, rows = await fetch_related_groups(ctx, t, plan, rule, keys(types))  # fetch
-    else:
-        counts, rows, rule = await fetch_groups(ctx, t, plan, rule)  # fetch
+    counts, rows, rule = await fetch_groups(
+        ctx.sources, ctx.disclosure_key, t, plan, rule, keys(types)
+    )  # fetch
     note_aggregate(ctx, t, used, counts, rule, verified)  # note
     return Precompleted(write_groups(t, plan, sel, rows, rule, q, types))  # write
-
-
-async def fetch_groups(
-    ctx: Context, t: DatasetTypes, plan: AggregatePlan, rule: Rule
-) -> tuple[list[int], list[Row], Rule]:
-    """The groups' true counts (for the audit), the groups as published, and the rule
-    they were published by: exact, suppressed later in `write_groups`, perturbed here
-    from the cell keys the source computes, or as another hub perturbed them."""
-    width = len(plan.group_by)
-    if not ctx.sources.of_dataset[plan.dataset].adapter.computes_cell_keys:
-        rows, rule = await fetch_published(ctx, plan, rule)
-        return [int(r[width]) for r in rows], rows, rule
-    if rule != "cell_key":
-        rows = await run_aggregate(ctx.sources, plan)
-        return [int(r[width]) for r in rows], rows, rule
-    cell_key = CellKey(prefix(ctx.disclosure_key, plan.dataset), t.dataset.key)
-    source_rows = await run_aggregate(ctx.sources, plan, source_measures(plan.measures), cell_key)
-    types = {f: t.dataset.fields[f].type for _, f in plan.measures}
-    published = perturbation(t).publish(source_rows, width, plan.measures, types)
-    return [int(r[width]) for r in source_rows], published, rule
-
-
-async def fetch_related_groups(
-    ctx: Context, t: DatasetTypes, plan: AggregatePlan, rule: Rule, keys: Mapping[str, str]
-) -> tuple[list[int], list[Row]]:
-    """Groups by related fields too (hub/related_groups.py): the true counts, and the
-    groups published by `rule` (suppression is applied later, in `write_groups`)."""
-    if not ctx.sources.of_dataset[plan.dataset].adapter.computes_cell_keys:
-        raise QueryTooComplex(
-            f"{plan.dataset} is served by another hub, which groups by its own fields only",
-            limit="groupByRelated",
-        )
-    width, fields = plan.width, dict.fromkeys(f for _, f in plan.measures)
-    kinds: tuple[Measure, ...] = ("sum", "min", "max")
-    folded = tuple((m, f) for f in fields for m in kinds)
-    key = CellKey(prefix(ctx.disclosure_key, plan.dataset), t.dataset.key) if rule == "cell_key" else None
-    rows = await grouped(ctx.sources, keys, plan, folded, key)
-    counts = [int(r[width]) for r in rows]
-    if key is not None:
-        types = {f: t.dataset.fields[f].type for f in fields}
-        return counts, perturbation(t).publish(rows, width, plan.measures, types)
-    at = {pair: width + 1 + i for i, pair in enumerate(folded)}
-
-    def exact(r: Row) -> Row:
-        values = [
-            (None if r[at[("sum", f)]] is None else float(r[at[("sum", f)]]) / int(r[width]))
-            if m == "avg" else r[at[(m, f)]]
-            for m, f in plan.measures
-        ]  # fmt: skip
-        return (*r[: width + 1], *values)
-
-    return counts, [exact(r) for r in rows]
-
-
-async def fetch_published(ctx: Context, plan: AggregatePlan, rule: Rule) -> tuple[list[Row], Rule]:
-    """Groups of a source that perturbs by its own rules (a remote hub), and how they
-    were published: perturbed there, or exact, which only an exempt caller may have."""
-    rows = await run_aggregate(ctx.sources, plan, published=True)
-    if rows and all(r[-1] for r in rows):
-        return [r[:-1] for r in rows], "cell_key"
-    if rows and rule != "exact":
-        raise Forbidden(
-            f"the hub that serves {plan.dataset} answers this hub exactly and gives no cell keys, so "
-            "the answer cannot be perturbed here: only a caller who may read every field it uses "
-            "may have it", object=plan.dataset, action="read",
-        )  # fmt: skip
-    return [r[:-1] for r in rows], rule
-
-
-def perturbation(t: DatasetTypes) -> Perturbation:
-    spec = t.dataset.spec
-    table = table_for(spec.disclosure.max_noise, spec.disclosure.variance, spec.min_group_size)
-    return Perturbation(table, spec.disclosure.sum_noise)
 
 
 def note_aggregate(

@@ -1,0 +1,95 @@
+"""An aggregate's groups, fetched and published: exact, for suppression later (in
+`write_groups`), perturbed by the cell keys the source computes, as a remote hub
+published them, or grouped by related fields too (hub/related_groups.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from adapters.base import CellKey, Measure, Row
+from hub.disclosure.cellkey import prefix
+from hub.disclosure.perturb import Perturbation, average, source_measures
+from hub.disclosure.ptable import table_for
+from hub.errors import Forbidden, QueryTooComplex
+from hub.fetch import run_aggregate
+from hub.gql.aggregate import Rule
+from hub.gql.dataset_types import DatasetTypes
+from hub.plan import AggregatePlan
+from hub.related_groups import grouped
+from hub.sources import Calls
+
+
+async def fetch_groups(
+    sources: Calls, secret: str, t: DatasetTypes, plan: AggregatePlan, rule: Rule, keys: Mapping[str, str]
+) -> tuple[list[int], list[Row], Rule]:
+    """The groups' true counts (for the audit), the groups as published, and the rule
+    they were published by: exact, suppressed later in `write_groups`, perturbed here
+    from the cell keys the source computes (`secret`: the disclosure key), or as
+    another hub perturbed them."""
+    if plan.related_groups:
+        counts, rows = await _related_groups(sources, secret, t, plan, rule, keys)
+        return counts, rows, rule
+    width = len(plan.group_by)
+    if not sources.of_dataset[plan.dataset].adapter.computes_cell_keys:
+        rows, rule = await _published(sources, plan, rule)
+        return [int(r[width]) for r in rows], rows, rule
+    if rule != "cell_key":
+        rows = await run_aggregate(sources, plan)
+        return [int(r[width]) for r in rows], rows, rule
+    cell_key = CellKey(prefix(secret, plan.dataset), t.dataset.key)
+    source_rows = await run_aggregate(sources, plan, source_measures(plan.measures), cell_key)
+    types = {f: t.dataset.fields[f].type for _, f in plan.measures}
+    published = perturbation(t).publish(source_rows, width, plan.measures, types)
+    return [int(r[width]) for r in source_rows], published, rule
+
+
+async def _related_groups(
+    sources: Calls, secret: str, t: DatasetTypes, plan: AggregatePlan, rule: Rule, keys: Mapping[str, str]
+) -> tuple[list[int], list[Row]]:
+    """Groups by related fields too (hub/related_groups.py): the true counts, and the
+    groups published by `rule` (suppression is applied later, in `write_groups`)."""
+    if not sources.of_dataset[plan.dataset].adapter.computes_cell_keys:
+        raise QueryTooComplex(
+            f"{plan.dataset} is served by another hub, which groups by its own fields only",
+            limit="groupByRelated",
+        )
+    width, fields = plan.width, dict.fromkeys(f for _, f in plan.measures)
+    kinds: tuple[Measure, ...] = ("sum", "min", "max")
+    folded = tuple((m, f) for f in fields for m in kinds)
+    key = CellKey(prefix(secret, plan.dataset), t.dataset.key) if rule == "cell_key" else None
+    rows = await grouped(sources, keys, plan, folded, key)
+    counts = [int(r[width]) for r in rows]
+    if key is not None:
+        types = {f: t.dataset.fields[f].type for f in fields}
+        return counts, perturbation(t).publish(rows, width, plan.measures, types)
+    at = {pair: width + 1 + i for i, pair in enumerate(folded)}
+
+    def exact(r: Row) -> Row:
+        count = int(r[width])
+        values = [
+            average(r[at[("sum", f)]], count) if m == "avg" else r[at[(m, f)]] for m, f in plan.measures
+        ]
+        return (*r[: width + 1], *values)
+
+    return counts, [exact(r) for r in rows]
+
+
+async def _published(sources: Calls, plan: AggregatePlan, rule: Rule) -> tuple[list[Row], Rule]:
+    """Groups of a source that perturbs by its own rules (a remote hub), and how they
+    were published: perturbed there, or exact, which only an exempt caller may have."""
+    rows = await run_aggregate(sources, plan, published=True)
+    if rows and all(r[-1] for r in rows):
+        return [r[:-1] for r in rows], "cell_key"
+    if rows and rule != "exact":
+        raise Forbidden(
+            f"the hub that serves {plan.dataset} answers this hub exactly and gives no cell keys, so "
+            "the answer cannot be perturbed here: only a caller who may read every field it uses "
+            "may have it", object=plan.dataset, action="read",
+        )  # fmt: skip
+    return [r[:-1] for r in rows], rule
+
+
+def perturbation(t: DatasetTypes) -> Perturbation:
+    spec = t.dataset.spec
+    table = table_for(spec.disclosure.max_noise, spec.disclosure.variance, spec.min_group_size)
+    return Perturbation(table, spec.disclosure.sum_noise)
