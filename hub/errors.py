@@ -115,6 +115,12 @@ class MethodNotAllowed(HubError):
     status = 405
 
 
+class NotFound(BadUserInput):
+    """A route's resource that does not exist, or that the caller may see nothing of."""
+
+    status = 404
+
+
 # --- the store and the audit log, below the request path ---
 
 

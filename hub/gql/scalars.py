@@ -38,7 +38,8 @@ def _parser(kind: str, parse: Callable[[str], Any]) -> Callable[[Any], Any]:
     return parse_value
 
 
-def _decimal(value: str) -> Decimal:
+def finite_decimal(value: str) -> Decimal:
+    """A decimal from its text; ValueError for NaN and the infinities."""
     d = Decimal(value)
     if not d.is_finite():
         raise ValueError(value)
@@ -68,7 +69,7 @@ def _scalar(name: str, description: str, parse: Callable[[str], Any]) -> GraphQL
 
 Date = _scalar("Date", "A calendar date, ISO 8601 (`2024-01-31`).", dt.date.fromisoformat)
 DateTime = _scalar("DateTime", "A date and time, ISO 8601.", dt.datetime.fromisoformat)
-DecimalScalar = _scalar("Decimal", "An exact decimal number, written as a string.", _decimal)
+DecimalScalar = _scalar("Decimal", "An exact decimal number, written as a string.", finite_decimal)
 
 
 # GraphQL's Int is 32-bit; budgets in rupiah are not, so catalog integers are `BigInt`:

@@ -25,7 +25,7 @@ import datetime as dt
 import io
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import InvalidOperation
 from typing import Any
 
 import orjson
@@ -34,9 +34,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from adapters.base import And, Cmp, Filter, Op, Order, PageQuery, Row
 from hub.catalog import Dataset
-from hub.errors import BadUserInput, HubError
+from hub.errors import BadUserInput, HubError, NotFound
 from hub.filter_size import FilterBudget
-from hub.gql.scalars import OUTPUT
+from hub.gql.scalars import BIGINT_MAX, BIGINT_MIN, OUTPUT, finite_decimal
 from hub.http.hub import PUBLIC, Hub
 
 log = logging.getLogger("hub.downloads")
@@ -47,10 +47,6 @@ STATUS = {"SOURCE_UNAVAILABLE": 503, "SOURCE_TIMEOUT": 504}  # before the first 
 
 
 Pages = AsyncIterator[list[Row]]
-
-
-class NotFound(BadUserInput):
-    status = 404
 
 
 async def download(request: Request) -> Response:
@@ -134,7 +130,7 @@ def _boolean(text: str) -> bool:
 
 def _integer(text: str) -> int:
     number = int(text)
-    if not -(2**63) <= number < 2**63:
+    if not BIGINT_MIN <= number <= BIGINT_MAX:
         raise ValueError(text)
     return number
 
@@ -143,7 +139,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "string": str,
     "integer": _integer,
     "float": float,
-    "decimal": Decimal,
+    "decimal": finite_decimal,
     "boolean": _boolean,
     "date": dt.date.fromisoformat,
     "datetime": dt.datetime.fromisoformat,
