@@ -11,7 +11,7 @@ aggregate, so that no other field's name appears in its introspection.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -182,8 +182,13 @@ def _node(ds: Dataset, name: str, access: Access, types: dict[str, DatasetTypes]
 
 
 def _joinable(ds: Dataset, rel: RelationshipSpec, own: Access, target: Access) -> bool:
+    return _join_usable(rel, own, target) and bool(target.read)
+
+
+def _join_usable(rel: RelationshipSpec, own: Access, target: Access) -> bool:
+    """Whether the audience may use both join fields (compare or read them)."""
     ((mine, theirs),) = rel.join.items()
-    return mine in own.filterable() and theirs in target.filterable() and bool(target.read)
+    return mine in own.filterable() and theirs in target.filterable()
 
 
 def _where(
@@ -213,22 +218,28 @@ def _where(
     return where
 
 
+def _joined(
+    t: DatasetTypes, types: Mapping[str, DatasetTypes]
+) -> Iterator[tuple[str, RelationshipSpec, DatasetTypes]]:
+    """(gql name, relationship, target) of each relationship whose target the audience
+    sees and whose join fields it may use."""
+    for gql_name, (_, rel) in t.relationships.items():
+        target = types.get(rel.to)
+        if target is not None and _join_usable(rel, t.access, target.access):
+            yield gql_name, rel, target
+
+
 def _relationship_filters(t: DatasetTypes, types: Mapping[str, DatasetTypes]) -> dict[str, GraphQLInputField]:
     """A filter field per relationship whose join the audience may use and whose target
     it may filter: to-one `{exists, <the target's where>}`, to-many `{some, none, every}`."""
-    out: dict[str, GraphQLInputField] = {}
-    for gql_name, (_, rel) in t.relationships.items():
-        target = types.get(rel.to)
-        if target is None or target.where is None:
-            continue
-        ((mine, theirs),) = rel.join.items()
-        if mine not in t.access.filterable() or theirs not in target.access.filterable():
-            continue
-        out[gql_name] = GraphQLInputField(
+    return {
+        gql_name: GraphQLInputField(
             _related_list(target) if rel.many else _related_one(target),
-            description=f"Rows by their related rows of {rel.to} (join {mine} = {theirs}).",
+            description=f"Rows by their related rows of {rel.to} (join {' = '.join(*rel.join.items())}).",
         )
-    return out
+        for gql_name, rel, target in _joined(t, types)
+        if target.where is not None
+    }
 
 
 def _related_one(target: DatasetTypes) -> GraphQLInputObjectType:
@@ -391,18 +402,13 @@ def _groupable(t: DatasetTypes, types: Mapping[str, DatasetTypes]) -> dict[str, 
     """The to-one relationships a group may take keys from (gql name -> target): each
     leads to its target's key, which the audience may count by, and joins on fields
     the audience may use."""
-    out: dict[str, DatasetTypes] = {}
-    for gql_name, (_, rel) in t.relationships.items():
-        target = types.get(rel.to)
-        if rel.many or target is None or not (target.access.aggregate | target.access.read):
-            continue
-        ((mine, theirs),) = rel.join.items()
-        if theirs != target.dataset.key:
-            continue
-        if mine not in t.access.filterable() or theirs not in target.access.filterable():
-            continue
-        out[gql_name] = target
-    return out
+    return {
+        gql_name: target
+        for gql_name, rel, target in _joined(t, types)
+        if not rel.many
+        and (target.access.aggregate | target.access.read)
+        and next(iter(rel.join.values())) == target.dataset.key
+    }
 
 
 def disclosure_text(ds: Dataset) -> str:
