@@ -23,11 +23,13 @@ as it publishes any other: exact, suppressed or perturbed.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
-from adapters.base import Adapter, AggregateQuery, CellKey, Cmp, Measure, Order, PageQuery, Row
+from adapters.base import Adapter, CellKey, Cmp, Measure, Order, PageQuery, Row
 from adapters.cellkey import MODULUS
 from hub.errors import QueryTooComplex
+from hub.fetch import run_aggregate
 from hub.plan import AggregatePlan, RelatedGroup
 from hub.sources import Calls
 
@@ -42,9 +44,9 @@ async def grouped(
     """Rows of (*own groups, *related groups, count, *measures[, cell key]) for `measures`
     of kinds sum, min and max (`source_measures`)."""
     joins = tuple(dict.fromkeys(g.own_field for g in plan.related_groups))
-    query = AggregateQuery(plan.dataset, plan.group_by + joins, plan.where, measures, cell_key)
+    split = replace(plan, group_by=plan.group_by + joins, related_groups=())
     source = sources.of_dataset[plan.dataset]
-    rows = await sources.call(source, _aggregate(query))
+    rows = await run_aggregate(sources, split, measures, cell_key)
     if len(rows) > source.max_rows:
         raise _too_complex(plan.related_groups[0], plan.dataset, source.max_rows)
     width = len(plan.group_by)
@@ -119,10 +121,6 @@ def _too_complex(group: RelatedGroup, dataset: str, limit: int) -> QueryTooCompl
         f"needs more than {dataset}'s max_rows ({limit:,}) rows: narrow the filter or group by less",
         limit="max_rows",
     )
-
-
-def _aggregate(q: AggregateQuery) -> Callable[[Adapter], Awaitable[list[Row]]]:
-    return lambda a: a.aggregate(q)
 
 
 def _fetch(q: PageQuery) -> Callable[[Adapter], Awaitable[list[Any]]]:
