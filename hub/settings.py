@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     redis_url: str = Field(
         "", description="Redis for the match guess budgets (`redis://host:port/db`); unset: the hub store."
     )
+    public_url: str = Field(
+        "",
+        description="Address the public reaches the hub at (`https://data.example.go.id`), for the "
+        "links of the open-data pages, DCAT and the CKAN API; unset: each request's own origin.",
+    )
     log_level: str = Field("INFO", description="Python logging level.")
 
     def filter_limits(self) -> FilterLimits:

@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -118,6 +119,8 @@ class DatasetSpec(_Frozen):
     )
     key: Identifier
     license: str = "internal"
+    modified: dt.date | None = Field(None, description="when the data last changed (the open-data pages, DCAT, CKAN)")
+    keywords: tuple[str, ...] = Field((), description="words to find the dataset by (DCAT keywords, CKAN tags)")
     min_group_size: int = Field(5, ge=1)
     disclosure: Disclosure = Field(default_factory=Disclosure)
     match_guesses: int = Field(
