@@ -13,13 +13,11 @@ GET  /static/graphiql/<version>/<file>  GraphiQL's scripts and styles, shipped w
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
@@ -27,21 +25,17 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub.audit.ledger import Ledger
-from hub.audit.log import Entry, query_hash
 from hub.catalog import Catalog
 from hub.errors import (
     AuditUnavailable,
-    AuditWriteFailed,
     BadUserInput,
     HubError,
     Internal,
     StoreUnavailable,
     Unauthenticated,
 )
-from hub.filter_size import FilterBudget
-from hub.gql.pipeline import MatchLimits
-from hub.gql.service import GraphQLService, RequestContext
+from hub.gql.service import GraphQLService
+from hub.http.answer import answer, recorded
 from hub.http.downloads import download
 from hub.http.graphql_http import (
     JSON,
@@ -57,7 +51,7 @@ from hub.logs import keep_values_out
 from hub.metrics import CONTENT_TYPE
 from hub.policy.decisions import Policy
 from hub.settings import Settings
-from hub.sources import Lanes, Sources
+from hub.sources import Sources
 from hub.store.clients import Caller, authenticate
 
 log = logging.getLogger("hub.app")
@@ -101,46 +95,19 @@ async def serve_graphql(request: Request, service: GraphQLService, public: bool)
         return error_response(e, request_id, media_type)
     except ClientDisconnect:
         return Response(status_code=400)
-    ledger = Ledger(hub.catalog, purpose)
-    ctx = RequestContext(
-        request_id,
-        Lanes(hub.sources, hub.settings.source_calls_per_request),
-        hub.cursors,
-        hub.settings.max_first,
-        who.subject,
-        hub.policy,
-        ledger,
-        hub.store,
-        FilterBudget(hub.filter_limits),
-        hub.guesses,
-        hub.digests,
-        hub.quotas,
-        MatchLimits(
-            hub.settings.match_records_per_request,
-            hub.settings.match_quota if who.match_quota is None else who.match_quota,
-        ),
-        hub.disclosure_key,
-    )
-    ran = await service.run(ctx, query, variables, name)
-    if ledger.over_quota is not None:  # refused whole: nothing of it leaves
-        return error_response(ledger.over_quota, request_id, media_type)
-    if ledger.limited:
-        hub.metrics.child(hub.metrics.match_limited, who.subject).inc(ledger.limited)
-    result = ran.answer
+    answered = await answer(hub, service, who, request_id, purpose, query, variables, name)
+    if isinstance(answered, HubError):
+        return error_response(answered, request_id, media_type)
+    result, entry = answered
     status = answer_status(result, media_type)
-    if not ledger.non_public:
+    if entry is None:
         return json_response(result, status, request_id, media_type)
-    entry = audit_entry(hub, ctx, who, ran.operation, query, variables, result)
     # Serialised now, while the rows are still in the CPU's caches, and only sent once the
     # record is durable: no byte of the answer leaves before its audit record.
-    answer = json_response(result, status, request_id, media_type)
-    del result, ran
-    try:
-        await hub.audit.record(entry)
-    except AuditWriteFailed:
-        message = "the audit log cannot be written, so no non-public data is released; try again shortly"
-        return error_response(AuditUnavailable(message), request_id, media_type)
-    return answer
+    response = json_response(result, status, request_id, media_type)
+    del result, answered
+    refused = await recorded(hub, entry)
+    return response if refused is None else error_response(refused, request_id, media_type)
 
 
 def new_request_id() -> str:
@@ -153,28 +120,6 @@ def read_purpose(request: Request) -> str | None:
     if len(purpose) > 200 or any(ord(c) < 32 for c in purpose):
         raise BadUserInput("X-Hub-Purpose must be one line of at most 200 characters")
     return purpose or None
-
-
-def outcome(ledger: Ledger, result: dict[str, Any]) -> str:
-    """`limited` when a guess budget withheld or refused something, `partial` for any other
-    error, else `ok`."""
-    if ledger.limited:
-        return "limited"
-    return "partial" if result.get("errors") else "ok"
-
-
-def audit_entry(
-    hub: Hub, ctx: RequestContext, who: Caller, operation: str | None,
-    query: str, variables: dict[str, Any] | None, result: dict[str, Any],
-) -> Entry:  # fmt: skip
-    ledger = ctx.ledger
-    return Entry(
-        at=dt.datetime.now(dt.UTC), request_id=ctx.request_id, subject=who.subject, client_id=who.client_id,
-        operation=operation, query_hash=query_hash(hub.audit_key, query, variables), purpose=ledger.purpose,
-        pairs=tuple(sorted(f"{obj}:{action}" for obj, action in ledger.pairs)), datasets=ledger.datasets(),
-        rows=ledger.rows, records=ledger.records, outcome=outcome(ledger, result),
-        disclosure=tuple(sorted(ledger.disclosure)),
-    )  # fmt: skip
 
 
 async def graphql_endpoint(request: Request) -> Response:
