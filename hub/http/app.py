@@ -7,6 +7,9 @@ GET  /healthz         the process answers (200 even while a source is down)
 GET  /readyz          every source answers (503 naming those that do not)
 GET  /public/datasets/<opd>/<dataset>.csv|.ndjson|.json  what the public may read, streamed
                       (hub/http/downloads.py)
+GET  /, /public/, /public/<opd>/<dataset>[/agregat]  the open-data pages: the catalog, a
+                      dataset's fields, preview and downloads, counts per group
+                      (hub/http/pages.py; /static/portal.css their stylesheet)
 GET  /static/graphiql/<version>/<file>  GraphiQL's scripts and styles, shipped with the hub
                       (hub/http/ide.py)
 """
@@ -14,7 +17,6 @@ GET  /static/graphiql/<version>/<file>  GraphiQL's scripts and styles, shipped w
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -35,7 +37,7 @@ from hub.errors import (
     Unauthenticated,
 )
 from hub.gql.service import GraphQLService
-from hub.http.answer import answer, recorded
+from hub.http.answer import answer, new_request_id, recorded
 from hub.http.downloads import download
 from hub.http.graphql_http import (
     JSON,
@@ -47,6 +49,7 @@ from hub.http.graphql_http import (
 )
 from hub.http.hub import PUBLIC, Hub
 from hub.http.ide import asset, ide_page
+from hub.http.pages import aggregate_page, catalog_page, dataset_page, home, portal_css
 from hub.logs import keep_values_out
 from hub.metrics import CONTENT_TYPE
 from hub.policy.decisions import Policy
@@ -108,11 +111,6 @@ async def serve_graphql(request: Request, service: GraphQLService, public: bool)
     del result, answered
     refused = await recorded(hub, entry)
     return response if refused is None else error_response(refused, request_id, media_type)
-
-
-def new_request_id() -> str:
-    """16 random hex digits (64 bits), as `uuid4().hex[:16]` gave, without building a UUID."""
-    return os.urandom(8).hex()
 
 
 def read_purpose(request: Request) -> str | None:
@@ -239,6 +237,11 @@ def create_app(
             Route("/metrics", metrics_endpoint),
             Route("/static/graphiql/{version}/{name}", asset),
             Route("/public/datasets/{opd}/{file}", download),
+            Route("/", home),
+            Route("/public/", catalog_page),
+            Route("/public/{opd}/{dataset}", dataset_page),
+            Route("/public/{opd}/{dataset}/agregat", aggregate_page),
+            Route("/static/portal.css", portal_css),
         ],
         lifespan=lifespan,
     )
