@@ -168,6 +168,7 @@ def demo(
     base = _base(settings, sock)
     err.print(f"\n[bold]Demo regency ready[/] (data in {data_dir}).")
     err.print(
+        f"Open data (pages, downloads, counts): {base}/public/\n"
         f"GraphiQL: {base}/graphql (send a key as `Authorization: Bearer …`); no key: {base}/public/graphql\n"
     )
     err.print("[bold]Demo keys[/] (paste into your shell):")
