@@ -8,10 +8,13 @@ Example:
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+NONE: Mapping[str, str] = MappingProxyType({})
 MAX_AGE = 300  # seconds a client or proxy may reuse a catalog page without asking again
 
 
@@ -20,14 +23,15 @@ def etag(body: bytes) -> str:
 
 
 def cached(
-    request: Request, body: bytes, media_type: str, max_age: int = MAX_AGE, status_code: int = 200
+    request: Request, body: bytes, media_type: str, max_age: int = MAX_AGE, extra: Mapping[str, str] = NONE
 ) -> Response:
-    """The response, or 304 without a body when `If-None-Match` names its ETag."""
+    """The response, or 304 without a body when `If-None-Match` names its ETag; `extra`
+    headers go on both."""
     tag = etag(body)
-    headers = {"ETag": tag, "Cache-Control": f"public, max-age={max_age}", "Vary": "Accept"}
-    if status_code == 200 and _matches(request.headers.get("if-none-match", ""), tag):
+    headers = {"ETag": tag, "Cache-Control": f"public, max-age={max_age}", "Vary": "Accept", **extra}
+    if _matches(request.headers.get("if-none-match", ""), tag):
         return Response(status_code=304, headers=headers)
-    return Response(body, status_code=status_code, media_type=media_type, headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
 
 
 def _matches(header: str, tag: str) -> bool:

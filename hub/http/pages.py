@@ -38,6 +38,12 @@ PREVIEW_ROWS = 20
 CHART_BARS = 60  # the table holds every group; the chart the first ones
 MAX_GROUP_BY = 3
 CSS = Path(__file__).with_name("static") / "portal.css"
+# no script at all, styles from the hub only, forms post back to it, never framed
+CSP = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
 STATUS = {"BAD_USER_INPUT": 400, "SOURCE_UNAVAILABLE": 503, "SOURCE_TIMEOUT": 504, "AUDIT_UNAVAILABLE": 503}
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("hub.http", "templates"),
@@ -188,11 +194,12 @@ def _shown(value: Any) -> str:
 
 def _page(request: Request, template: str, **context: Any) -> Response:
     body = _ENV.get_template(template).render(request_path=request.url.path, shown=_shown, **context)
-    return cached(request, body.encode(), HTML)
+    return cached(request, body.encode(), HTML, extra=CSP)
 
 
 def _failed(request: Request, failure: PageFailed) -> Response:
     body = _ENV.get_template("error.html").render(
         request_path=request.url.path, status=failure.status, message=failure.message
     )
-    return Response(body, status_code=failure.status, media_type=HTML, headers={"Cache-Control": "no-store"})
+    headers = {"Cache-Control": "no-store", **CSP}
+    return Response(body, status_code=failure.status, media_type=HTML, headers=headers)
