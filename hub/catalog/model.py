@@ -119,8 +119,8 @@ class DatasetSpec(_Frozen):
     )
     key: Identifier
     license: str = "internal"
-    modified: dt.date | None = Field(None, description="when the data last changed (the open-data pages, DCAT, CKAN)")
-    keywords: tuple[str, ...] = Field((), description="words to find the dataset by (DCAT keywords, CKAN tags)")
+    modified: dt.date | None = Field(None, description="when the data last changed (pages, DCAT, CKAN)")
+    keywords: tuple[str, ...] = Field((), description="words to find it by (DCAT keywords, CKAN tags)")
     min_group_size: int = Field(5, ge=1)
     disclosure: Disclosure = Field(default_factory=Disclosure)
     match_guesses: int = Field(
