@@ -7,6 +7,8 @@ GET  /healthz         the process answers (200 even while a source is down)
 GET  /readyz          every source answers (503 naming those that do not)
 GET  /public/datasets/<opd>/<dataset>.csv|.ndjson|.json  what the public may read, streamed
                       (hub/http/downloads.py)
+GET|POST /api/3/action/<action>, /api/action/<action>  CKAN's action API, read-only, over
+                      what the public may see of the catalog (hub/http/ckan.py)
 GET  /static/graphiql/<version>/<file>  GraphiQL's scripts and styles, shipped with the hub
                       (hub/http/ide.py)
 """
@@ -42,6 +44,7 @@ from hub.errors import (
 from hub.filter_size import FilterBudget
 from hub.gql.pipeline import MatchLimits
 from hub.gql.service import GraphQLService, RequestContext
+from hub.http.ckan import action as ckan_action
 from hub.http.downloads import download
 from hub.http.graphql_http import (
     JSON,
@@ -294,6 +297,8 @@ def create_app(
             Route("/metrics", metrics_endpoint),
             Route("/static/graphiql/{version}/{name}", asset),
             Route("/public/datasets/{opd}/{file}", download),
+            Route("/api/3/action/{action}", ckan_action, methods=["GET", "POST"]),
+            Route("/api/action/{action}", ckan_action, methods=["GET", "POST"]),
         ],
         lifespan=lifespan,
     )
