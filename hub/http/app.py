@@ -10,6 +10,8 @@ GET  /public/datasets/<opd>/<dataset>.csv|.ndjson|.json  what the public may rea
 GET  /, /public/, /public/<opd>/<dataset>[/agregat]  the open-data pages: the catalog, a
                       dataset's fields, preview and downloads, counts per group
                       (hub/http/pages.py; /static/portal.css their stylesheet)
+GET|POST /api/3/action/<action>, /api/action/<action>  CKAN's action API, read-only, over
+                      what the public may see of the catalog (hub/http/ckan.py)
 GET  /static/graphiql/<version>/<file>  GraphiQL's scripts and styles, shipped with the hub
                       (hub/http/ide.py)
 """
@@ -38,6 +40,7 @@ from hub.errors import (
 )
 from hub.gql.service import GraphQLService
 from hub.http.answer import answer, new_request_id, recorded
+from hub.http.ckan import action as ckan_action
 from hub.http.downloads import download
 from hub.http.graphql_http import (
     JSON,
@@ -242,6 +245,8 @@ def create_app(
             Route("/public/{opd}/{dataset}", dataset_page),
             Route("/public/{opd}/{dataset}/agregat", aggregate_page),
             Route("/static/portal.css", portal_css),
+            Route("/api/3/action/{action}", ckan_action, methods=["GET", "POST"]),
+            Route("/api/action/{action}", ckan_action, methods=["GET", "POST"]),
         ],
         lifespan=lifespan,
     )
