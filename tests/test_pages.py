@@ -178,7 +178,8 @@ async def test_the_download_links_and_the_example_query_answer(portal: Portal) -
 def groups_query(opd: str, dataset: str, by: list[str]) -> str:
     keys = [GRAPHQL.get(f, f) for f in by]
     group = f"group {{ {' '.join(keys)} }} " if by else ""
-    return f"{{ {opd} {{ {dataset}Aggregate(groupBy: [{', '.join(keys)}]) {{ {group}count perturbed }} }} }}"
+    selection = f"{group}count perturbed suppressed"
+    return f"{{ {opd} {{ {dataset}Aggregate(groupBy: [{', '.join(keys)}]) {{ {selection} }} }} }}"
 
 
 AUDITED = (
@@ -192,10 +193,45 @@ AUDITED = (
     "outcome",
     "disclosure",
 )
+HIDDEN = "disembunyikan"  # a suppressed group's count
+Groups = list[tuple[list[str], str, bool]]  # (keys, count, perturbed) as shown
 
 
 def audited(rows: list[Any]) -> list[tuple[Any, ...]]:
     return [tuple(getattr(r, c) for c in AUDITED) for r in rows]
+
+
+async def page_and_api(
+    portal: Portal, opd: str, dataset: str, by: list[str]
+) -> tuple[BeautifulSoup, Groups, int]:
+    """The aggregate page's groups, checked equal to what /public/graphql answers, with the
+    same audit record; and how many records the page wrote."""
+    before = await audit_rows(portal.store_url)
+    r = await portal.client.get(f"/public/{opd}/{dataset}/agregat", params={"by": by})
+    soup = page(r)
+    no_hidden_values(portal, r.text)
+    after_page = await audit_rows(portal.store_url)
+    api = await portal.client.post("/public/graphql", json={"query": groups_query(opd, dataset, by)})
+    after_api = await audit_rows(portal.store_url)
+    # the same audit record as the API's for the same question, or none when it writes none
+    assert audited(after_page[len(before) :]) == audited(after_api[len(after_page) :])
+    want = [
+        (
+            [shown(g["group"][GRAPHQL.get(f, f)]) for f in by],
+            HIDDEN if g["suppressed"] else str(g["count"]),
+            g["perturbed"],
+        )
+        for g in api.json()["data"][opd][f"{dataset}Aggregate"]
+    ]
+    got = []
+    for tr in soup.select("table.groups tbody tr"):
+        *keys, count = tr.find_all("td")
+        mark = count.select_one("span.mark")
+        got.append(([text(k) for k in keys], str(count.contents[0]).strip(), mark is not None))
+    assert got == want and got
+    assert [str(box["value"]) for box in soup.select("input[name=by][checked]")] == by
+    chart_matches_table(soup, got)
+    return soup, got, len(after_page) - len(before)
 
 
 BY = [
@@ -213,26 +249,7 @@ BY = [
 async def test_the_aggregate_page_shows_what_the_api_answers(
     portal: Portal, opd: str, dataset: str, by: list[str]
 ) -> None:
-    before = await audit_rows(portal.store_url)
-    r = await portal.client.get(f"/public/{opd}/{dataset}/agregat", params={"by": by})
-    soup = page(r)
-    after_page = await audit_rows(portal.store_url)
-    api = await portal.client.post("/public/graphql", json={"query": groups_query(opd, dataset, by)})
-    after_api = await audit_rows(portal.store_url)
-    # the same audit record as the API's for the same question, or none when it writes none
-    assert audited(after_page[len(before) :]) == audited(after_api[len(after_page) :])
-    groups = api.json()["data"][opd][f"{dataset}Aggregate"]
-    want = [
-        ([shown(g["group"][GRAPHQL.get(f, f)]) for f in by], str(g["count"]), g["perturbed"]) for g in groups
-    ]
-    got = []
-    for tr in soup.select("table.groups tbody tr"):
-        *keys, count = tr.find_all("td")
-        mark = count.select_one("span.mark")
-        got.append(([text(k) for k in keys], count.contents[0].strip(), mark is not None))
-    assert got == want and got
-    assert [str(box["value"]) for box in soup.select("input[name=by][checked]")] == by
-    no_hidden_values(portal, r.text)
+    soup, got, audited_now = await page_and_api(portal, opd, dataset, by)
     rows = portal.penduduk if dataset == "penduduk" else portal.ssh
     cells: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for row in rows:
@@ -249,15 +266,29 @@ async def test_the_aggregate_page_shows_what_the_api_answers(
         ]
         assert sorted((k, int(c)) for k, c, _ in got) == sorted(expected)
         assert all(p for _, _, p in got) and soup.select_one("#disclosure") is not None
-        assert len(after_page) - len(before) == (0 if by in ([], ["kecamatan"]) else 1)  # internal fields
+        assert audited_now == (0 if by in ([], ["kecamatan"]) else 1)  # internal fields: audited
     else:  # read: exact
         assert sorted((k, int(c)) for k, c, _ in got) == sorted((list(k), len(v)) for k, v in cells.items())
         assert not any(p for _, _, p in got) and soup.select_one("#disclosure") is None
-    chart_matches_table(soup, got)
 
 
-def chart_matches_table(soup: BeautifulSoup, got: list[tuple[list[str], str, bool]]) -> None:
-    """One bar per group (the first CHART_BARS), labelled as the table, as long as its count."""
+async def test_suppressed_groups_are_shown_as_hidden_without_a_bar(portal: Portal) -> None:
+    """bpkad.ssh suppresses groups below 5 for whoever may not read kategori: Langka has 3."""
+    soup, got, audited_now = await page_and_api(portal, "bpkad", "ssh", ["kategori"])
+    sizes = Counter(r["kategori"] for r in portal.ssh)
+    assert sorted(got) == sorted(
+        ([k], str(n), False) if n >= 5 else (["—"], HIDDEN, False) for k, n in sizes.items()
+    )  # a small group's non-public key is left out, as its count
+    assert "Langka" not in soup.get_text()
+    assert len(soup.select("svg g.bar")) == len(sizes) - 1
+    assert soup.select_one("#suppressed") is not None and soup.select_one("#disclosure") is None
+    assert audited_now == 1
+
+
+def chart_matches_table(soup: BeautifulSoup, shown: Groups) -> None:
+    """One bar per group with a count (the first CHART_BARS), labelled as the table, as
+    long as its count."""
+    got = [g for g in shown if g[1] != HIDDEN]
     bars = soup.select("svg g.bar")
     assert len(bars) == min(len(got), CHART_BARS)
     top = max(int(c) for _, c, _ in got[:CHART_BARS])

@@ -86,12 +86,17 @@ async def aggregate_page(request: Request) -> Response:
     except PageFailed as e:
         return _failed(request, e)
     labels = {f.name: f.graphql for f in ds.fields}
-    rows = [([g["group"][labels[f]] for f in by], g["count"], g["perturbed"]) for g in groups]
-    bars = [(" / ".join(_shown(v) for v in keys) or "Semua", count) for keys, count, _ in rows[:CHART_BARS]]
-    chart = bar_chart(bars, f"{ds.title}: jumlah per {', '.join(by) or 'semua'}") if rows else None
+    # (keys, count, perturbed, suppressed): a suppressed group's count is null, and it has no bar
+    rows = [
+        ([g["group"][labels[f]] for f in by], g["count"], g["perturbed"], g["suppressed"]) for g in groups
+    ]
+    counted = [(keys, count) for keys, count, _, suppressed in rows if not suppressed]
+    bars = [(" / ".join(_shown(v) for v in keys) or "Semua", count) for keys, count in counted[:CHART_BARS]]
+    chart = bar_chart(bars, f"{ds.title}: jumlah per {', '.join(by) or 'semua'}") if bars else None
     return _page(
         request, "aggregate.html", ds=ds, by=by, rows=rows, chart=chart, chart_bars=CHART_BARS,
-        perturbed=any(p for _, _, p in rows), max_group_by=MAX_GROUP_BY,
+        charted=len(counted), perturbed=any(r[2] for r in rows), suppressed=any(r[3] for r in rows),
+        max_group_by=MAX_GROUP_BY,
     )  # fmt: skip
 
 
@@ -140,7 +145,7 @@ async def _groups(hub: Hub, ds: OpenDataset, by: list[str]) -> list[dict[str, An
     names = {f.name: f.graphql for f in ds.fields}
     keys = " ".join(names[f] for f in by)
     group_by = f"groupBy: [{', '.join(names[f] for f in by)}]"
-    selection = f"group {{ {keys} }} count perturbed" if by else "count perturbed"
+    selection = f"group {{ {keys} }} count perturbed suppressed" if by else "count perturbed suppressed"
     query = f"{{ {ds.opd} {{ {ds.graphql}Aggregate({group_by}) {{ {selection} }} }} }}"
     data = await _ask(hub, query, None)
     groups: list[dict[str, Any]] = data[ds.opd][f"{ds.graphql}Aggregate"]
