@@ -51,6 +51,15 @@ def shown(v: Any) -> str:
     return "—" if v is None else str(v)
 
 
+def coded(soup: BeautifulSoup) -> str:
+    """An error page's code, as the API's `extensions.code`: in its markup and its text."""
+    error = soup.select_one("p.error")
+    assert error is not None
+    code = str(error["data-code"])
+    assert code in text(soup.main or soup).replace(text(error), "")
+    return code
+
+
 def table(soup: BeautifulSoup, css: str) -> list[list[str]]:
     return [[text(td) for td in tr.find_all("td")] for tr in soup.select(f"{css} tbody tr")]
 
@@ -152,7 +161,7 @@ async def test_a_bad_cursor_is_a_400_page(portal: Portal) -> None:
         r = await portal.client.get("/public/bpkad/ssh", params={"after": after})
         soup = page(r, 400)
         assert r.headers["cache-control"] == "no-store"
-        assert "cursor" in text(soup.select_one("p.error") or soup)
+        assert coded(soup) == "BAD_USER_INPUT" and "cursor" in text(soup)
 
 
 async def test_the_download_links_and_the_example_query_answer(portal: Portal) -> None:
@@ -312,7 +321,7 @@ async def test_a_group_the_public_may_not_ask_for_is_a_400_page(portal: Portal, 
     assert len(by) == 1 or len(by) > MAX_GROUP_BY
     before = await audit_rows(portal.store_url)
     r = await portal.client.get("/public/dukcapil/penduduk/agregat", params={"by": by})
-    page(r, 400)
+    assert coded(page(r, 400)) == "BAD_USER_INPUT"
     assert r.headers["cache-control"] == "no-store" and "etag" not in r.headers
     assert await audit_rows(portal.store_url) == before
     if len(by) == 1 and by[0]:  # a field the public may not use is refused as one that does not exist
@@ -324,7 +333,7 @@ async def test_a_hidden_dataset_is_not_found_as_one_that_does_not_exist(portal: 
     for suffix in ("", "/agregat"):
         hidden = await portal.client.get(f"/public/dukcapil/kematian{suffix}")
         missing = await portal.client.get(f"/public/dukcapil/tiada{suffix}")
-        page(hidden, 404), page(missing, 404)
+        assert coded(page(hidden, 404)) == coded(page(missing, 404)) == "BAD_USER_INPUT"
         assert hidden.text.replace("kematian", "X") == missing.text.replace("tiada", "X")
         assert hidden.headers["cache-control"] == "no-store"
         assert HIDDEN_TITLE not in hidden.text and "Sebab" not in hidden.text
@@ -335,7 +344,7 @@ async def test_a_source_that_is_down_is_a_503_page(portal: Portal) -> None:
         r = await portal.client.get(path)
         soup = page(r, 503)
         assert r.headers["cache-control"] == "no-store"
-        assert "unavailable" in text(soup.select_one("p.error") or soup)
+        assert coded(soup) == "SOURCE_UNAVAILABLE" and "unavailable" in text(soup)
         for leak in ("127.0.0.1", "asyncpg", "ConnectionRefused", "Errno"):
             assert leak not in r.text
     # the rest of the portal does not depend on it

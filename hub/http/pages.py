@@ -49,9 +49,11 @@ _ENV = jinja2.Environment(
 
 
 class PageFailed(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    """An error page: its HTTP status, message and the API's error code (shown on it)."""
+
+    def __init__(self, status: int, message: str, code: str = "BAD_USER_INPUT") -> None:
         super().__init__(message)
-        self.status, self.message = status, message
+        self.status, self.message, self.code = status, message, code
 
 
 async def home(_request: Request) -> Response:
@@ -160,14 +162,14 @@ async def _ask(hub: Hub, query: str, variables: dict[str, Any] | None) -> dict[s
         hub, hub.public_graphql(), Caller(PUBLIC, None), new_request_id(), None, query, variables, None
     )
     if isinstance(answered, HubError):
-        raise PageFailed(STATUS.get(answered.code, 400), answered.message)
+        raise PageFailed(STATUS.get(answered.code, 400), answered.message, answered.code)
     result, entry = answered
     refused = await recorded(hub, entry) if entry is not None else None
     if refused is not None:
-        raise PageFailed(503, refused.message)
+        raise PageFailed(503, refused.message, refused.code)
     for error in result.get("errors", ()):
         code = error.get("extensions", {}).get("code", "INTERNAL")
-        raise PageFailed(STATUS.get(code, 500 if code == "INTERNAL" else 400), error["message"])
+        raise PageFailed(STATUS.get(code, 500 if code == "INTERNAL" else 400), error["message"], code)
     data: dict[str, Any] = result["data"]
     return data
 
@@ -198,6 +200,6 @@ def _page(request: Request, template: str, **context: Any) -> Response:
 
 def _failed(request: Request, failure: PageFailed) -> Response:
     body = _ENV.get_template("error.html").render(
-        request_path=request.url.path, status=failure.status, message=failure.message
+        request_path=request.url.path, status=failure.status, message=failure.message, code=failure.code
     )
     return Response(body, status_code=failure.status, media_type=HTML, headers={"Cache-Control": "no-store"})
