@@ -19,6 +19,11 @@ if TYPE_CHECKING:
 
 PHONE = {"width": 375, "height": 800}
 NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
+# the CSS pixels of the chart's labels as drawn: their font size times the SVG's scale
+LABEL_PX = """() => {
+  const svg = document.querySelector('svg.chart'), label = svg.querySelector('text.label');
+  return svg.getBoundingClientRect().width / svg.viewBox.baseVal.width * parseFloat(getComputedStyle(label).fontSize);
+}"""
 
 
 async def public_datasets(demo: Running) -> set[str]:
@@ -106,5 +111,8 @@ async def test_the_aggregate_form_draws_a_bar_per_group(served_demo: Running, tm
         assert labels == [" / ".join(r[:2]) for r in rows]
         assert all(r[2].endswith("*") for r in rows)  # counted, not read: every count carries noise
         assert await page.evaluate(NO_SIDEWAYS_SCROLL)
+        assert await page.evaluate(LABEL_PX) >= 11  # readable on the phone, not shrunk with the chart
         await photograph(page, tmp_path / "aggregate.png")
+        await page.set_viewport_size({"width": 1280, "height": 800})
+        assert 11 <= await page.evaluate(LABEL_PX) <= 20  # nor blown up on a wide screen
     assert not elsewhere, elsewhere
