@@ -190,6 +190,9 @@ def example_query(ds: OpenDataset) -> str:
 
 
 def _shown(value: Any) -> str:
+    """A value in a table or a bar's label: NULL as a dash, a boolean in Indonesian."""
+    if isinstance(value, bool):
+        return "ya" if value else "tidak"
     return "—" if value is None else str(value)
 
 

@@ -1,8 +1,8 @@
 """A small regency for the open-data pages' tests (tests/test_pages.py), and the rows in
 Python as their oracle:
 
-    bpkad.ssh           70 price lines; the public reads kode, uraian, satuan, harga and
-                        berlaku, may only count by kategori (suppressed small groups), and
+    bpkad.ssh           70 price lines; the public reads kode, uraian, satuan, harga,
+                        berlaku and aktif, may only count by kategori (suppressed small groups), and
                         sees nothing of penyusun and catatan
     dukcapil.penduduk   57 residents; the public may only count them by kecamatan,
                         jenis_kelamin, pekerjaan and agama (cell-key noise)
@@ -43,6 +43,7 @@ p, public, bpkad.ssh.uraian, read, allow
 p, public, bpkad.ssh.satuan, read, allow
 p, public, bpkad.ssh.harga, read, allow
 p, public, bpkad.ssh.berlaku, read, allow
+p, public, bpkad.ssh.aktif, read, allow
 p, public, bpkad.ssh.kategori, aggregate, allow
 p, public, dukcapil.penduduk.kecamatan, aggregate, allow
 p, public, dukcapil.penduduk.jenis_kelamin, aggregate, allow
@@ -61,6 +62,7 @@ SSH = sa.Table(
     sa.Column("satuan", sa.String(20)),
     sa.Column("harga", sa.Integer),
     sa.Column("berlaku", sa.Date),
+    sa.Column("aktif", sa.Boolean),
     sa.Column("kategori", sa.String(20)),
     sa.Column("penyusun", sa.String(50)),
     sa.Column("catatan", sa.String(50)),
@@ -92,6 +94,7 @@ def ssh_rows() -> list[dict[str, Any]]:
             "satuan": None if i % 9 == 0 else rnd.choice(["rim", "buah", "unit"]),
             "harga": 1_000 * i + 500,
             "berlaku": dt.date(2026, 1, 1) + dt.timedelta(days=i),
+            "aktif": None if i % 13 == 0 else i % 4 != 0,
             "kategori": kinds[i - 1],
             "penyusun": f"Penyusun Rahasia {i:03d}",
             "catatan": f"catatan-{i:03d}-tersembunyi",
@@ -141,6 +144,7 @@ SSH_SPEC = about(
         "satuan": field("string", "public"),
         "harga": field("integer", "internal", "Harga dalam rupiah"),
         "berlaku": field("date", "public", "Berlaku sejak"),
+        "aktif": field("boolean", "public", "Masih dibeli"),
         "kategori": field("string", "internal", "Golongan barang"),
         "penyusun": field("string", "confidential"),
         "catatan": field("string", "internal"),
