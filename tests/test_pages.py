@@ -132,6 +132,7 @@ async def test_the_preview_pages_through_every_row_once_in_key_order(portal: Por
     seen: list[list[str]] = []
     sizes = []
     url: str | None = "/public/bpkad/ssh"
+    before = await audit_rows(portal.store_url)
     while url is not None:
         r = await portal.client.get(url)
         soup = page(r)
@@ -146,6 +147,11 @@ async def test_the_preview_pages_through_every_row_once_in_key_order(portal: Por
         url = str(nxt["href"]) if nxt is not None else None
         assert len(sizes) <= 5, "the links do not stop"
     assert sizes == [PREVIEW_ROWS] * 3 + [10]
+    # harga is classified internal: each page released it, and each is audited as the API's read
+    records = (await audit_rows(portal.store_url))[len(before) :]
+    assert [(r.subject, r.datasets, r.rows) for r in records] == [
+        ("public", '["bpkad.ssh"]', n) for n in sizes
+    ]
     assert seen == want  # every row once, in key order, HTML and NULLs as values
     assert first is not None
     back = page(await portal.client.get(str(first["href"])))

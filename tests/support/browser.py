@@ -43,11 +43,17 @@ def chromium() -> str:
     pytest.skip(reason)
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
 @contextmanager
 def served_demo(cwd: Path) -> Iterator[Running]:
-    """`hub demo` with 500 residents, generated in `cwd` and served on a free port."""
+    """`hub demo` with 500 residents, generated in `cwd` and served on a free port, running
+    this checkout's code (PYTHONPATH) even when the `hub` command was installed from
+    another one, as a git worktree's tests are."""
     args = ("demo", "--residents", "500", "--data-dir", "var/demo", "--port", "0")
-    with running_hub(*args, cwd=cwd, env=hub_env(), log=cwd / "demo.log") as run:
+    env = hub_env(PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    with running_hub(*args, cwd=cwd, env=env, log=cwd / "demo.log") as run:
         yield run
 
 
