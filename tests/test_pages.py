@@ -16,12 +16,13 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from bs4 import BeautifulSoup, Tag
+from bs4 import BeautifulSoup
 
 from hub.http.chart import VALUE_ROOM, WIDTH
 from hub.http.pages import CHART_BARS, MAX_GROUP_BY, PREVIEW_ROWS
 from tests.support.audit import audit_rows
 from tests.support.disclosure import published_count
+from tests.support.html import coded, page, shown, table, text
 from tests.support.portal import BOLD, HIDDEN_TITLE, ODD_PLACE, SCRIPT, SSH_SPEC, Portal, start_portal
 
 SSH_READ = ["kode", "uraian", "satuan", "harga", "berlaku", "aktif"]
@@ -34,37 +35,6 @@ async def portal(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Port
     p = await start_portal(tmp_path_factory.mktemp("pages"))
     yield p
     await p.close()
-
-
-def page(r: httpx.Response, status: int = 200) -> BeautifulSoup:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"] == "text/html; charset=utf-8"
-    assert "Traceback" not in r.text
-    return BeautifulSoup(r.text, "html.parser")
-
-
-def text(el: Tag) -> str:
-    return " ".join(el.get_text(" ", strip=True).split())
-
-
-def shown(v: Any) -> str:
-    """A value as the pages show it: NULL a dash, a boolean in Indonesian."""
-    if isinstance(v, bool):
-        return "ya" if v else "tidak"
-    return "—" if v is None else str(v)
-
-
-def coded(soup: BeautifulSoup) -> str:
-    """An error page's code, as the API's `extensions.code`: in its markup and its text."""
-    error = soup.select_one("p.error")
-    assert error is not None
-    code = str(error["data-code"])
-    assert code in text(soup.main or soup).replace(text(error), "")
-    return code
-
-
-def table(soup: BeautifulSoup, css: str) -> list[list[str]]:
-    return [[text(td) for td in tr.find_all("td")] for tr in soup.select(f"{css} tbody tr")]
 
 
 async def test_home_sends_to_the_catalog(portal: Portal) -> None:
