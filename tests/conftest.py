@@ -1,13 +1,15 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
 
 from tests.support import node
 from tests.support.authz import Town, started_town
+from tests.support.browser import served_demo as serve_demo
 from tests.support.databases import BACKENDS
+from tests.support.hubcli import Running
 from tests.support.regency import Regency, start_regency
 
 
@@ -35,6 +37,14 @@ async def town(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Town]:
     one per test module."""
     async with started_town(tmp_path_factory.mktemp("authz")) as started:
         yield started
+
+
+@pytest.fixture(scope="session")
+def served_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """`hub demo --residents 500` served on a free port, generated once for the browser
+    tests (tests/test_graphiql.py, tests/test_portal_browser.py)."""
+    with serve_demo(tmp_path_factory.mktemp("served-demo")) as run:
+        yield run
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

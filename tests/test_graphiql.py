@@ -6,17 +6,15 @@ with every request it makes going to the hub on 127.0.0.1."""
 from __future__ import annotations
 
 import gzip
-import os
 import re
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from hub.http.ide import FILES, PREFIX, START, STATIC, VERSION
-from tests.support.hubcli import Running, hub_env, running_hub
+from tests.support.browser import hub_page
+from tests.support.hubcli import Running
 from tests.support.regency import Regency
 
 HTML = {"accept": "text/html,application/xhtml+xml"}
@@ -68,72 +66,29 @@ async def test_nothing_else_is_served(sqlite_regency: Regency, path: str) -> Non
 # ----- in a real browser -----
 
 
-def chromium() -> str:
-    """Debian's chromium; skips (fails under HUB_REQUIRE_SERVICES=1) when it or
-    Playwright is missing."""
-    found = shutil.which("chromium")
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        reason = "playwright is not installed"
-    else:
-        reason = "chromium is not on PATH (apt-get install chromium)"
-        if found:
-            return found
-    if os.environ.get("HUB_REQUIRE_SERVICES") == "1":
-        pytest.fail(reason + "; HUB_REQUIRE_SERVICES=1 requires it")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    cwd = tmp_path_factory.mktemp("graphiql")
-    args = ("demo", "--residents", "500", "--data-dir", "var/demo", "--port", "0")
-    with running_hub(*args, cwd=cwd, env=hub_env(), log=cwd / "demo.log") as run:
-        yield run
-
-
-async def test_graphiql_loads_and_shows_the_schema_in_chromium(demo: Running, tmp_path: Path) -> None:
-    from playwright.async_api import Request, async_playwright
-
-    executable = chromium()
-    elsewhere: list[str] = []
+async def test_graphiql_loads_and_shows_the_schema_in_chromium(served_demo: Running, tmp_path: Path) -> None:
+    demo = served_demo
     asked: list[tuple[str, int]] = []
-
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=executable, args=["--no-sandbox"])
-        try:
-            page = await browser.new_page()
-
-            async def only_the_hub(route: object, request: Request) -> None:
-                if request.url.startswith(demo.base + "/"):
-                    await route.continue_()  # type: ignore[attr-defined]
-                else:
-                    elsewhere.append(request.url)
-                    await route.abort()  # type: ignore[attr-defined]
-
-            await page.route("**/*", only_the_hub)
-            page.on(
-                "response",
-                lambda r: asked.append((r.url, r.status)) if r.request.method == "POST" else None,
-            )
-            await page.goto(demo.base + "/public/graphql")
-            await page.wait_for_selector(".graphiql-container", timeout=20_000)
-            # GraphiQL asks the endpoint for its schema; the docs explorer then lists its types
-            await page.click("button[aria-label='Show Documentation Explorer']", timeout=20_000)
-            await page.wait_for_selector("text=BappedaQuery", timeout=20_000)
-            # a query typed into the editor and run answers in the result pane
-            await page.evaluate(
-                "document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror"
-                ".setValue('{ me { id } }')"
-            )
-            await page.click(".graphiql-execute-button")
-            result = page.locator(".result-window")
-            await result.get_by_text('"public"').wait_for(timeout=20_000)
-            await page.screenshot(path=str(tmp_path / "graphiql.png"))
-            assert (tmp_path / "graphiql.png").stat().st_size > 10_000
-        finally:
-            await browser.close()
+    async with hub_page(demo.base) as (page, elsewhere):
+        page.on(
+            "response",
+            lambda r: asked.append((r.url, r.status)) if r.request.method == "POST" else None,
+        )
+        await page.goto(demo.base + "/public/graphql")
+        await page.wait_for_selector(".graphiql-container", timeout=20_000)
+        # GraphiQL asks the endpoint for its schema; the docs explorer then lists its types
+        await page.click("button[aria-label='Show Documentation Explorer']", timeout=20_000)
+        await page.wait_for_selector("text=BappedaQuery", timeout=20_000)
+        # a query typed into the editor and run answers in the result pane
+        await page.evaluate(
+            "document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror"
+            ".setValue('{ me { id } }')"
+        )
+        await page.click(".graphiql-execute-button")
+        result = page.locator(".result-window")
+        await result.get_by_text('"public"').wait_for(timeout=20_000)
+        await page.screenshot(path=str(tmp_path / "graphiql.png"))
+        assert (tmp_path / "graphiql.png").stat().st_size > 10_000
     assert not elsewhere, elsewhere
     assert (demo.base + "/public/graphql", 200) in asked, asked
     assert VERSION in (await _page(demo)).text

@@ -55,9 +55,11 @@ _ENV = jinja2.Environment(
 
 
 class PageFailed(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    """An error page: its HTTP status, message and the API's error code (shown on it)."""
+
+    def __init__(self, status: int, message: str, code: str = "BAD_USER_INPUT") -> None:
         super().__init__(message)
-        self.status, self.message = status, message
+        self.status, self.message, self.code = status, message, code
 
 
 async def home(_request: Request) -> Response:
@@ -92,12 +94,17 @@ async def aggregate_page(request: Request) -> Response:
     except PageFailed as e:
         return _failed(request, e)
     labels = {f.name: f.graphql for f in ds.fields}
-    rows = [([g["group"][labels[f]] for f in by], g["count"], g["perturbed"]) for g in groups]
-    bars = [(" / ".join(_shown(v) for v in keys) or "Semua", count) for keys, count, _ in rows[:CHART_BARS]]
-    chart = bar_chart(bars, f"{ds.title}: jumlah per {', '.join(by) or 'semua'}") if rows else None
+    # (keys, count, perturbed, suppressed): a suppressed group's count is null, and it has no bar
+    rows = [
+        ([g["group"][labels[f]] for f in by], g["count"], g["perturbed"], g["suppressed"]) for g in groups
+    ]
+    counted = [(keys, count) for keys, count, _, suppressed in rows if not suppressed]
+    bars = [(" / ".join(_shown(v) for v in keys) or "Semua", count) for keys, count in counted[:CHART_BARS]]
+    chart = bar_chart(bars, f"{ds.title}: jumlah per {', '.join(by) or 'semua'}") if bars else None
     return _page(
         request, "aggregate.html", ds=ds, by=by, rows=rows, chart=chart, chart_bars=CHART_BARS,
-        perturbed=any(p for _, _, p in rows), max_group_by=MAX_GROUP_BY,
+        charted=len(counted), perturbed=any(r[2] for r in rows), suppressed=any(r[3] for r in rows),
+        max_group_by=MAX_GROUP_BY,
     )  # fmt: skip
 
 
@@ -146,7 +153,7 @@ async def _groups(hub: Hub, ds: OpenDataset, by: list[str]) -> list[dict[str, An
     names = {f.name: f.graphql for f in ds.fields}
     keys = " ".join(names[f] for f in by)
     group_by = f"groupBy: [{', '.join(names[f] for f in by)}]"
-    selection = f"group {{ {keys} }} count perturbed" if by else "count perturbed"
+    selection = f"group {{ {keys} }} count perturbed suppressed" if by else "count perturbed suppressed"
     query = f"{{ {ds.opd} {{ {ds.graphql}Aggregate({group_by}) {{ {selection} }} }} }}"
     data = await _ask(hub, query, None)
     groups: list[dict[str, Any]] = data[ds.opd][f"{ds.graphql}Aggregate"]
@@ -161,14 +168,14 @@ async def _ask(hub: Hub, query: str, variables: dict[str, Any] | None) -> dict[s
         hub, hub.public_graphql(), Caller(PUBLIC, None), new_request_id(), None, query, variables, None
     )
     if isinstance(answered, HubError):
-        raise PageFailed(STATUS.get(answered.code, 400), answered.message)
+        raise PageFailed(STATUS.get(answered.code, 400), answered.message, answered.code)
     result, entry = answered
     refused = await recorded(hub, entry) if entry is not None else None
     if refused is not None:
-        raise PageFailed(503, refused.message)
+        raise PageFailed(503, refused.message, refused.code)
     for error in result.get("errors", ()):
         code = error.get("extensions", {}).get("code", "INTERNAL")
-        raise PageFailed(STATUS.get(code, 500 if code == "INTERNAL" else 400), error["message"])
+        raise PageFailed(STATUS.get(code, 500 if code == "INTERNAL" else 400), error["message"], code)
     data: dict[str, Any] = result["data"]
     return data
 
@@ -189,6 +196,9 @@ def example_query(ds: OpenDataset) -> str:
 
 
 def _shown(value: Any) -> str:
+    """A value in a table or a bar's label: NULL as a dash, a boolean in Indonesian."""
+    if isinstance(value, bool):
+        return "ya" if value else "tidak"
     return "—" if value is None else str(value)
 
 
@@ -199,7 +209,7 @@ def _page(request: Request, template: str, **context: Any) -> Response:
 
 def _failed(request: Request, failure: PageFailed) -> Response:
     body = _ENV.get_template("error.html").render(
-        request_path=request.url.path, status=failure.status, message=failure.message
+        request_path=request.url.path, status=failure.status, message=failure.message, code=failure.code
     )
     headers = {"Cache-Control": "no-store", **CSP}
     return Response(body, status_code=failure.status, media_type=HTML, headers=headers)
