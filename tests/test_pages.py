@@ -262,6 +262,13 @@ async def test_the_aggregate_page_shows_what_the_api_answers(
         assert not any(p for _, _, p in got) and soup.select_one("#disclosure") is None
 
 
+async def test_a_field_given_twice_groups_once(portal: Portal) -> None:
+    once = await portal.client.get("/public/dukcapil/penduduk/agregat", params={"by": "kecamatan"})
+    twice = await portal.client.get("/public/dukcapil/penduduk/agregat", params={"by": ["kecamatan"] * 4})
+    assert once.status_code == twice.status_code == 200
+    assert table(page(twice), "table.groups") == table(page(once), "table.groups") != []
+
+
 async def test_suppressed_groups_are_shown_as_hidden_without_a_bar(portal: Portal) -> None:
     """bpkad.ssh suppresses groups below 5 for whoever may not read kategori: Langka has 3."""
     soup, got, audited_now = await page_and_api(portal, "bpkad", "ssh", ["kategori"])

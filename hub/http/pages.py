@@ -125,13 +125,14 @@ def _dataset(request: Request) -> OpenDataset:
     return ds
 
 
-def _group_by(ds: OpenDataset, asked: list[str]) -> list[str]:
+def _group_by(ds: OpenDataset, given: list[str]) -> list[str]:
+    asked = list(dict.fromkeys(given))  # a field ticked twice is one field
     unknown = [f for f in asked if f not in ds.groupable]
     if unknown:
         raise PageFailed(400, f"Tidak dapat mengelompokkan menurut {', '.join(unknown)}")
     if len(asked) > MAX_GROUP_BY:
         raise PageFailed(400, f"Pilih paling banyak {MAX_GROUP_BY} kolom pengelompokan")
-    return list(dict.fromkeys(asked))
+    return asked
 
 
 async def _preview(hub: Hub, ds: OpenDataset, after: str | None) -> dict[str, Any]:
