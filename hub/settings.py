@@ -86,6 +86,13 @@ class Settings(BaseSettings):
         description="Address the public reaches the hub at (`https://data.example.go.id`), for the "
         "links of the open-data pages, DCAT and the CKAN API; unset: each request's own origin.",
     )
+    portal_title: str = Field(
+        "Data Terbuka", description="Title of the open-data pages and of the DCAT catalog (/catalog.jsonld)."
+    )
+    portal_publisher: str = Field(
+        "Pemerintah Daerah",
+        description="Who publishes the catalog as a whole (DCAT's dct:publisher): `Pemerintah Kabupaten …`.",
+    )
     log_level: str = Field("INFO", description="Python logging level.")
 
     def filter_limits(self) -> FilterLimits:

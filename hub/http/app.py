@@ -12,6 +12,7 @@ GET  /, /public/, /public/<opd>/<dataset>[/agregat]  the open-data pages: the ca
                       (hub/http/pages.py; /static/portal.css their stylesheet)
 GET|POST /api/3/action/<action>, /api/action/<action>  CKAN's action API, read-only, over
                       what the public may see of the catalog (hub/http/ckan.py)
+GET  /catalog.jsonld, /catalog.ttl, /catalog  the open catalog as DCAT-AP 3 (hub/http/dcat.py)
 GET  /static/graphiql/<version>/<file>  GraphiQL's scripts and styles, shipped with the hub
                       (hub/http/ide.py)
 """
@@ -41,6 +42,7 @@ from hub.errors import (
 from hub.gql.service import GraphQLService
 from hub.http.answer import answer, new_request_id, recorded
 from hub.http.ckan import action as ckan_action
+from hub.http.dcat import catalog_jsonld, catalog_negotiated, catalog_turtle
 from hub.http.downloads import download
 from hub.http.graphql_http import (
     JSON,
@@ -245,6 +247,9 @@ def create_app(
             Route("/public/{opd}/{dataset}", dataset_page),
             Route("/public/{opd}/{dataset}/agregat", aggregate_page),
             Route("/static/portal.css", portal_css),
+            Route("/catalog.jsonld", catalog_jsonld),
+            Route("/catalog.ttl", catalog_turtle),
+            Route("/catalog", catalog_negotiated),
             Route("/api/3/action/{action}", ckan_action, methods=["GET", "POST"]),
             Route("/api/action/{action}", ckan_action, methods=["GET", "POST"]),
         ],

@@ -204,13 +204,17 @@ def _shown(value: Any) -> str:
 
 
 def _page(request: Request, template: str, **context: Any) -> Response:
-    body = _ENV.get_template(template).render(request_path=request.url.path, shown=_shown, **context)
+    portal = request.app.state.hub.settings.portal_title
+    body = _ENV.get_template(template).render(
+        request_path=request.url.path, shown=_shown, portal=portal, **context
+    )
     return cached(request, body.encode(), HTML, extra=CSP)
 
 
 def _failed(request: Request, failure: PageFailed) -> Response:
     body = _ENV.get_template("error.html").render(
-        request_path=request.url.path, status=failure.status, message=failure.message, code=failure.code
-    )
+        request_path=request.url.path, status=failure.status, message=failure.message, code=failure.code,
+        portal=request.app.state.hub.settings.portal_title,
+    )  # fmt: skip
     headers = {"Cache-Control": "no-store", **CSP}
     return Response(body, status_code=failure.status, media_type=HTML, headers=headers)
