@@ -20,11 +20,12 @@ row, as `{"errors": [...]}` with the code and HTTP status of the API's errors.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import io
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from decimal import InvalidOperation
 from typing import Any
 
@@ -155,19 +156,30 @@ async def _again(first: list[Row], rest: Pages) -> AsyncIterator[list[Row]]:
 async def _rows(
     hub: Hub, ds: Dataset, fields: tuple[str, ...], where: Filter | None
 ) -> AsyncIterator[list[Row]]:
-    """The rows, a page at a time, in key order; the key last when it is not public."""
+    """The rows, a page at a time, in key order; the key last when it is not public. The
+    next page is asked for as soon as a page arrives, so the source reads it while this
+    one is written out (at most two pages are held)."""
     source = hub.sources.of_dataset[ds.qualified]
     size = min(hub.settings.download_page_rows, source.max_rows)
     wanted = fields if ds.key in fields else (*fields, ds.key)
     at = wanted.index(ds.key)
-    after: tuple[Any, ...] | None = None
-    while True:
+
+    async def page(after: tuple[Any, ...] | None) -> list[Row]:
         query = PageQuery(ds.qualified, wanted, where, (Order(ds.key),), after, size)
-        rows: list[Row] = await hub.sources.call(source, lambda a, q=query: a.fetch(q))  # type: ignore[misc]
-        yield rows
-        if len(rows) < size:
-            return
-        after = (rows[-1][at],)
+        rows: list[Row] = await hub.sources.call(source, lambda a: a.fetch(query))
+        return rows
+
+    coming = asyncio.ensure_future(page(None))
+    try:
+        while True:
+            rows = await coming
+            if len(rows) < size:
+                yield rows
+                return
+            coming = asyncio.ensure_future(page((rows[-1][at],)))
+            yield rows
+    finally:
+        coming.cancel()  # the client went away, or a page failed: no page is left running
 
 
 def _values(ds: Dataset, fields: tuple[str, ...]) -> Callable[[Row], list[Any]]:
@@ -191,16 +203,44 @@ async def _guarded(pages: Pages, ds: Dataset) -> AsyncIterator[list[Row] | HubEr
         yield HubError("the download failed; the hub's log has the details")
 
 
-def _csv_text(value: Any) -> Any:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dt.date | dt.datetime):
-        return value.isoformat()
-    return value
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date | dt.datetime) else value
+
+
+def _truth(value: Any) -> str:
+    return "true" if value else "false"  # None never reaches it
+
+
+# what makes a source's value CSV text, by field type; None: the csv module writes it as it is
+CSV_TEXT: Mapping[str, Callable[[Any], Any] | None] = {
+    "string": None, "integer": OUTPUT["integer"], "float": OUTPUT["float"], "decimal": OUTPUT["decimal"],
+    "boolean": _truth, "date": _iso, "datetime": _iso,
+}  # fmt: skip
+
+
+def _csv_rows(ds: Dataset, fields: tuple[str, ...]) -> Callable[[list[Row]], Iterable[Sequence[Any]]]:
+    """A page's rows as the CSV writer takes them: converted only in the columns that need
+    it, without the key when it is not public, and passed on untouched when neither."""
+    steps = [(i, step) for i, f in enumerate(fields) if (step := CSV_TEXT[ds.fields[f].type]) is not None]
+    width = len(fields)
+    if not steps and ds.key in fields:
+        return lambda page: page
+
+    def rows(page: list[Row]) -> Iterable[Sequence[Any]]:
+        out = []
+        for row in page:
+            cells = list(row[:width])
+            for i, step in steps:
+                if cells[i] is not None:
+                    cells[i] = step(cells[i])
+            out.append(cells)
+        return out
+
+    return rows
 
 
 async def _csv(fields: tuple[str, ...], ds: Dataset, pages: Pages) -> AsyncIterator[bytes]:
-    values = _values(ds, fields)
+    rows = _csv_rows(ds, fields)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(fields)
@@ -208,7 +248,7 @@ async def _csv(fields: tuple[str, ...], ds: Dataset, pages: Pages) -> AsyncItera
         if isinstance(page, HubError):
             writer.writerow([ERROR_ROW, page.code, page.message])
         else:
-            writer.writerows([_csv_text(v) for v in values(r)] for r in page)
+            writer.writerows(rows(page))
         yield out.getvalue().encode()
         out.seek(0)
         out.truncate()
