@@ -8,10 +8,11 @@ file, `dukcapil.db`, as the demo writes it. The hub serves it with the bench's o
 catalog (Dukcapil's `penduduk`, no relationships) and policy: `public` reads four
 fields, `nik`, `nama`, `kecamatan` and `tanggal_lahir`, and nothing else. Datasette
 (from PyPI, installed once into `bench/.datasette/`, its own virtual environment)
-serves the same file; its URL asks for the same four columns:
+serves the same file; its URL asks for the same four columns (it sends the primary key,
+`nik`, unasked):
 
     hub        GET /public/datasets/dukcapil/penduduk.csv
-    datasette  GET /dukcapil/penduduk.csv?_stream=on&_size=max&_col=nik&_col=nama&...
+    datasette  GET /dukcapil/penduduk.csv?_stream=on&_size=max&_col=nama&_col=kecamatan&...
 
 Each is read to its end once to warm up and checked: the same number of rows, and the
 same set of (nik, nama, kecamatan, tanggal_lahir) rows, as the file holds. Then
@@ -133,7 +134,8 @@ def start_datasette(kids: Children, work: Path, db: Path, command: Path) -> str:
     proc = kids.start("datasette", [*argv, "--setting", "num_sql_threads", "3"], log=log)
     base = f"http://127.0.0.1:{port}"
     wait_healthy("datasette", proc, f"{base}/-/versions.json", 120, log)
-    columns = "".join(f"&_col={c}" for c in COLUMNS)
+    # Datasette always sends the primary key (nik) first: naming it again would send it twice
+    columns = "".join(f"&_col={c}" for c in COLUMNS if c != "nik")
     return f"{base}/dukcapil/penduduk.csv?_stream=on&_size=max{columns}"
 
 
@@ -149,9 +151,11 @@ def download(client: httpx.Client, url: str) -> tuple[float, bytes]:
 def rows_of(body: bytes, name: str) -> set[tuple[str, ...]]:
     reader = csv.reader(io.StringIO(body.decode()))
     header = next(reader)
+    if sorted(header) != sorted(COLUMNS):
+        raise Failed(f"{name}: columns {header}, not {list(COLUMNS)}")
     if "#ERROR" in body.decode()[-500:]:
         raise Failed(f"{name}: the download ended with an error row")
-    at = [header.index(c) for c in COLUMNS]  # Datasette puts rowid first
+    at = [header.index(c) for c in COLUMNS]
     return {tuple(row[i] for i in at) for row in reader}
 
 
