@@ -53,6 +53,7 @@ from hub.http.graphql_http import (
 from hub.http.hub import PUBLIC, Hub
 from hub.http.ide import asset, ide_page
 from hub.http.pages import aggregate_page, catalog_page, dataset_page, home, portal_css
+from hub.http.ratelimit import RateLimit
 from hub.logs import keep_values_out
 from hub.metrics import CONTENT_TYPE
 from hub.policy.decisions import Policy
@@ -252,4 +253,4 @@ def create_app(
     )
     if hub is not None:
         app.state.hub = hub
-    return RequestMetrics(FrontDoor(app))
+    return RequestMetrics(RateLimit(FrontDoor(app), app))
