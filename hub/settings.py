@@ -79,7 +79,9 @@ class Settings(BaseSettings):
         "has a quota of its own (`hub clients create --match-quota`); HTTP 429 above.",
     )  # fmt: skip
     redis_url: str = Field(
-        "", description="Redis for the match guess budgets (`redis://host:port/db`); unset: the hub store."
+        "",
+        description="Redis for the match guess budgets, quotas and rate-limit counts "
+        "(`redis://host:port/db`), shared by every process on it; unset: the hub store (and memory).",
     )
     rate_limit_public: str = Field(
         "600/minute",

@@ -14,6 +14,9 @@ GET|POST /api/3/action/<action>, /api/action/<action>  CKAN's action API, read-o
                       what the public may see of the catalog (hub/http/ckan.py)
 GET  /static/graphiql/<version>/<file>  GraphiQL's scripts and styles, shipped with the hub
                       (hub/http/ide.py)
+
+Every route but /healthz, /readyz, /metrics and /static/* is rate limited first
+(hub/http/ratelimit.py): per API key on /graphql, per client address elsewhere.
 """
 
 from __future__ import annotations
