@@ -21,7 +21,7 @@ from hub.http.ratelimit import REDIS_PREFIX
 from hub.settings import Settings
 from hub.store import clients
 from tests.support.databases import require_server
-from tests.support.hubcli import Running, hub_env, running_hubs
+from tests.support.hubcli import Running, hub_env, run_hub, running_hubs
 from tests.support.regency import load_regency, make_rows, start_hub, write_policies
 
 REPO = Path(__file__).resolve().parents[1]  # on the served hubs' PYTHONPATH: this checkout's code
@@ -185,3 +185,11 @@ async def test_without_redis_requests_pass_and_one_warning_is_logged(
     warned = [r for r in caplog.records if r.name == "hub.ratelimit"]
     assert len(warned) == 1
     assert "not enforced" in warned[0].getMessage()
+
+
+async def test_hub_serve_refuses_a_bad_limit_by_name(tmp_path: Path) -> None:
+    env = hub_env(HUB_RATE_LIMIT_KEY="100/fortnight", PYTHONPATH=str(REPO))
+    ran = await run_hub("serve", "--port", "0", cwd=tmp_path, env=env)
+    assert ran.code == 2, ran.stderr
+    assert "HUB_RATE_LIMIT_KEY: '100/fortnight' is not a rate limit" in ran.stderr
+    assert "Traceback" not in ran.stderr
