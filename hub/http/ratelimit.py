@@ -26,7 +26,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
@@ -36,9 +36,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.errors import RateLimited
 from hub.metrics import Metrics
-
-if TYPE_CHECKING:
-    from hub.http.hub import Hub
 
 log = logging.getLogger("hub.ratelimit")
 
@@ -125,6 +122,13 @@ def client_of(scope: Scope) -> tuple[str, str] | None:
     return "address", client[0] if client else "unknown"
 
 
+class Limited(Protocol):
+    """What this layer needs of the hub (hub/http/hub.py imports this module)."""
+
+    rate_limits: RateLimits
+    metrics: Metrics
+
+
 class RateLimit:
     """The ASGI layer: a request over its budget is answered 429 before the app sees it."""
 
@@ -134,7 +138,7 @@ class RateLimit:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         who = client_of(scope) if scope["type"] == "http" else None
-        hub: Hub | None = getattr(self.starlette.state, "hub", None) if who is not None else None
+        hub: Limited | None = getattr(self.starlette.state, "hub", None) if who is not None else None
         if who is None or hub is None or not hub.rate_limits.applies(who[0]):
             await self.app(scope, receive, send)
             return
