@@ -325,6 +325,7 @@ def measure(
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
         "PYTHONPATH": str(REPO), "HUB_DEMO_DIR": str(demo), "HUB_LOG_LEVEL": "WARNING",
+        "HUB_RATE_LIMIT_PUBLIC": "", "HUB_RATE_LIMIT_KEY": "",  # a bench is one client
         "HUB_DATABASE_URL": f"sqlite+aiosqlite:///{work / 'hub.db'}", "HUB_AUDIT_KEY": "bench",
         "HUB_DISCLOSURE_KEY": "bench-across",
     }  # fmt: skip

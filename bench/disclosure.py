@@ -374,6 +374,7 @@ def environment(work: Path, data: Path, side: str) -> dict[str, str]:
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
         "PYTHONPATH": str(REPO), "HUB_DEMO_DIR": str(data), "HUB_LOG_LEVEL": "WARNING",
+        "HUB_RATE_LIMIT_PUBLIC": "", "HUB_RATE_LIMIT_KEY": "",  # a bench is one client
         "HUB_DATABASE_URL": f"sqlite+aiosqlite:///{work / f'hub-{side}.db'}", "HUB_AUDIT_KEY": "bench",
         "HUB_DISCLOSURE_KEY": DISCLOSURE_KEY,
     }  # fmt: skip

@@ -68,6 +68,7 @@ def serve(kids: Children, side: str, tree: Path, data: Path, work: Path) -> tupl
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
         "PYTHONPATH": str(tree), "HUB_DEMO_DIR": str(data), "HUB_LOG_LEVEL": "WARNING",
+        "HUB_RATE_LIMIT_PUBLIC": "", "HUB_RATE_LIMIT_KEY": "",  # a bench is one client
         "HUB_DATABASE_URL": f"sqlite+aiosqlite:///{work / f'hub-{side}.db'}", "HUB_AUDIT_KEY": "bench",
     }  # fmt: skip
     hub = [sys.executable, "-c", "from hub.cli.main import main; main()"]

@@ -61,7 +61,7 @@ def write_config(tmp: Path, store_url: str | None = None) -> Settings:
     (tmp / "policies" / "policy.csv").write_text("# opd:dukcapil reads its own data (owner rule)\n")
     return Settings(
         schema_dir=tmp / "schema", policies_dir=tmp / "policies", audit_key="bench-audit-key",
-        cursor_secret="bench-cursor-secret", log_level="WARNING",
+        cursor_secret="bench-cursor-secret", log_level="WARNING", rate_limit_public="", rate_limit_key="",
         database_url=store_url or f"sqlite+aiosqlite:///{tmp / 'hub.db'}",
     )  # fmt: skip
 

@@ -152,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
             "PYTHONPATH": str(REPO), "HUB_DEMO_DIR": str(work / "demo"), "HUB_LOG_LEVEL": "WARNING",
+            "HUB_RATE_LIMIT_PUBLIC": "", "HUB_RATE_LIMIT_KEY": "",  # a bench is one client
             "HUB_DATABASE_URL": f"sqlite+aiosqlite:///{work / 'hub.db'}", "HUB_AUDIT_KEY": "bench",
             "HUB_DISCLOSURE_KEY": "bench-questions",
         }  # fmt: skip

@@ -102,6 +102,8 @@ def hub_env(tmp: Path) -> dict[str, str]:
         "HUB_AUDIT_KEY": "bench-audit-key",
         "HUB_CURSOR_SECRET": "bench-cursor-secret",
         "HUB_LOG_LEVEL": "WARNING",
+        "HUB_RATE_LIMIT_PUBLIC": "",
+        "HUB_RATE_LIMIT_KEY": "",  # a bench is one client
     }
 
 

@@ -81,6 +81,18 @@ class QuotaExceeded(HubError):
         self.retry_after = retry_after
 
 
+class RateLimited(HubError):
+    """More requests than the rate limit allows (hub/http/ratelimit.py): HTTP 429 with
+    `Retry-After`, the seconds until the budget's window renews."""
+
+    code = "RATE_LIMITED"
+    status = 429
+
+    def __init__(self, message: str, retry_after: int, **extensions: Any) -> None:
+        super().__init__(message, retryAfter=retry_after, **extensions)
+        self.retry_after = retry_after
+
+
 class Internal(HubError):
     """The hub's own fault. `detail` is for the log (with the request id), never the caller."""
 

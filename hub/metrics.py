@@ -43,6 +43,12 @@ class Metrics:
             ["subject"],
             registry=r,
         )
+        self.rate_limited = Counter(
+            "hub_rate_limited",
+            "Requests refused with 429 by the rate limits, by budget (address or key)",
+            ["limit"],
+            registry=r,
+        )
         self.breaker_open = Gauge(
             "hub_source_breaker_open", "1 while a source's breaker is open", ["source"], registry=r
         )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.filter_size import FilterLimits
@@ -79,7 +79,19 @@ class Settings(BaseSettings):
         "has a quota of its own (`hub clients create --match-quota`); HTTP 429 above.",
     )  # fmt: skip
     redis_url: str = Field(
-        "", description="Redis for the match guess budgets (`redis://host:port/db`); unset: the hub store."
+        "",
+        description="Redis for the match guess budgets, quotas and rate-limit counts "
+        "(`redis://host:port/db`), shared by every process on it; unset: the hub store (and memory).",
+    )
+    rate_limit_public: str = Field(
+        "600/minute",
+        description="Requests one client address may make to the public routes (pages, downloads, "
+        "DCAT, CKAN API, /public/graphql, /graphql without a key), e.g. `10/second;600/minute`; "
+        "empty: no limit. HTTP 429 above.",
+    )
+    rate_limit_key: str = Field(
+        "6000/minute",
+        description="Requests one API key may make to /graphql; empty: no limit. HTTP 429 above.",
     )
     public_url: str = Field(
         "",
@@ -94,6 +106,21 @@ class Settings(BaseSettings):
         description="Who publishes the catalog as a whole (DCAT's dct:publisher): `Pemerintah Kabupaten …`.",
     )
     log_level: str = Field("INFO", description="Python logging level.")
+
+    @field_validator("rate_limit_public", "rate_limit_key")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        if value.strip():
+            try:
+                parse_many(value)
+            except ValueError:
+                raise ValueError(
+                    f"{value!r} is not a rate limit: write `<count>/<second|minute|hour|day>`, "
+                    "several joined by `;` (`10/second;600/minute`), or leave it empty for none"
+                ) from None
+        return value
 
     def filter_limits(self) -> FilterLimits:
         return FilterLimits(self.max_filter_terms, self.max_in_values, self.max_like_terms)

@@ -15,6 +15,9 @@ GET|POST /api/3/action/<action>, /api/action/<action>  CKAN's action API, read-o
 GET  /catalog.jsonld, /catalog.ttl, /catalog  the open catalog as DCAT-AP 3 (hub/http/dcat.py)
 GET  /static/graphiql/<version>/<file>  GraphiQL's scripts and styles, shipped with the hub
                       (hub/http/ide.py)
+
+Every route but /healthz, /readyz, /metrics and /static/* is rate limited first
+(hub/http/ratelimit.py): per API key on /graphql, per client address elsewhere.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ from hub.http.graphql_http import (
 from hub.http.hub import PUBLIC, Hub
 from hub.http.ide import asset, ide_page
 from hub.http.pages import aggregate_page, catalog_page, dataset_page, home, portal_css
+from hub.http.ratelimit import RateLimit
 from hub.logs import keep_values_out
 from hub.metrics import CONTENT_TYPE
 from hub.policy.decisions import Policy
@@ -257,4 +261,4 @@ def create_app(
     )
     if hub is not None:
         app.state.hub = hub
-    return RequestMetrics(FrontDoor(app))
+    return RequestMetrics(RateLimit(FrontDoor(app), app))

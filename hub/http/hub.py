@@ -19,6 +19,7 @@ from hub.filter_size import FilterLimits
 from hub.gql.dataset_types import Access
 from hub.gql.schema import build_schema
 from hub.gql.service import GraphQLService
+from hub.http.ratelimit import RateLimits
 from hub.metrics import Metrics
 from hub.policy.decisions import ACTIONS, Policy
 from hub.settings import Settings
@@ -54,11 +55,14 @@ class Hub:
     guesses: GuessBook = field(init=False)
     digests: Digests = field(init=False)
     quotas: QuotaBook = field(init=False)
+    rate_limits: RateLimits = field(init=False)
 
     def __post_init__(self) -> None:
         self.keys = KeyStore(self.store)
         self.filter_limits = self.settings.filter_limits()
         self.guesses, self.quotas = books(self.settings.redis_url, self.store)
+        s = self.settings
+        self.rate_limits = RateLimits(s.rate_limit_public, s.rate_limit_key, s.redis_url)
         self.digests = Digests(self.settings.audit_key.encode() or UNKEYED)
 
     def public_graphql(self) -> GraphQLService:
@@ -103,6 +107,7 @@ class Hub:
         await self.audit.close()
         await self.guesses.aclose()
         await self.quotas.aclose()
+        await self.rate_limits.aclose()
         await self.keys.close()
         await self.sources.close()
         await self.store.dispose()
