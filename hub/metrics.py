@@ -45,7 +45,7 @@ class Metrics:
         )
         self.rate_limited = Counter(
             "hub_rate_limited",
-            "Requests refused with 429 by the rate limits, by budget (address or key)",
+            "Requests refused with 429 by the rate limits, by budget (address, key; refused: unknown keys)",
             ["limit"],
             registry=r,
         )

@@ -104,6 +104,31 @@ async def test_each_api_key_has_its_own_budget(tmp_path: Path) -> None:
             assert 'hub_rate_limited_total{limit="key"} 2.0' in metrics
 
 
+async def test_unknown_keys_spend_their_address_budget(tmp_path: Path) -> None:
+    """A new made-up key per request must not escape every limit: each one the hub refuses
+    (401) costs its address, and once that budget is spent, keyed requests from there are
+    refused before their key is looked at; keys from elsewhere are not."""
+    async with limited_hub(tmp_path, rate_limit_key="100/hour", rate_limit_public="3/hour") as hub:
+        good = (await clients.create(hub.store, "user:one")).key
+        async with client_at(hub, "10.0.0.9") as guesser, client_at(hub, "10.0.0.8", good) as other:
+            for i in range(3):
+                made_up = {"Authorization": f"Bearer guess-{i}"}
+                assert (await guesser.post("/graphql", json=TYPENAME, headers=made_up)).status_code == 401
+            refused = await guesser.post(
+                "/graphql", json=TYPENAME, headers={"Authorization": "Bearer guess-x"}
+            )
+            assert_refused(refused, 3)
+            assert "unknown API keys" in refused.json()["errors"][0]["message"]
+            # the same address with a real key: refused too, its address has spent the budget
+            real = await guesser.post("/graphql", json=TYPENAME, headers={"Authorization": f"Bearer {good}"})
+            assert real.status_code == 429
+            # a real key from another address is not touched, nor is its key budget spent by them
+            response = await other.post("/graphql", json=TYPENAME)
+            assert response.status_code == 200 and response.headers["ratelimit-remaining"] == "99"
+            metrics = (await other.get("/metrics")).text
+            assert 'hub_rate_limited_total{limit="refused"} 2.0' in metrics
+
+
 async def test_an_empty_setting_means_no_limit(tmp_path: Path) -> None:
     async with limited_hub(tmp_path, rate_limit_public="") as hub, client_at(hub, "10.0.0.1") as c:
         for _ in range(20):

@@ -11,7 +11,10 @@ Redis spends one budget. Example, with `HUB_RATE_LIMIT_PUBLIC=5/minute`:
     200 200 200 200 200 429
 
 The 429 carries `Retry-After`, `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset`
-and `{"errors":[{"message":…,"extensions":{"code":"RATE_LIMITED"}}]}`; answers within the
+and `{"errors":[{"message":…,"extensions":{"code":"RATE_LIMITED"}}]}`. A key the hub does
+not know (401) costs its address's budget too, counted apart from the address's other
+requests; once that is spent, keyed requests from the address are refused before their
+key is looked at (else a new random key per request would escape every limit). Answers within the
 budget carry `RateLimit-Limit` and `RateLimit-Remaining`. `/healthz`, `/readyz`, `/metrics`
 and `/static/*` are never limited. The client's address is the connection's
 (`X-Forwarded-For` is not trusted). When Redis does not answer, requests pass (one warning
@@ -60,7 +63,13 @@ class RateLimits:
     """The budgets and where they are counted: `hit(kind, who)` spends one request."""
 
     def __init__(self, public: str, key: str, redis_url: str = "", prefix: str = REDIS_PREFIX) -> None:
-        self.items = {"address": parse_limits(public), "key": parse_limits(key)}
+        # "refused": what keys the hub does not know cost their address (the public budget),
+        # so that a new random key per request does not escape every limit
+        self.items = {
+            "address": parse_limits(public),
+            "key": parse_limits(key),
+            "refused": parse_limits(public),
+        }
         self.storage: Storage = MemoryStorage()
         if redis_url:  # redis-py's asyncio client, which the hub already uses (not coredis)
             self.storage = RedisStorage(
@@ -74,7 +83,9 @@ class RateLimits:
         self.down = False  # Redis failed on the last request: warned once, until it answers
 
     def applies(self, kind: str) -> bool:
-        return bool(self.items[kind])
+        """Whether requests of `kind` are counted at all (keyed ones also when only the
+        address budget is set: unknown keys spend it)."""
+        return bool(self.items[kind] or (kind == "key" and self.items["refused"]))
 
     async def hit(self, kind: str, who: str) -> Verdict | None:
         """Spend one request of `who`'s budgets; None when the storage does not answer."""
@@ -100,10 +111,27 @@ class RateLimits:
             log.warning("rate limits enforced again: their storage answers")
         return tightest
 
+    async def spent(self, kind: str, who: str) -> Verdict | None:
+        """The first of `who`'s budgets that is spent, without spending any; None when
+        none is (or the storage does not answer)."""
+        try:
+            for item in self.items[kind]:
+                key = item.key_for(kind, who)
+                if await self.storage.get(key) >= item.amount:
+                    return Verdict(False, item.amount, 0, await self.storage.get_expiry(key))
+        except (StorageError, OSError):
+            return None  # hit() warns when the storage is down
+        return None
+
     async def aclose(self) -> None:
         client = getattr(getattr(self.storage, "bridge", None), "storage", None)
         if client is not None and hasattr(client, "aclose"):
             await client.aclose()
+
+
+def address_of(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
 
 
 def client_of(scope: Scope) -> tuple[str, str] | None:
@@ -118,8 +146,7 @@ def client_of(scope: Scope) -> tuple[str, str] | None:
                 scheme, _, key = value.partition(b" ")
                 if scheme.lower() == b"bearer" and key.strip():
                     return "key", hashlib.sha256(key.strip()).hexdigest()
-    client = scope.get("client")
-    return "address", client[0] if client else "unknown"
+    return "address", address_of(scope)
 
 
 class Limited(Protocol):
@@ -142,29 +169,35 @@ class RateLimit:
         if who is None or hub is None or not hub.rate_limits.applies(who[0]):
             await self.app(scope, receive, send)
             return
-        verdict = await hub.rate_limits.hit(*who)
-        if verdict is None:
-            await self.app(scope, receive, send)
-        elif not verdict.allowed:
+        limits = hub.rate_limits
+        keyed = who[0] == "key"
+        refused = await limits.spent("refused", address_of(scope)) if keyed else None
+        verdict = refused or await limits.hit(*who)
+        if verdict is not None and not verdict.allowed:
             scope["app"] = self.starlette  # as the app would have set it (RequestMetrics reads it)
-            await refuse(verdict, who[0], hub.metrics, send)
-        else:
-            extra = [
-                (b"ratelimit-limit", str(verdict.limit).encode()),
-                (b"ratelimit-remaining", str(verdict.remaining).encode()),
-            ]
+            await refuse(verdict, "refused" if refused else who[0], hub.metrics, send)
+            return
+        extra = [] if verdict is None else [
+            (b"ratelimit-limit", str(verdict.limit).encode()),
+            (b"ratelimit-remaining", str(verdict.remaining).encode()),
+        ]  # fmt: skip
+        status = 0
 
-            async def send_headers(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    message = {**message, "headers": [*message.get("headers", []), *extra]}
-                await send(message)
+        async def send_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
 
-            await self.app(scope, receive, send_headers)
+        await self.app(scope, receive, send_headers)
+        if keyed and status == 401:  # a key the hub does not know: its address pays
+            await limits.hit("refused", address_of(scope))
 
 
 async def refuse(verdict: Verdict, kind: str, metrics: Metrics, send: Send) -> None:
     wait = max(1, math.ceil(verdict.reset - time.time()))
-    whose = "this API key" if kind == "key" else "this address"
+    whose = {"key": "this API key", "refused": "this address with unknown API keys"}.get(kind, "this address")
     error = RateLimited(f"too many requests from {whose}; try again in {wait} s", retry_after=wait)
     ext = {**error.extensions, "code": error.code}
     body = json.dumps({"errors": [{"message": error.message, "extensions": ext}]}).encode()
