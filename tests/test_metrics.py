@@ -29,6 +29,26 @@ async def test_requests_are_counted_by_route_and_status(sqlite_regency: Regency)
     assert 'hub_request_seconds_count{route="/graphql"}' in after
 
 
+async def test_open_data_routes_are_counted_by_kind(sqlite_regency: Regency) -> None:
+    """Pages, downloads, DCAT and the CKAN API each get one label, however many paths."""
+    client = sqlite_regency.client
+    before = (await client.get("/metrics")).text
+    asked = {
+        "/public/pages": ["/public/", "/public/no/such", "/public/dukcapil/penduduk"],
+        "/public/datasets": ["/public/datasets/dukcapil/penduduk.csv", "/public/datasets/x/y.json"],
+        "/catalog": ["/catalog.jsonld", "/catalog.ttl"],
+        "/api/action": ["/api/3/action/package_list", "/api/action/package_list"],
+    }
+    statuses: dict[str, list[str]] = {}
+    for label, paths in asked.items():
+        statuses[label] = [str((await client.get(p)).status_code) for p in paths]
+    after = (await client.get("/metrics")).text
+    for label, codes in statuses.items():
+        for code in set(codes):
+            assert _count(after, label, code) - _count(before, label, code) == codes.count(code), label
+    assert 'route="/public/no/such"' not in after
+
+
 def _metric(text: str, name: str, labels: str) -> float:
     m = re.search(rf"{name}{{{re.escape(labels)}}} ([0-9.e+]+)", text)
     return float(m.group(1)) if m else 0.0

@@ -155,6 +155,23 @@ async def readyz(request: Request) -> Response:
     )
 
 
+# the open-data routes, labelled by kind so that the label's values stay few
+KINDS = (
+    ("/public/datasets/", "/public/datasets"),
+    ("/api/3/action/", "/api/action"),
+    ("/api/action/", "/api/action"),
+    ("/catalog", "/catalog"),
+    ("/public/", "/public/pages"),
+    ("/static/", "/static"),
+)
+
+
+def route_label(path: str, exact: frozenset[str]) -> str:
+    if path in exact:
+        return path
+    return next((label for prefix, label in KINDS if path.startswith(prefix)), "other")
+
+
 class RequestMetrics:
     """Counts and times every HTTP request by route and status (pure ASGI, no buffering)."""
 
@@ -167,7 +184,7 @@ class RequestMetrics:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        route = scope["path"] if scope["path"] in self.ROUTES else "other"
+        route = route_label(scope["path"], self.ROUTES)
         status = 500
         started = time.perf_counter()
 
