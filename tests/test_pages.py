@@ -417,3 +417,16 @@ def test_the_oracle_has_the_awkward_cases() -> None:
     assert any(r["satuan"] is None for r in rows) and any(r["uraian"] == BOLD for r in rows)
     assert len(rows) > CHART_BARS and min(Counter(r["kategori"] for r in rows).values()) < 5
     assert any(r["kecamatan"] == ODD_PLACE for r in penduduk_rows())
+
+
+async def test_an_opd_page_lists_only_its_open_datasets(portal: Portal) -> None:
+    soup = page(await portal.client.get("/public/dukcapil"))
+    assert [li["data-dataset"] for li in soup.select("li.dataset")] == ["dukcapil.penduduk"]
+    assert HIDDEN_TITLE not in str(soup)
+
+
+@pytest.mark.parametrize("path", ["/public/kosong", "/public/a/b/c/d", "/public/datasets"])
+async def test_any_other_public_path_is_a_404_page(portal: Portal, path: str) -> None:
+    r = await portal.client.get(path)
+    assert coded(page(r, 404)) == "BAD_USER_INPUT"
+    assert r.headers["cache-control"] == "no-store"

@@ -57,7 +57,7 @@ from hub.http.graphql_http import (
 )
 from hub.http.hub import PUBLIC, Hub
 from hub.http.ide import asset, ide_page
-from hub.http.pages import aggregate_page, catalog_page, dataset_page, home, portal_css
+from hub.http.pages import aggregate_page, catalog_page, dataset_page, home, no_page, opd_page, portal_css
 from hub.http.ratelimit import RateLimit
 from hub.logs import keep_values_out
 from hub.metrics import CONTENT_TYPE
@@ -267,6 +267,8 @@ def create_app(
             Route("/public/", catalog_page),
             Route("/public/{opd}/{dataset}", dataset_page),
             Route("/public/{opd}/{dataset}/agregat", aggregate_page),
+            Route("/public/{opd}", opd_page),
+            Route("/public/{rest:path}", no_page),
             Route("/static/portal.css", portal_css),
             Route("/catalog.jsonld", catalog_jsonld),
             Route("/catalog.ttl", catalog_turtle),

@@ -4,6 +4,7 @@ from elsewhere (the stylesheet is /static/portal.css).
 
     GET /                                 -> /public/ (307)
     GET /public/                          the OPDs and their open datasets
+    GET /public/{opd}                     one OPD's (any other path under /public/: a 404 page)
     GET /public/{opd}/{dataset}           fields, a preview paged by keyset links
                                           (?after=<cursor>), downloads, an example query
     GET /public/{opd}/{dataset}/agregat   counts by the fields chosen (?by=a&by=b), as a
@@ -69,6 +70,20 @@ async def home(_request: Request) -> Response:
 async def catalog_page(request: Request) -> Response:
     catalog = open_catalog(request.app.state.hub)
     return _page(request, "catalog.html", opds=catalog.opds, count=len(catalog.datasets()))
+
+
+async def opd_page(request: Request) -> Response:
+    """One OPD's open datasets; an OPD with none is not found, as one that does not exist."""
+    opd = open_catalog(request.app.state.hub).opd(request.path_params["opd"])
+    if opd is None:
+        return _failed(
+            request, PageFailed(404, f"Tidak ada OPD dengan data terbuka {request.path_params['opd']}")
+        )
+    return _page(request, "catalog.html", opds=(opd,), count=len(opd.datasets))
+
+
+async def no_page(request: Request) -> Response:
+    return _failed(request, PageFailed(404, "Halaman ini tidak ada"))
 
 
 async def dataset_page(request: Request) -> Response:
