@@ -38,6 +38,9 @@ from hub.cli.common import (
     settings_with,
     sqlite_file,
 )
+from hub.cli.workers import problems as workers_problems
+from hub.cli.workers import serve as serve_workers
+from hub.cli.workers import warnings as workers_warnings
 from hub.demo import DEMO_POLICIES, DEMO_SCHEMA
 from hub.policy.decisions import Policy
 from hub.settings import Settings
@@ -82,17 +85,41 @@ async def _check_sources(catalog: Catalog) -> bool:
 
 @app.command()
 def serve(
-    schema: SchemaOpt = None, policies: PoliciesOpt = None, host: HostOpt = None, port: PortOpt = None
+    schema: SchemaOpt = None,
+    policies: PoliciesOpt = None,
+    host: HostOpt = None,
+    port: PortOpt = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Processes serving the port; more than 1 needs a PostgreSQL store and "
+            "HUB_CURSOR_SECRET, HUB_AUDIT_KEY and HUB_DISCLOSURE_KEY set.",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the catalog's GraphQL API."""
     with _collector_paused():
         settings = settings_with(schema_dir=schema, policies_dir=policies, host=host, port=port)
+        refused = workers_problems(settings, workers)
+        for problem in refused:
+            err.print(f"[red]--workers {workers}[/]: {problem}", highlight=False)
+        if refused:
+            raise typer.Exit(2)
+        for warning in workers_warnings(settings, workers):
+            err.print(f"[yellow]--workers {workers}[/]: {warning}", highlight=False)
         sock = listen(settings.host, settings.port, "serve")
         catalog, sources = open_catalog(settings)
         policy = check_policy(settings, catalog)
         store = sqlite_file(settings.database_url)
         if store is not None and not store.exists():
             err.print(new_store_note(store), highlight=False)
+        if workers > 1:
+            asyncio.run(sources.close())  # each worker opens its own
+            err.print(f"OPD Hub on [bold]{_base(settings, sock)}/graphql[/] ({workers} workers)")
+            serve_workers(settings, workers, sock)
+            return
         _run(settings, catalog, policy, sources, sock)
 
 

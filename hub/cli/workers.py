@@ -1,0 +1,82 @@
+"""`hub serve --workers N`: N processes serving one port, under uvicorn's supervisor.
+
+The parent binds the socket, checks the catalog and policy once, and starts N workers
+(spawned, each loading the hub from the same `HUB_*` settings); a worker that dies is
+replaced; SIGTERM or Ctrl-C stops the workers through uvicorn's graceful shutdown
+(requests in flight are let finish) before the parent exits. Processes share nothing in memory, so more than
+one is refused unless everything they must agree on lives outside them:
+
+    HUB_DATABASE_URL     PostgreSQL: one store for API keys, the audit chain, guess budgets
+    HUB_CURSOR_SECRET    a cursor one worker issued is opened by another
+    HUB_AUDIT_KEY        one key for the audit log's query hashes and the guess digests
+    HUB_DISCLOSURE_KEY   the same noise for the same cells, whichever worker answers
+
+Without `HUB_REDIS_URL` each worker counts rate limits on its own (a warning says so).
+
+Example:
+    $ HUB_DATABASE_URL=postgresql+asyncpg://… HUB_CURSOR_SECRET=… HUB_AUDIT_KEY=… \\
+      HUB_DISCLOSURE_KEY=… hub serve --workers 2
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from sqlalchemy.engine import make_url
+from starlette.types import ASGIApp
+
+from hub.settings import Settings
+
+
+def problems(settings: Settings, workers: int) -> list[str]:
+    """Why `workers` processes cannot serve with these settings; [] when they can."""
+    if workers <= 1:
+        return []
+    found = []
+    if make_url(settings.database_url).get_backend_name() != "postgresql":
+        found.append(
+            "HUB_DATABASE_URL must name a PostgreSQL store (postgresql+asyncpg://…): the "
+            "workers share its API keys, audit chain and guess budgets"
+        )
+    needed = {
+        "HUB_CURSOR_SECRET": (settings.cursor_secret, "a cursor one worker issues must open in another"),
+        "HUB_AUDIT_KEY": (settings.audit_key, "every worker must hash queries and digests alike"),
+        "HUB_DISCLOSURE_KEY": (settings.disclosure_key, "every worker must perturb a cell alike"),
+    }
+    found += [f"{name} must be set: {why}" for name, (value, why) in needed.items() if not value]
+    return found
+
+
+def warnings(settings: Settings, workers: int) -> list[str]:
+    if workers > 1 and not settings.redis_url and (settings.rate_limit_public or settings.rate_limit_key):
+        return [
+            f"rate limits are counted by each of the {workers} workers apart (up to {workers}x a "
+            "budget); set HUB_REDIS_URL to share them"
+        ]
+    return []
+
+
+def serve(settings: Settings, workers: int, sock: socket.socket) -> None:
+    """Run `workers` processes on `sock` until SIGTERM or Ctrl-C."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    # the workers are spawned: they read the settings from the environment, as given here
+    os.environ["HUB_SCHEMA_DIR"] = str(settings.schema_dir.resolve())
+    os.environ["HUB_POLICIES_DIR"] = str(settings.policies_dir.resolve())
+    config = uvicorn.Config("hub.cli.workers:app", factory=True, workers=workers, log_level="warning")
+    Multiprocess(config, sockets=[sock]).run()
+
+
+def app() -> ASGIApp:
+    """One worker's app (uvicorn calls this in each spawned process)."""
+    import logging
+
+    from hub.http.app import create_app
+
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("casbin", "alembic", "aiosqlite"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return create_app(settings)

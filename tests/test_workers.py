@@ -1,0 +1,128 @@
+"""`hub serve --workers N` (hub/cli/workers.py): refused, naming each missing piece, unless
+the processes share everything they must agree on; else N workers serve one port, pages
+are followed by cursor on a new connection each (whichever worker takes it), a killed
+worker is replaced while the others go on serving, every non-public answer is in the one audit chain (`hub audit verify`), and
+SIGTERM stops them all."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from tests.support.databases import ScratchDatabase
+from tests.support.hubcli import Running, hub_env, run_hub, running_hub
+from tests.support.regency import load_regency, make_rows, write_policies
+
+REPO = Path(__file__).resolve().parents[1]  # on the served hub's PYTHONPATH: this checkout's code
+PEOPLE, RECIPIENTS = make_rows(residents=60)
+SHARED = {"HUB_CURSOR_SECRET": "workers-cursor", "HUB_AUDIT_KEY": "workers-audit", "HUB_DISCLOSURE_KEY": "d"}
+PAGE = "query($after: String) { dukcapil { penduduk(first: 7, after: $after) { nodes { nik } pageInfo { hasNextPage endCursor } } } }"
+
+
+def workers_of(pid: int) -> set[int]:
+    """The worker processes of a `hub serve --workers` parent (its spawned children)."""
+    found = set()
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        if b"spawn_main" in cmdline:
+            found.add(int(child))
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    return {pid for pid in pids if Path(f"/proc/{pid}").exists()}
+
+
+@pytest_asyncio.fixture(scope="module")
+async def regency(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[Path, dict[str, str]]]:
+    tmp = tmp_path_factory.mktemp("workers")
+    await load_regency(tmp, PEOPLE, RECIPIENTS)
+    write_policies(tmp / "policies")  # user:tester may do everything
+    store = await ScratchDatabase("postgresql", tmp).create()
+    env = hub_env(HUB_DATABASE_URL=store.url, PYTHONPATH=str(REPO), **SHARED)
+    yield tmp, env
+    await store.drop()
+
+
+async def test_more_than_one_worker_is_refused_naming_what_is_missing(tmp_path: Path) -> None:
+    env = hub_env(HUB_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}", PYTHONPATH=str(REPO))
+    ran = await run_hub("serve", "--workers", "2", "--port", "0", cwd=tmp_path, env=env)
+    assert ran.code == 2
+    for name in ("HUB_DATABASE_URL", "HUB_CURSOR_SECRET", "HUB_AUDIT_KEY", "HUB_DISCLOSURE_KEY"):
+        assert name in ran.stderr
+    assert "Traceback" not in ran.stderr and "OPD Hub on" not in ran.stderr
+    # one piece missing: only it is named
+    env |= {"HUB_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:5432/none", **SHARED}
+    env.pop("HUB_AUDIT_KEY")
+    ran = await run_hub("serve", "--workers", "2", "--port", "0", cwd=tmp_path, env=env)
+    assert ran.code == 2
+    assert "HUB_AUDIT_KEY" in ran.stderr and "HUB_CURSOR_SECRET" not in ran.stderr
+
+
+async def test_workers_share_cursors_and_the_audit_chain_and_replace_the_dead(
+    regency: tuple[Path, dict[str, str]],
+) -> None:
+    tmp, env = regency
+    created = await run_hub("clients", "create", "user:tester", cwd=tmp, env=env)
+    assert created.code == 0, created.stderr
+    key = created.stdout.strip().splitlines()[-1]
+    args = ("serve", "--schema", str(tmp / "schema"), "--policies", str(tmp / "policies"))
+    with running_hub(*args, "--workers", "2", "--port", "0", cwd=tmp, env=env, log=tmp / "serve.log") as hub:
+        assert "(2 workers)" in hub.printed()
+        first = await _wait_for_workers(hub, 2)
+        niks = await _page_through(hub, key)  # each page on a new connection: any worker
+        assert niks == sorted(p["nik"] for p in PEOPLE)
+        pages = -(-len(PEOPLE) // 7)
+
+        victim = min(first)
+        os.kill(victim, signal.SIGKILL)
+        now = await _wait_for_workers(hub, 2, without=victim)
+        assert victim not in now and len(now & first) == 1
+        assert await _page_through(hub, key) == niks  # served throughout by who is there
+
+    assert hub.process.returncode is not None  # SIGTERM (the block's end) stopped the parent
+    assert not alive(now)
+    verified = await run_hub("audit", "verify", cwd=tmp, env=env)
+    assert verified.code == 0, verified.stdout + verified.stderr
+    assert f"{2 * pages} records" in verified.stdout + verified.stderr
+
+
+async def _wait_for_workers(hub: Running, count: int, without: int | None = None) -> set[int]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = workers_of(hub.process.pid)
+        if len(found) == count and without not in found and await _answers(hub):
+            return found
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{count} workers did not come up:\n{hub.printed()}")
+
+
+async def _answers(hub: Running) -> bool:
+    async with httpx.AsyncClient() as c:
+        try:
+            return (await c.get(hub.base + "/healthz", timeout=2)).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+
+async def _page_through(hub: Running, key: str) -> list[str]:
+    niks: list[str] = []
+    after = None
+    while True:
+        async with httpx.AsyncClient(headers={"authorization": f"Bearer {key}"}) as c:  # a new connection
+            r = await c.post(hub.base + "/graphql", json={"query": PAGE, "variables": {"after": after}})
+        body = r.json()
+        assert r.status_code == 200 and "errors" not in body, body
+        page = body["data"]["dukcapil"]["penduduk"]
+        niks += [n["nik"] for n in page["nodes"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            return niks
+        after = page["pageInfo"]["endCursor"]
