@@ -114,12 +114,15 @@ class Settings(BaseSettings):
 
         if value.strip():
             try:
-                parse_many(value)
+                items = parse_many(value)
             except ValueError:
+                items = []
+            if not items or any(item.amount < 1 for item in items):  # 0/minute would refuse everything
                 raise ValueError(
-                    f"{value!r} is not a rate limit: write `<count>/<second|minute|hour|day>`, "
-                    "several joined by `;` (`10/second;600/minute`), or leave it empty for none"
-                ) from None
+                    f"{value!r} is not a rate limit: write `<count>/<second|minute|hour|day>` with a "
+                    "count of at least 1, several joined by `;` (`10/second;600/minute`), or leave it "
+                    "empty for none"
+                )
         return value
 
     def filter_limits(self) -> FilterLimits:

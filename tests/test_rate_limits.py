@@ -137,7 +137,9 @@ async def test_an_empty_setting_means_no_limit(tmp_path: Path) -> None:
             assert "ratelimit-limit" not in response.headers
 
 
-@pytest.mark.parametrize("value", ["lots", "5/fortnight", "-1/minute", "5 per"])
+@pytest.mark.parametrize(
+    "value", ["lots", "5/fortnight", "-1/minute", "5 per", "0/minute", "10/second;0/hour"]
+)
 def test_a_bad_limit_is_refused_at_start(value: str) -> None:
     with pytest.raises(ValidationError, match="is not a rate limit"):
         Settings(rate_limit_public=value)
