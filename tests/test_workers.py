@@ -1,8 +1,9 @@
 """`hub serve --workers N` (hub/cli/workers.py): refused, naming each missing piece, unless
 the processes share everything they must agree on; else N workers serve one port, pages
 are followed by cursor on a new connection each (whichever worker takes it), a killed
-worker is replaced while the others go on serving, every non-public answer is in the one audit chain (`hub audit verify`), and
-SIGTERM stops them all."""
+worker is replaced while the others go on serving, every non-public answer is in the one
+audit chain (`hub audit verify`), and SIGTERM lets requests in flight finish, answered
+and audited, before every process is gone."""
 
 from __future__ import annotations
 
@@ -16,7 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from tests.support.catalogs import penduduk
 from tests.support.databases import ScratchDatabase
 from tests.support.hubcli import Running, hub_env, run_hub, running_hub
 from tests.support.regency import load_regency, make_rows, write_policies
@@ -126,3 +130,49 @@ async def _page_through(hub: Running, key: str) -> list[str]:
         if not page["pageInfo"]["hasNextPage"]:
             return niks
         after = page["pageInfo"]["endCursor"]
+
+
+SLOW = "query { dukcapil { penduduk(first: 3) { nodes { nik } } } }"
+
+
+async def test_sigterm_lets_requests_in_flight_finish_and_be_audited(tmp_path: Path) -> None:
+    """Requests on a source that takes 2 s each are in flight when the parent gets SIGTERM:
+    each is answered in full and audited, and then every process is gone."""
+    databases = await load_regency(
+        tmp_path, PEOPLE, RECIPIENTS, kind="postgresql", residents=penduduk(table="lambat")
+    )
+    store = await ScratchDatabase("postgresql", tmp_path).create()
+    try:
+        engine = create_async_engine(databases[0].url)
+        async with engine.begin() as conn:  # every statement on it sleeps 2 s first
+            await conn.execute(
+                sa.text("CREATE VIEW lambat AS SELECT p.* FROM penduduk p, (SELECT pg_sleep(2)) s")
+            )
+        await engine.dispose()
+        write_policies(tmp_path / "policies")
+        env = hub_env(HUB_DATABASE_URL=store.url, PYTHONPATH=str(REPO), **SHARED)
+        created = await run_hub("clients", "create", "user:tester", cwd=tmp_path, env=env)
+        key = created.stdout.strip().splitlines()[-1]
+        args = ("serve", "--schema", str(tmp_path / "schema"), "--policies", str(tmp_path / "policies"))
+        log = tmp_path / "serve.log"
+        with running_hub(*args, "--workers", "2", "--port", "0", cwd=tmp_path, env=env, log=log) as hub:
+            workers = await _wait_for_workers(hub, 2)
+            async with httpx.AsyncClient(headers={"authorization": f"Bearer {key}"}, timeout=30) as c:
+                asked = [
+                    asyncio.create_task(c.post(hub.base + "/graphql", json={"query": SLOW})) for _ in range(4)
+                ]
+                await asyncio.sleep(0.8)  # the four are at the source (2 s each) when SIGTERM comes
+                assert not any(t.done() for t in asked)
+                hub.process.send_signal(signal.SIGTERM)
+                answers = await asyncio.gather(*asked)
+            for r in answers:
+                assert r.status_code == 200 and "errors" not in r.json(), r.text
+                assert len(r.json()["data"]["dukcapil"]["penduduk"]["nodes"]) == 3
+            assert hub.process.wait(30) == 0, hub.printed()
+            assert not alive(workers)
+        verified = await run_hub("audit", "verify", cwd=tmp_path, env=env)
+        assert verified.code == 0 and "4 records" in verified.stdout + verified.stderr, verified.stdout
+    finally:
+        await store.drop()
+        for db in databases:
+            await db.drop()

@@ -2,8 +2,9 @@
 
 The parent binds the socket, checks the catalog and policy once, and starts N workers
 (spawned, each loading the hub from the same `HUB_*` settings); a worker that dies is
-replaced; SIGTERM or Ctrl-C stops the workers through uvicorn's graceful shutdown
-(requests in flight are let finish) before the parent exits. Processes share nothing in memory, so more than
+replaced; SIGTERM or Ctrl-C stops the workers through uvicorn's graceful shutdown: each
+request in flight is answered, its audit record written first as always, before the
+parent exits. Processes share nothing in memory, so more than
 one is refused unless everything they must agree on lives outside them:
 
     HUB_DATABASE_URL     PostgreSQL: one store for API keys, the audit chain, guess budgets
