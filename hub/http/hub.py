@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -30,6 +31,9 @@ from hub.store.keycheck import KeyStore
 from hub.store.quotas import QuotaBook, SqlQuotaBook
 from hub.store.secrets import kept_secret
 
+if TYPE_CHECKING:
+    from hub.http.open_catalog import OpenCatalog
+
 log = logging.getLogger("hub.app")
 PUBLIC = "public"
 
@@ -50,6 +54,7 @@ class Hub:
     audit_key: bytes
     disclosure_key: str  # the secret of aggregates' record keys (hub/disclosure)
     _public: tuple[int, GraphQLService] | None = None
+    open_data: tuple[int, OpenCatalog] | None = None  # kept by hub/http/open_catalog.py
     keys: KeyStore = field(init=False)
     filter_limits: FilterLimits = field(init=False)
     guesses: GuessBook = field(init=False)

@@ -22,13 +22,14 @@ from starlette.requests import Request
 from hub.catalog import Catalog, Dataset
 from hub.catalog.names import camel
 from hub.gql.dataset_types import Access
+from hub.http.downloads import MEDIA
 from hub.http.hub import public_audience
 
 if TYPE_CHECKING:
     from hub.http.hub import Hub
     from hub.policy.decisions import Policy
 
-DOWNLOADS = ("csv", "ndjson", "json")
+DOWNLOADS = tuple(MEDIA)  # the formats of hub/http/downloads.py
 LICENSES = {  # ids the catalog uses -> their canonical pages
     "CC-BY-4.0": "https://creativecommons.org/licenses/by/4.0/",
     "CC-BY-SA-4.0": "https://creativecommons.org/licenses/by-sa/4.0/",
@@ -117,17 +118,12 @@ class OpenCatalog:
         return next((d for d in found.datasets if d.name == name), None) if found else None
 
 
-_built: dict[int, tuple[int, OpenCatalog]] = {}  # id(hub) -> (policy version, catalog)
-
-
 def open_catalog(hub: Hub) -> OpenCatalog:
-    """The open catalog under the policy in force."""
+    """The open catalog under the policy in force (kept on the hub per policy version)."""
     version = hub.policy.current_version()
-    kept = _built.get(id(hub))
-    if kept is None or kept[0] != version:
-        kept = (version, build(hub.catalog, hub.policy))
-        _built[id(hub)] = kept
-    return kept[1]
+    if hub.open_data is None or hub.open_data[0] != version:
+        hub.open_data = (version, build(hub.catalog, hub.policy))
+    return hub.open_data[1]
 
 
 def build(catalog: Catalog, policy: Policy) -> OpenCatalog:
