@@ -20,7 +20,6 @@ ETag (hub/http/caching.py) and are kept per catalog version, page and origin.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -28,9 +27,12 @@ import orjson
 from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, XSD
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
+from hub.errors import BadUserInput
+from hub.http.answer import new_request_id
 from hub.http.caching import cached
+from hub.http.graphql_http import error_response
 from hub.http.hub import Hub
 from hub.http.open_catalog import OpenCatalog, OpenDataset, OpenOpd, base_url, open_catalog
 
@@ -70,23 +72,29 @@ async def _serve(request: Request, fmt: str) -> Response:
     hub: Hub = request.app.state.hub
     text = request.query_params.get("page", "1")
     catalog = open_catalog(hub)
-    size = PAGE_SIZE
-    pages = max(1, -(-len(catalog.datasets()) // size))
+    pages = max(1, -(-len(catalog.datasets()) // PAGE_SIZE))
     if not text.isdigit() or not 1 <= int(text) <= pages:
-        message = f"page must be a whole number from 1 to {pages}"
-        body = {"errors": [{"message": message, "extensions": {"code": "BAD_USER_INPUT"}}]}
-        return JSONResponse(body, status_code=400)
-    settings = hub.settings
-    page = Page(int(text), size)
-    document = _document(
-        catalog, base_url(hub, request), settings.portal_title, settings.portal_publisher, page, fmt
-    )
-    return cached(request, document, MEDIA[fmt])
+        refused = BadUserInput(f"page must be a whole number from 1 to {pages}")
+        return error_response(refused, new_request_id())
+    about = (base_url(hub, request), hub.settings.portal_title, hub.settings.portal_publisher)
+    return cached(request, _document(catalog, *about, Page(int(text), PAGE_SIZE), fmt), MEDIA[fmt])
 
 
-@functools.lru_cache(maxsize=64)
+_kept: dict[tuple[Any, ...], bytes] = {}  # the documents last served, by catalog version and page
+KEEP = 64  # the origin comes from the request's Host header: the cache must stay bounded
+
+
 def _document(catalog: OpenCatalog, base: str, title: str, publisher: str, page: Page, fmt: str) -> bytes:
-    graph = build_graph(catalog, base, title, publisher, page)
+    key = (catalog.version, base, title, publisher, page, fmt)
+    document = _kept.get(key)
+    if document is None:
+        if len(_kept) >= KEEP:
+            _kept.clear()
+        document = _kept[key] = _serialized(build_graph(catalog, base, title, publisher, page), fmt)
+    return document
+
+
+def _serialized(graph: Graph, fmt: str) -> bytes:
     if fmt == "ttl":
         return graph.serialize(format="turtle").encode()
     document = orjson.loads(graph.serialize(format="json-ld", context=CONTEXT, auto_compact=True))
