@@ -33,4 +33,14 @@ def keep_values_out() -> None:
             logger.addFilter(_NoDebugValues())
 
 
+QUIET = ("casbin", "alembic", "aiosqlite")  # rule dumps, migrations, driver chatter
+
+
+def configure(level: str) -> None:
+    """The log format and level of a serving process (`hub serve`, each of its workers)."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in QUIET:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 keep_values_out()

@@ -145,15 +145,12 @@ def _collect_from_now_on() -> None:
 
 def _run(settings: Settings, catalog: Catalog, policy: Policy, sources: Sources, sock: socket.socket) -> None:
     """Serve on `sock`, bound by `listen` before start-up began."""
-    import logging
-
     import uvicorn
 
     from hub.http.app import create_app
+    from hub.logs import configure as configure_logging
 
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("casbin", "alembic", "aiosqlite"):  # rule dumps, migrations, driver chatter
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(settings.log_level)
     err.print(f"OPD Hub on [bold]{_base(settings, sock)}/graphql[/]")
     app = create_app(settings, loaded=(catalog, policy, sources), started=_collect_from_now_on)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))

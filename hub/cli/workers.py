@@ -72,12 +72,9 @@ def serve(settings: Settings, workers: int, sock: socket.socket) -> None:
 
 def app() -> ASGIApp:
     """One worker's app (uvicorn calls this in each spawned process)."""
-    import logging
-
     from hub.http.app import create_app
+    from hub.logs import configure as configure_logging
 
     settings = Settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("casbin", "alembic", "aiosqlite"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(settings.log_level)
     return create_app(settings)
