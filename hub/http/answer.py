@@ -11,7 +11,6 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
-import os
 from typing import Any
 
 from hub.audit.ledger import Ledger
@@ -92,8 +91,3 @@ def audit_entry(
         rows=ledger.rows, records=ledger.records, outcome=outcome(ledger, result),
         disclosure=tuple(sorted(ledger.disclosure)),
     )  # fmt: skip
-
-
-def new_request_id() -> str:
-    """16 random hex digits (64 bits), as `uuid4().hex[:16]` gave, without building a UUID."""
-    return os.urandom(8).hex()

@@ -43,7 +43,7 @@ from hub.errors import (
     Unauthenticated,
 )
 from hub.gql.service import GraphQLService
-from hub.http.answer import answer, new_request_id, recorded
+from hub.http.answer import answer, recorded
 from hub.http.ckan import action as ckan_action
 from hub.http.dcat import catalog_jsonld, catalog_negotiated, catalog_turtle
 from hub.http.downloads import download
@@ -52,6 +52,7 @@ from hub.http.graphql_http import (
     answer_status,
     error_response,
     json_response,
+    new_request_id,
     read_request,
     response_type,
 )

@@ -30,9 +30,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hub.errors import BadUserInput
-from hub.http.answer import new_request_id
 from hub.http.caching import cached
-from hub.http.graphql_http import error_response
+from hub.http.graphql_http import error_response, new_request_id
 from hub.http.hub import Hub
 from hub.http.open_catalog import OpenCatalog, OpenDataset, OpenOpd, base_url, open_catalog
 

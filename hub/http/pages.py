@@ -27,9 +27,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from hub.errors import HubError
-from hub.http.answer import answer, new_request_id, recorded
+from hub.http.answer import answer, recorded
 from hub.http.caching import cached
 from hub.http.chart import bar_chart
+from hub.http.graphql_http import new_request_id
 from hub.http.hub import PUBLIC, Hub
 from hub.http.open_catalog import DOWNLOADS, OpenDataset, open_catalog
 from hub.store.clients import Caller

@@ -24,7 +24,6 @@ is logged per outage): a limiter must not take the hub down with it.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
 import time
@@ -38,6 +37,7 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.errors import RateLimited
+from hub.http.graphql_http import error_response, new_request_id
 from hub.metrics import Metrics
 
 log = logging.getLogger("hub.ratelimit")
@@ -175,7 +175,7 @@ class RateLimit:
         verdict = refused or await limits.hit(*who)
         if verdict is not None and not verdict.allowed:
             scope["app"] = self.starlette  # as the app would have set it (RequestMetrics reads it)
-            await refuse(verdict, "refused" if refused else who[0], hub.metrics, send)
+            await refuse(verdict, "refused" if refused else who[0], hub.metrics, scope, receive, send)
             return
         extra = [] if verdict is None else [
             (b"ratelimit-limit", str(verdict.limit).encode()),
@@ -195,20 +195,17 @@ class RateLimit:
             await limits.hit("refused", address_of(scope))
 
 
-async def refuse(verdict: Verdict, kind: str, metrics: Metrics, send: Send) -> None:
+async def refuse(
+    verdict: Verdict, kind: str, metrics: Metrics, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """The 429, in the API's error shape, with Retry-After and the RateLimit-* headers."""
     wait = max(1, math.ceil(verdict.reset - time.time()))
     whose = {"key": "this API key", "refused": "this address with unknown API keys"}.get(kind, "this address")
     error = RateLimited(f"too many requests from {whose}; try again in {wait} s", retry_after=wait)
-    ext = {**error.extensions, "code": error.code}
-    body = json.dumps({"errors": [{"message": error.message, "extensions": ext}]}).encode()
     metrics.child(metrics.rate_limited, kind).inc()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"retry-after", str(wait).encode()),
-        (b"ratelimit-limit", str(verdict.limit).encode()),
-        (b"ratelimit-remaining", b"0"),
-        (b"ratelimit-reset", str(wait).encode()),
-    ]
-    await send({"type": "http.response.start", "status": error.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    response = error_response(error, new_request_id())
+    response.headers.update(
+        {"Retry-After": str(wait), "RateLimit-Limit": str(verdict.limit), "RateLimit-Remaining": "0",
+         "RateLimit-Reset": str(wait)}
+    )  # fmt: skip
+    await response(scope, receive, send)
