@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -31,9 +30,6 @@ from hub.store.keycheck import KeyStore
 from hub.store.quotas import QuotaBook, SqlQuotaBook
 from hub.store.secrets import kept_secret
 
-if TYPE_CHECKING:
-    from hub.http.open_catalog import OpenCatalog
-
 log = logging.getLogger("hub.app")
 PUBLIC = "public"
 
@@ -54,7 +50,8 @@ class Hub:
     audit_key: bytes
     disclosure_key: str  # the secret of aggregates' record keys (hub/disclosure)
     _public: tuple[int, GraphQLService] | None = None
-    open_data: tuple[int, OpenCatalog] | None = None  # kept by hub/http/open_catalog.py
+    # what other modules derive from the catalog and policy, by name: (policy version, value)
+    derived: dict[str, tuple[int, object]] = field(default_factory=dict)
     keys: KeyStore = field(init=False)
     filter_limits: FilterLimits = field(init=False)
     guesses: GuessBook = field(init=False)

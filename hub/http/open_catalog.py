@@ -121,9 +121,12 @@ class OpenCatalog:
 def open_catalog(hub: Hub) -> OpenCatalog:
     """The open catalog under the policy in force (kept on the hub per policy version)."""
     version = hub.policy.current_version()
-    if hub.open_data is None or hub.open_data[0] != version:
-        hub.open_data = (version, build(hub.catalog, hub.policy))
-    return hub.open_data[1]
+    kept = hub.derived.get("open_catalog")
+    if kept is not None and kept[0] == version and isinstance(kept[1], OpenCatalog):
+        return kept[1]
+    built = build(hub.catalog, hub.policy)
+    hub.derived["open_catalog"] = (version, built)
+    return built
 
 
 def build(catalog: Catalog, policy: Policy) -> OpenCatalog:
