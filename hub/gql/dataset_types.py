@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
-    GraphQLArgument,
     GraphQLBoolean,
     GraphQLEnumType,
     GraphQLEnumValue,
@@ -27,7 +26,6 @@ from graphql import (
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
-    GraphQLScalarType,
     GraphQLString,
 )
 from graphql.type import definition
@@ -35,6 +33,7 @@ from graphql.type import definition
 from hub.catalog import NUMERIC_TYPES, Catalog, Dataset, FieldSpec, RelationshipSpec
 from hub.catalog.names import camel, pascal
 from hub.gql.scalars import SCALARS
+from hub.gql.shared_types import FILTERS, MATCH_FILTERS, PageInfo, SortDirection
 
 
 def _check_each_name_once() -> None:
@@ -58,51 +57,8 @@ def _check_each_name_once() -> None:
 
 _check_each_name_once()
 
-SortDirection = GraphQLEnumType(
-    "SortDirection", {"ASC": "ASC", "DESC": "DESC"}, description="Sort order of one field."
-)
-
-PageInfo = GraphQLObjectType(
-    "PageInfo",
-    {
-        "hasNextPage": GraphQLField(GraphQLNonNull(GraphQLBoolean)),
-        "endCursor": GraphQLField(GraphQLString, description="Pass as `after` for the next page."),
-    },
-)
-
-_COMPARABLE = ("lt", "lte", "gt", "gte")
-ORDERED_TYPES = frozenset({*NUMERIC_TYPES, "date", "datetime", "string"})
-
-
-def _filter_input(type_: str, scalar: GraphQLScalarType, equality_only: bool) -> GraphQLInputObjectType:
-    one = GraphQLInputField(scalar)
-    many = GraphQLInputField(GraphQLList(GraphQLNonNull(scalar)))
-    if equality_only:
-        return GraphQLInputObjectType(f"{scalar.name}MatchFilter", {"eq": one, "in": many})
-    fields: dict[str, GraphQLInputField] = {"eq": one, "neq": one}
-    if type_ != "boolean":
-        fields |= {"in": many, "nin": many}
-        fields |= {op: one for op in _COMPARABLE}
-    # the same comparisons with another field: of this row (`hargaSatuan`), or of the row a
-    # to-one relationship leads to (`ssh.harga`)
-    compared = ("eq", "neq") if type_ == "boolean" else ("eq", "neq", *_COMPARABLE)
-    fields |= {
-        f"{op}Field": GraphQLInputField(
-            GraphQLString, description=f'`{op}` another field: "name", or "relationship.name" (to-one).'
-        )
-        for op in compared
-    }
-    fields["isNull"] = GraphQLInputField(GraphQLBoolean, description="true: only nulls; false: no nulls")
-    if type_ == "string":
-        fields["like"] = GraphQLInputField(
-            GraphQLString, description="Case-insensitive pattern: `%` any run, `_` one character."
-        )
-    return GraphQLInputObjectType(f"{scalar.name}Filter", fields)
-
-
-FILTERS: dict[str, GraphQLInputObjectType] = {t: _filter_input(t, s, False) for t, s in SCALARS.items()}
-MATCH_FILTERS: dict[str, GraphQLInputObjectType] = {t: _filter_input(t, s, True) for t, s in SCALARS.items()}
 FLOAT = SCALARS["float"]
+ORDERED_TYPES = frozenset({*NUMERIC_TYPES, "date", "datetime", "string"})  # what min and max take
 
 
 @dataclass(frozen=True)
@@ -146,9 +102,6 @@ class DatasetTypes:
     related_list: GraphQLInputObjectType | None = None  # ... through a to-many relationship
     fields: dict[str, str] = field(default_factory=dict)  # gql name -> catalog field
     relationships: dict[str, tuple[str, RelationshipSpec]] = field(default_factory=dict)
-
-
-Resolver = Callable[..., Any]
 
 
 def _describe(spec: FieldSpec) -> str:
@@ -450,70 +403,3 @@ def build_dataset_types(catalog: Catalog, audience: Audience = None) -> dict[str
         _match_types(t, name)
         _aggregate_types(t, name, types)
     return types
-
-
-@dataclass(frozen=True)
-class Resolvers:
-    read: Callable[[DatasetTypes], Resolver]
-    match: Callable[[DatasetTypes], Resolver]
-    aggregate: Callable[[DatasetTypes], Resolver]
-
-
-def _dataset_fields(t: DatasetTypes, resolvers: Resolvers, default_first: int) -> dict[str, GraphQLField]:
-    ds = t.dataset
-    out: dict[str, GraphQLField] = {}
-    if t.connection is not None and t.order_by is not None and t.where is not None:
-        out[camel(ds.name)] = GraphQLField(
-            t.connection,
-            args={
-                "where": GraphQLArgument(t.where),
-                "orderBy": GraphQLArgument(GraphQLList(GraphQLNonNull(t.order_by))),
-                "first": GraphQLArgument(GraphQLInt, default_value=default_first),
-                "after": GraphQLArgument(GraphQLString),
-            },
-            resolve=resolvers.read(t),
-            description=ds.spec.title or ds.spec.description,
-        )
-    if t.match_input is not None and t.match_result is not None:
-        out[camel(ds.name) + "Match"] = GraphQLField(
-            GraphQLList(GraphQLNonNull(t.match_result)),
-            args={"records": GraphQLArgument(GraphQLNonNull(GraphQLList(GraphQLNonNull(t.match_input))))},
-            resolve=resolvers.match(t),
-            description=f"Verify records against {ds.qualified}; returns only whether each record's "
-            "values agree (a request compares at most HUB_MATCH_RECORDS_PER_REQUEST records, "
-            "across aliases).",
-        )
-    if t.group is not None and t.field_enum is not None and t.aggregate_where is not None:
-        out[camel(ds.name) + "Aggregate"] = GraphQLField(
-            GraphQLList(GraphQLNonNull(t.group)),
-            args={
-                "where": GraphQLArgument(t.aggregate_where),
-                "groupBy": GraphQLArgument(GraphQLList(GraphQLNonNull(t.field_enum))),
-                **(
-                    {"groupByRelated": GraphQLArgument(t.group_by_related)}
-                    if t.group_by_related is not None
-                    else {}
-                ),
-            },
-            resolve=resolvers.aggregate(t),
-            description=f"Counts and measures of {ds.qualified}. {disclosure_text(ds)}",
-        )
-    return out
-
-
-def build_namespaces(
-    catalog: Catalog, types: dict[str, DatasetTypes], resolvers: Resolvers, default_first: int
-) -> dict[str, GraphQLField]:
-    """One namespace field per OPD with anything to show (`dukcapil: DukcapilQuery!`)."""
-    out: dict[str, GraphQLField] = {}
-    for opd, f in catalog.files.items():
-        fields: dict[str, GraphQLField] = {}
-        for ds in catalog.of_opd(opd):
-            if ds.qualified in types:
-                fields |= _dataset_fields(types[ds.qualified], resolvers, default_first)
-        if fields:
-            namespace = GraphQLObjectType(pascal(opd) + "Query", fields, description=f.opd.name)
-            out[camel(opd)] = GraphQLField(
-                GraphQLNonNull(namespace), resolve=lambda *_: True, description=f.opd.name
-            )
-    return out

@@ -17,8 +17,8 @@ from graphql import GraphQLObjectType, GraphQLSchema
 
 from hub.catalog import Catalog, Problem
 from hub.catalog.names import camel, pascal
-from hub.gql.dataset_types import FILTERS, MATCH_FILTERS, PageInfo, SortDirection
 from hub.gql.scalars import SCALARS
+from hub.gql.shared_types import FILTERS, MATCH_FILTERS, PageInfo, SortDirection
 from hub.gql.static import static_fields
 
 # the types each dataset generates, after `pascal(opd, dataset)` (hub/gql/dataset_types.py)

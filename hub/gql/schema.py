@@ -12,14 +12,8 @@ from graphql import GraphQLField, GraphQLObjectType, GraphQLSchema
 from hub.catalog import Catalog, CatalogError
 from hub.gql import pipeline
 from hub.gql.catalog_types import build_listing
-from hub.gql.dataset_types import (
-    Audience,
-    DatasetTypes,
-    Resolver,
-    Resolvers,
-    build_dataset_types,
-    build_namespaces,
-)
+from hub.gql.dataset_types import Audience, DatasetTypes, build_dataset_types
+from hub.gql.namespaces import Resolver, Resolvers, build_namespaces
 from hub.gql.reserved import check_graphql_names
 from hub.gql.static import static_fields
 
