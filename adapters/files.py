@@ -59,7 +59,8 @@ import openpyxl  # type: ignore[import-untyped]
 import sqlalchemy as sa
 
 from adapters.base import Adapter, AggregateQuery, Binding, Filter, PageQuery, Row, SourceError
-from adapters.sql import SQL_TYPES, SqlAdapter
+from adapters.sql import SqlAdapter
+from adapters.sql_table import SQL_TYPES
 
 log = logging.getLogger("adapters.files")
 CHECK_EVERY = 1.0  # seconds between checks of the file for changes

@@ -1,6 +1,6 @@
 """Relationship filters between two datasets of ONE SQL source are answered in one
 statement: the hub hands the `Exists` to the SQL adapter (hub/semijoin.py `_one_statement`,
-`_inline`), which writes it as a correlated EXISTS (adapters/sql.py `_Table.where`).
+`_inline`), which writes it as a correlated EXISTS (adapters/sql_table.py `Table.where`).
 
 BPKAD's budget lines (`belanja`) name a standard unit price (`ssh`) by its code: `belanja.ssh`
 is to-one (kode_ssh -> kode), `ssh.belanja` to-many (kode -> kode_ssh). Both tables live in
