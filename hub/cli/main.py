@@ -7,14 +7,12 @@ here override them.
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import os
 import shlex
 import socket
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +20,7 @@ import typer
 
 from hub.catalog import Catalog, json_schema
 from hub.cli.admin import audit_app, clients_app, migrate_app, policy_app
+from hub.cli.collector import collect_from_now_on, collector_paused
 from hub.cli.common import (
     DEMO_DIR,
     HostOpt,
@@ -100,7 +99,7 @@ def serve(
     ] = 1,
 ) -> None:
     """Serve the catalog's GraphQL API."""
-    with _collector_paused():
+    with collector_paused():
         settings = settings_with(schema_dir=schema, policies_dir=policies, host=host, port=port)
         refused = workers_problems(settings, workers)
         for problem in refused:
@@ -123,26 +122,6 @@ def serve(
         _run(settings, catalog, policy, sources, sock)
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Start-up builds a million long-lived objects (catalog models, GraphQL types, SQL
-    tables) and little garbage; the cyclic collector, left on, scanned them again and
-    again and took half the start-up time of a 500-dataset catalog. So it is off until
-    the hub has started (`_collect_from_now_on`), or until start-up fails."""
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
-def _collect_from_now_on() -> None:
-    """Freeze what start-up built (it lives as long as the process: never scanned again)
-    and collect from here on, for the requests."""
-    gc.freeze()
-    gc.enable()
-
-
 def _run(settings: Settings, catalog: Catalog, policy: Policy, sources: Sources, sock: socket.socket) -> None:
     """Serve on `sock`, bound by `listen` before start-up began."""
     import uvicorn
@@ -152,7 +131,7 @@ def _run(settings: Settings, catalog: Catalog, policy: Policy, sources: Sources,
 
     configure_logging(settings.log_level)
     err.print(f"OPD Hub on [bold]{_base(settings, sock)}/graphql[/]")
-    app = create_app(settings, loaded=(catalog, policy, sources), started=_collect_from_now_on)
+    app = create_app(settings, loaded=(catalog, policy, sources), started=collect_from_now_on)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     with suppress(KeyboardInterrupt):
         server.run(sockets=[sock])

@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 
@@ -71,10 +72,13 @@ def serve(settings: Settings, workers: int, sock: socket.socket) -> None:
 
 
 def app() -> ASGIApp:
-    """One worker's app (uvicorn calls this in each spawned process)."""
+    """One worker's app (uvicorn calls this in each spawned process); the collector is off
+    until the worker's hub has started, as in a single process (hub/cli/collector.py)."""
+    from hub.cli.collector import collect_from_now_on
     from hub.http.app import create_app
     from hub.logs import configure as configure_logging
 
+    gc.disable()
     settings = Settings()
     configure_logging(settings.log_level)
-    return create_app(settings)
+    return create_app(settings, started=collect_from_now_on)
