@@ -11,38 +11,30 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
 import pytest
 import pytest_asyncio
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.support.catalogs import penduduk
 from tests.support.databases import ScratchDatabase
 from tests.support.hubcli import Running, hub_env, run_hub, running_hub
 from tests.support.regency import load_regency, make_rows, write_policies
+from tests.support.workers import (
+    LISTEN,
+    alive,
+    connections,
+    serve_args,
+    slow_regency,
+    wait_for_workers,
+    waiting,
+)
 
 REPO = Path(__file__).resolve().parents[1]  # on the served hub's PYTHONPATH: this checkout's code
 PEOPLE, RECIPIENTS = make_rows(residents=60)
 SHARED = {"HUB_CURSOR_SECRET": "workers-cursor", "HUB_AUDIT_KEY": "workers-audit", "HUB_DISCLOSURE_KEY": "d"}
 PAGE = "query($after: String) { dukcapil { penduduk(first: 7, after: $after) { nodes { nik } pageInfo { hasNextPage endCursor } } } }"
-
-
-def workers_of(pid: int) -> set[int]:
-    """The worker processes of a `hub serve --workers` parent (its spawned children)."""
-    found = set()
-    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
-        cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
-        if b"spawn_main" in cmdline:
-            found.add(int(child))
-    return found
-
-
-def alive(pids: set[int]) -> set[int]:
-    return {pid for pid in pids if Path(f"/proc/{pid}").exists()}
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -81,14 +73,14 @@ async def test_workers_share_cursors_and_the_audit_chain_and_replace_the_dead(
     args = ("serve", "--schema", str(tmp / "schema"), "--policies", str(tmp / "policies"))
     with running_hub(*args, "--workers", "2", "--port", "0", cwd=tmp, env=env, log=tmp / "serve.log") as hub:
         assert "(2 workers)" in hub.printed()
-        first = await _wait_for_workers(hub, 2)
+        first = await wait_for_workers(hub, 2)
         niks = await _page_through(hub, key)  # each page on a new connection: any worker
         assert niks == sorted(p["nik"] for p in PEOPLE)
         pages = -(-len(PEOPLE) // 7)
 
         victim = min(first)
         os.kill(victim, signal.SIGKILL)
-        now = await _wait_for_workers(hub, 2, without=victim)
+        now = await wait_for_workers(hub, 2, without=victim)
         assert victim not in now and len(now & first) == 1
         assert await _page_through(hub, key) == niks  # served throughout by who is there
 
@@ -97,24 +89,6 @@ async def test_workers_share_cursors_and_the_audit_chain_and_replace_the_dead(
     verified = await run_hub("audit", "verify", cwd=tmp, env=env)
     assert verified.code == 0, verified.stdout + verified.stderr
     assert f"{2 * pages} records" in verified.stdout + verified.stderr
-
-
-async def _wait_for_workers(hub: Running, count: int, without: int | None = None) -> set[int]:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        found = workers_of(hub.process.pid)
-        if len(found) == count and without not in found and await _answers(hub):
-            return found
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{count} workers did not come up:\n{hub.printed()}")
-
-
-async def _answers(hub: Running) -> bool:
-    async with httpx.AsyncClient() as c:
-        try:
-            return (await c.get(hub.base + "/healthz", timeout=2)).status_code == 200
-        except httpx.HTTPError:
-            return False
 
 
 async def _page_through(hub: Running, key: str) -> list[str]:
@@ -132,31 +106,52 @@ async def _page_through(hub: Running, key: str) -> list[str]:
         after = page["pageInfo"]["endCursor"]
 
 
+async def test_new_connections_are_shared_even_while_a_worker_is_busy(
+    regency: tuple[Path, dict[str, str]],
+) -> None:
+    """Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel deals new
+    connections among them. From one shared socket, the worker that is not busy took every
+    new connection (16 keep-alive clients, all on one worker, the other idle for as long as
+    they lasted). Here one worker is stopped while sixteen clients connect: about half of
+    them wait for it, and are served once it goes on."""
+    tmp, env = regency
+    args = ("serve", "--schema", str(tmp / "schema"), "--policies", str(tmp / "policies"))
+    with running_hub(*args, "--workers", "2", "--port", "0", cwd=tmp, env=env, log=tmp / "spread.log") as hub:
+        workers = await wait_for_workers(hub, 2)
+        port = int(hub.base.rsplit(":", 1)[1])
+        await _until(lambda: all(connections(pid, port, LISTEN) for pid in workers))  # both started
+        busy = min(workers)
+        clients = [httpx.AsyncClient(base_url=hub.base, timeout=30) for _ in range(16)]
+        try:
+            os.kill(busy, signal.SIGSTOP)
+            asked = [asyncio.create_task(c.get("/healthz")) for c in clients]
+            await _until(lambda: sum(t.done() for t in asked) + waiting(port) == 16)
+            os.kill(busy, signal.SIGCONT)
+            assert all(r.status_code == 200 for r in await asyncio.gather(*asked))
+            held = {pid: connections(pid, port) for pid in workers}  # the 16 are still open
+        finally:
+            os.kill(busy, signal.SIGCONT)
+            await asyncio.gather(*(c.aclose() for c in clients))
+    assert sum(held.values()) == 16 and all(held.values()), held
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+
+
 SLOW = "query { dukcapil { penduduk(first: 3) { nodes { nik } } } }"
 
 
 async def test_sigterm_lets_requests_in_flight_finish_and_be_audited(tmp_path: Path) -> None:
     """Requests on a source that takes 2 s each are in flight when the parent gets SIGTERM:
     each is answered in full and audited, and then every process is gone."""
-    databases = await load_regency(
-        tmp_path, PEOPLE, RECIPIENTS, kind="postgresql", residents=penduduk(table="lambat")
-    )
-    store = await ScratchDatabase("postgresql", tmp_path).create()
-    try:
-        engine = create_async_engine(databases[0].url)
-        async with engine.begin() as conn:  # every statement on it sleeps 2 s first
-            await conn.execute(
-                sa.text("CREATE VIEW lambat AS SELECT p.* FROM penduduk p, (SELECT pg_sleep(2)) s")
-            )
-        await engine.dispose()
-        write_policies(tmp_path / "policies")
-        env = hub_env(HUB_DATABASE_URL=store.url, PYTHONPATH=str(REPO), **SHARED)
-        created = await run_hub("clients", "create", "user:tester", cwd=tmp_path, env=env)
-        key = created.stdout.strip().splitlines()[-1]
-        args = ("serve", "--schema", str(tmp_path / "schema"), "--policies", str(tmp_path / "policies"))
+    async with slow_regency(tmp_path, PEOPLE, RECIPIENTS, 2, SHARED) as (env, key):
         log = tmp_path / "serve.log"
-        with running_hub(*args, "--workers", "2", "--port", "0", cwd=tmp_path, env=env, log=log) as hub:
-            workers = await _wait_for_workers(hub, 2)
+        with running_hub(*serve_args(tmp_path), cwd=tmp_path, env=env, log=log) as hub:
+            workers = await wait_for_workers(hub, 2)
             async with httpx.AsyncClient(headers={"authorization": f"Bearer {key}"}, timeout=30) as c:
                 asked = [
                     asyncio.create_task(c.post(hub.base + "/graphql", json={"query": SLOW})) for _ in range(4)
@@ -172,7 +167,3 @@ async def test_sigterm_lets_requests_in_flight_finish_and_be_audited(tmp_path: P
             assert not alive(workers)
         verified = await run_hub("audit", "verify", cwd=tmp_path, env=env)
         assert verified.code == 0 and "4 records" in verified.stdout + verified.stderr, verified.stdout
-    finally:
-        await store.drop()
-        for db in databases:
-            await db.drop()

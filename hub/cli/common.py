@@ -100,12 +100,15 @@ def new_store_note(path: Path) -> str:
     )
 
 
-def listen(host: str, port: int, command: str) -> socket.socket:
+def listen(host: str, port: int, command: str, kind: type[socket.socket] = socket.socket) -> socket.socket:
     """Bind the socket the hub will serve on, before anything else is done or printed;
-    exit 1 naming the address (and the option to change it) when it cannot be had."""
+    exit 1 naming the address (and the option to change it) when it cannot be had.
+    `kind` may be a socket class of its own (`hub serve --workers`: one per worker)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = kind(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if kind is not socket.socket:  # workers listen on sockets of their own, on this port
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError as e:

@@ -37,6 +37,7 @@ from hub.cli.common import (
     settings_with,
     sqlite_file,
 )
+from hub.cli.workers import PortShare
 from hub.cli.workers import problems as workers_problems
 from hub.cli.workers import serve as serve_workers
 from hub.cli.workers import warnings as workers_warnings
@@ -108,7 +109,7 @@ def serve(
             raise typer.Exit(2)
         for warning in workers_warnings(settings, workers):
             err.print(f"[yellow]--workers {workers}[/]: {warning}", highlight=False)
-        sock = listen(settings.host, settings.port, "serve")
+        sock = listen(settings.host, settings.port, "serve", PortShare if workers > 1 else socket.socket)
         catalog, sources = open_catalog(settings)
         policy = check_policy(settings, catalog)
         store = sqlite_file(settings.database_url)

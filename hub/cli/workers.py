@@ -24,6 +24,7 @@ from __future__ import annotations
 import gc
 import os
 import socket
+from typing import Any, SupportsIndex
 
 from sqlalchemy.engine import make_url
 from starlette.types import ASGIApp
@@ -59,8 +60,28 @@ def warnings(settings: Settings, workers: int) -> list[str]:
     return []
 
 
+class PortShare(socket.socket):
+    """The parent's socket, bound with SO_REUSEPORT and never listening; each worker it is
+    handed to gets, instead of it, a listening socket of its own on the same address
+    (`own_listener`). The kernel then spreads new connections over the workers' sockets.
+    One shared socket let whichever worker woke first accept every waiting connection: 16
+    keep-alive clients connecting at once all landed on one worker, the other idle."""
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> tuple[Any, ...]:
+        return own_listener, (self.family, self.getsockname())
+
+
+def own_listener(family: int, address: tuple[Any, ...]) -> socket.socket:
+    """A worker's socket on the parent's address (uvicorn makes it listen)."""
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(address)
+    return sock
+
+
 def serve(settings: Settings, workers: int, sock: socket.socket) -> None:
-    """Run `workers` processes on `sock` until SIGTERM or Ctrl-C."""
+    """Run `workers` processes on `sock` (a `PortShare`) until SIGTERM or Ctrl-C."""
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
