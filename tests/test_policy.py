@@ -5,6 +5,7 @@ and `hub check` commands say the same."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import re
@@ -451,6 +452,15 @@ async def test_policy_matrix_lists_every_field_with_each_action(
     assert rows[NIK][1:] == ["-", "-", "-", "-"]
     assert rows["dinsos.penerima_bansos.nik"][1:] == ["-", "yes", "-", "yes"]
     assert rows[PROGRAM][1:] == ["-", "-", "-", "-"]
+
+    # the same, for programs
+    ran = await run_hub("policy", "matrix", "user:rina", "--json", *cli_args(cli_dirs), cwd=tmp_path)
+    assert ran.code == 0, ran
+    matrix = json.loads(ran.stdout)
+    assert matrix["subject"] == "user:rina" and set(matrix["fields"]) == set(rows)
+    for obj, (classification, *marks) in rows.items():
+        got = matrix["fields"][obj]
+        assert [got["class"], *("yes" if got[a] else "-" for a in ACTIONS)] == [classification, *marks], obj
 
 
 async def test_hub_check_reports_policy_problems_with_file_and_line(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -139,17 +140,35 @@ def policy_explain(
 
 
 @policy_app.command("matrix")
-def policy_matrix(subject: str, schema: SchemaOpt = None, policies: PoliciesOpt = None) -> None:
+def policy_matrix(
+    subject: str,
+    schema: SchemaOpt = None,
+    policies: PoliciesOpt = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help='One JSON object instead of the table, for programs: {"subject": S, "fields": '
+            '{"opd.dataset.field": {"class": C, "read": true, ...}}}.',
+        ),
+    ] = False,
+) -> None:
     """What SUBJECT may do with every dataset field."""
     settings = settings_with(schema_dir=schema, policies_dir=policies)
     catalog = check_catalog(settings)
     policy = check_policy(settings, catalog)
-    table = Table("field", "class", *ACTIONS, title=f"What {subject} may do")
+    rows = {}  # field -> (classification, allowed per action)
     for ds in catalog.datasets.values():
         for name, spec in ds.fields.items():
             obj = f"{ds.qualified}.{name}"
-            marks = ["yes" if policy.allows(subject, obj, a) else "-" for a in ACTIONS]
-            table.add_row(obj, spec.classification, *marks)
+            rows[obj] = (spec.classification, [policy.allows(subject, obj, a) for a in ACTIONS])
+    if as_json:
+        fields = {o: {"class": c, **dict(zip(ACTIONS, marks, strict=True))} for o, (c, marks) in rows.items()}
+        print(json.dumps({"subject": subject, "fields": fields}, indent=2))
+        return
+    table = Table("field", "class", *ACTIONS, title=f"What {subject} may do")
+    for obj, (classification, marks) in rows.items():
+        table.add_row(obj, classification, *("yes" if m else "-" for m in marks))
     from rich.console import Console
 
     Console(width=200).print(table)
