@@ -1,5 +1,6 @@
 """Two `hub serve` instances behind HAProxy, run from the shipped deploy/haproxy.cfg itself
-(its LB_* variables pointing at loopback ports), as deploy/README.md sets them up.
+(its LB_* variables pointing at loopback ports), as deploy/README.md sets them up; HAProxy
+finds the file valid, without a warning.
 
 Both instances serve, and a cursor one issued is followed on the other; a killed instance
 costs no client an error (a refused connection is retried on the other), is taken out by
@@ -17,6 +18,7 @@ import asyncio
 import os
 import re
 import signal
+import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, contextmanager
@@ -31,7 +33,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support.catalogs import write_catalog
 from tests.support.databases import SERVERS, ScratchDatabase
-from tests.support.haproxy import Haproxy, haproxy, running_haproxy
+from tests.support.haproxy import CONFIG, Haproxy, haproxy, running_haproxy
 from tests.support.hubcli import Running, hub_env, run_hub, running_hub
 from tests.support.proxy import closed_port
 from tests.support.regency import load_regency, make_rows, write_policies
@@ -85,6 +87,12 @@ async def deployment(regency: tuple[Path, ScratchDatabase], tmp_path: Path) -> A
     assert created.code == 0, created.stderr
     yield Deployment(regency[0], tmp_path, env, created.stdout.strip().splitlines()[-1])
     await store.drop()
+
+
+def test_the_shipped_configuration_is_valid_without_warnings() -> None:
+    checked = subprocess.run([haproxy(), "-c", "-f", str(CONFIG)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "[WARNING]" not in checked.stdout + checked.stderr, checked.stdout + checked.stderr
 
 
 async def test_both_instances_serve_share_cursors_outlive_a_kill_and_keep_one_audit_chain(
