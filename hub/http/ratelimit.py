@@ -16,9 +16,11 @@ not know (401) costs its address's budget too, counted apart from the address's 
 requests; once that is spent, keyed requests from the address are refused before their
 key is looked at (else a new random key per request would escape every limit). Answers within the
 budget carry `RateLimit-Limit` and `RateLimit-Remaining`. `/healthz`, `/readyz`, `/metrics`
-and `/static/*` are never limited. The client's address is the connection's
-(`X-Forwarded-For` is not trusted). When Redis does not answer, requests pass (one warning
-is logged per outage): a limiter must not take the hub down with it.
+and `/static/*` are never limited. The client's address is the connection's, or the one
+a proxy on 127.0.0.1, ::1 or in `FORWARDED_ALLOW_IPS` put in `X-Forwarded-For` (uvicorn
+sets it in the ASGI scope before this layer sees it; deploy/README.md). When Redis does
+not answer, requests pass (one warning is logged per outage): a limiter must not take the
+hub down with it.
 """
 
 from __future__ import annotations
