@@ -60,6 +60,11 @@ def failed(code: str, request_id: str | None = None) -> None:
             seen.request_id = request_id
 
 
+def settled(seen: Access, status: int) -> str:
+    """The outcome noted, else `ok` below HTTP 400 and `error` from there."""
+    return seen.outcome or ("ok" if status < 400 else "error")
+
+
 def write(seen: Access, method: str, status: int, seconds: float) -> None:
     """The access record, once the response is sent (cheap to skip: check `enabled` first)."""
     fields = {

@@ -212,7 +212,7 @@ class RequestMetrics:
         finally:
             access.CURRENT.reset(noted)
             took = time.perf_counter() - started
-            seen.outcome = seen.outcome or ("ok" if status < 400 else "error")
+            seen.outcome = access.settled(seen, status)
             hub: Hub | None = getattr(scope["app"].state, "hub", None)
             if hub is not None:
                 m = hub.metrics

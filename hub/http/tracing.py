@@ -39,9 +39,9 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 from opentelemetry.trace import Status
 from opentelemetry.util.http import get_excluded_urls
 from starlette.routing import BaseRoute, Match, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub.access import Access
+from hub.access import Access, settled
 
 ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
 SERVICE = "opd-hub"
@@ -85,24 +85,33 @@ def span_details(routes: Sequence[BaseRoute], scope: Scope) -> tuple[str, dict[s
 
 
 class Noted:
-    """Puts the access record's names and counts on the request's span."""
+    """Puts the access record's names and counts on the request's span as the last of the
+    response goes out (the middleware ends the span there, before the request's layers
+    have returned)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            seen: Access | None = scope.get("hub.access")
-            if seen is not None:
-                trace.get_current_span().set_attributes(attributes(seen))
+        status = 500
+
+        async def noting(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                seen: Access | None = scope.get("hub.access")
+                if seen is not None:
+                    trace.get_current_span().set_attributes(attributes(seen, status))
+            await send(message)
+
+        await self.app(scope, receive, noting)
 
 
-def attributes(seen: Access) -> dict[str, str | int]:
+def attributes(seen: Access, status: int) -> dict[str, str | int]:
     found = {
         "hub.request_id": seen.request_id, "hub.subject": seen.subject, "hub.operation": seen.operation,
-        "hub.outcome": seen.outcome, "hub.source_calls": seen.source_calls,
+        "hub.outcome": settled(seen, status), "hub.source_calls": seen.source_calls,
     }  # fmt: skip
     return {k: v for k, v in found.items() if v is not None}
 
