@@ -72,7 +72,11 @@ def write(seen: Access, method: str, status: int, seconds: float) -> None:
         "route": seen.route, "method": method, "status": status,
         "duration_ms": round(seconds * 1000, 2), "outcome": seen.outcome, "source_calls": seen.source_calls,
     }  # fmt: skip
-    log.info("%s %s %s", method, seen.route, status, extra={"fields": fields})
+    # made and handled here: `log.info` would also walk the stack for the caller's line
+    args = (method, seen.route, status)
+    log.handle(
+        log.makeRecord(log.name, logging.INFO, __file__, 0, "%s %s %s", args, None, extra={"fields": fields})
+    )
 
 
 def enabled() -> bool:

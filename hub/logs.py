@@ -19,9 +19,9 @@ string: its records at INFO and under are dropped too.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import sys
+import time
 from typing import Any
 
 import orjson
@@ -58,17 +58,25 @@ def keep_values_out() -> None:
                 logger.addFilter(_NoValues(below))
 
 
-def _utc(created: float) -> str:
-    """`2026-05-04T08:12:09.331Z`."""
-    return dt.datetime.fromtimestamp(created, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
 class JsonFormatter(logging.Formatter):
     """One JSON object per record, on one line (a traceback is the `exc` field)."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._second = -1
+        self._prefix = ""  # of `_second`: formatted once a second, not once a record
+
+    def utc(self, created: float) -> str:
+        """`2026-05-04T08:12:09.331Z`."""
+        second = int(created)
+        if second != self._second:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        return f"{self._prefix}.{int((created - second) * 1000):03d}Z"
+
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "time": _utc(record.created),
+            "time": self.utc(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
