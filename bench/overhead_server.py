@@ -10,8 +10,9 @@ by the owner rule) and the hub's store (SQLite, WAL, synchronous=FULL: the hub's
 code opens it, as `hub serve` does; or the empty database at --store-url, e.g. a
 PostgreSQL one, which the hub migrates at start). Starts the hub through `Hub.start`,
 creates an API key, binds a free port, writes `{"port", "key", "pid"}` to FILE and
-serves until SIGTERM. A variant switches one step off through `Hub.start`'s own
-parameters, never by changing the hub's objects:
+serves until SIGTERM, logging as `hub serve` does by default (JSON lines at INFO, one
+access record per request, into the log file its parent gives it). A variant switches
+one step off through `Hub.start`'s own parameters, never by changing the hub's objects:
 
     full        policy and audit as in production
     allow-all   `policy=AllowAll(...)`: the policy in force, whose `decide` answers
@@ -25,7 +26,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import logging
 import os
 import signal
 import socket
@@ -44,6 +44,7 @@ from servers import DUKCAPIL as CATALOG
 from hub.audit.chain import Entry
 from hub.catalog import load_catalog
 from hub.http.app import Hub, create_app
+from hub.logs import configure as configure_logging
 from hub.policy.decisions import Pair, Policy
 from hub.settings import Settings
 from hub.store import clients
@@ -117,7 +118,7 @@ async def serve(variant: str, tmp: Path, ready: Path, store_url: str | None) -> 
         sock.bind(("127.0.0.1", 0))
         config = uvicorn.Config(
             create_app(settings, hub=hub), loop="uvloop", http="httptools",
-            log_level="warning", access_log=False, lifespan="on",
+            log_level="warning", log_config=None, access_log=False, lifespan="on",
         )  # fmt: skip
         server = uvicorn.Server(config)
         port = sock.getsockname()[1]
@@ -137,7 +138,8 @@ def main() -> None:
     parser.add_argument("--ready", type=Path, required=True, help="where to write port and key")
     parser.add_argument("--store-url", help="the hub store (default: a SQLite file in DIR)")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # logged as `hub serve` logs by default: JSON lines, one access record per request
+    configure_logging("INFO", "json")
     uvloop.run(serve(args.variant, args.dir, args.ready, args.store_url))
 
 

@@ -6,6 +6,7 @@ Every setting is documented here and in README.md (a test checks that).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -105,7 +106,14 @@ class Settings(BaseSettings):
         "Pemerintah Daerah",
         description="Who publishes the catalog as a whole (DCAT's dct:publisher): `Pemerintah Kabupaten …`.",
     )
-    log_level: str = Field("INFO", description="Python logging level.")
+    log_level: str = Field(
+        "INFO", description="Python logging level; above INFO (WARNING) switches the access records off."
+    )
+    log_format: Literal["json", "text"] = Field(
+        "json",
+        description="json: every log record one JSON object per line (access records included); "
+        "text: `time LEVEL logger: message key=value …` for a terminal.",
+    )
 
     @field_validator("rate_limit_public", "rate_limit_key")
     @classmethod

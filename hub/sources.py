@@ -18,6 +18,7 @@ from typing import Protocol, TypeVar
 import adapters
 from adapters.base import Adapter, Binding, QueryRejected, SourceError
 from adapters.memory import RowBudgetExceeded
+from hub.access import source_called
 from hub.breaker import Breaker
 from hub.catalog import Catalog, CatalogError, Dataset, Problem
 from hub.errors import Internal, QueryTooComplex, SourceTimeout, SourceUnavailable
@@ -93,6 +94,7 @@ class Sources:
         if not source.breaker.allow():
             self._count(source, "open")
             raise SourceUnavailable(f"source {source.id} is unavailable", source=source.id)
+        source_called()
         started = time.perf_counter()
         settled = False
         try:

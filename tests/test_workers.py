@@ -8,6 +8,7 @@ and audited, before every process is gone."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import time
@@ -86,6 +87,11 @@ async def test_workers_share_cursors_and_the_audit_chain_and_replace_the_dead(
 
     assert hub.process.returncode is not None  # SIGTERM (the block's end) stopped the parent
     assert not alive(now)
+    # parent and workers alike log JSON lines (HUB_LOG_FORMAT's default); one access record
+    # per page asked for, from whichever worker answered it
+    logged = [json.loads(line) for line in hub.printed().splitlines()]
+    paged = [r for r in logged if r["logger"] == "hub.access" and r["route"] == "/graphql"]
+    assert len(paged) == 2 * pages and {r["subject"] for r in paged} == {"user:tester"}
     verified = await run_hub("audit", "verify", cwd=tmp, env=env)
     assert verified.code == 0, verified.stdout + verified.stderr
     assert f"{2 * pages} records" in verified.stdout + verified.stderr

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import shlex
 import socket
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from hub.catalog import Catalog, json_schema
 from hub.cli.admin import audit_app, clients_app, migrate_app, policy_app
@@ -42,6 +44,8 @@ from hub.cli.workers import problems as workers_problems
 from hub.cli.workers import serve as serve_workers
 from hub.cli.workers import warnings as workers_warnings
 from hub.demo import DEMO_POLICIES, DEMO_SCHEMA
+from hub.logs import announce
+from hub.logs import configure as configure_logging
 from hub.policy.decisions import Policy
 from hub.settings import Settings
 from hub.sources import Sources
@@ -107,20 +111,46 @@ def serve(
             err.print(f"[red]--workers {workers}[/]: {problem}", highlight=False)
         if refused:
             raise typer.Exit(2)
+        configure_logging(settings.log_level, settings.log_format)
+        _check_tracing()
         for warning in workers_warnings(settings, workers):
-            err.print(f"[yellow]--workers {workers}[/]: {warning}", highlight=False)
+            _tell(settings, f"[yellow]--workers {workers}[/]: {warning}", logging.WARNING)
         sock = listen(settings.host, settings.port, "serve", PortShare if workers > 1 else socket.socket)
         catalog, sources = open_catalog(settings)
         policy = check_policy(settings, catalog)
         store = sqlite_file(settings.database_url)
         if store is not None and not store.exists():
-            err.print(new_store_note(store), highlight=False)
+            _tell(settings, new_store_note(store), logging.WARNING)
         if workers > 1:
             asyncio.run(sources.close())  # each worker opens its own
-            err.print(f"OPD Hub on [bold]{_base(settings, sock)}/graphql[/] ({workers} workers)")
+            _tell(settings, f"OPD Hub on [bold]{_base(settings, sock)}/graphql[/] ({workers} workers)")
             serve_workers(settings, workers, sock)
             return
         _run(settings, catalog, policy, sources, sock)
+
+
+def _check_tracing() -> None:
+    """With OTEL_EXPORTER_OTLP_ENDPOINT set, the tracing extra must be installed."""
+    if not os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        return
+    try:
+        import hub.http.tracing  # noqa: F401
+    except ImportError as e:
+        err.print(
+            f"[red]OTEL_EXPORTER_OTLP_ENDPOINT is set[/] but tracing is not installed ({e.name} is "
+            "missing): `pip install 'opd-hub[tracing]'`, or unset it",
+            highlight=False,
+        )
+        raise typer.Exit(2) from None
+
+
+def _tell(settings: Settings, markup: str, level: int = logging.INFO) -> None:
+    """A line of start-up, whatever the log level: printed as it is for a terminal
+    (`HUB_LOG_FORMAT=text`), else a log record like every other line of the process."""
+    if settings.log_format == "text":
+        err.print(markup, highlight=False)
+    else:
+        announce(Text.from_markup(markup).plain, level)
 
 
 def _run(settings: Settings, catalog: Catalog, policy: Policy, sources: Sources, sock: socket.socket) -> None:
@@ -128,12 +158,13 @@ def _run(settings: Settings, catalog: Catalog, policy: Policy, sources: Sources,
     import uvicorn
 
     from hub.http.app import create_app
-    from hub.logs import configure as configure_logging
 
-    configure_logging(settings.log_level)
-    err.print(f"OPD Hub on [bold]{_base(settings, sock)}/graphql[/]")
+    configure_logging(settings.log_level, settings.log_format)
+    _tell(settings, f"OPD Hub on [bold]{_base(settings, sock)}/graphql[/]")
     app = create_app(settings, loaded=(catalog, policy, sources), started=collect_from_now_on)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    # uvicorn installs no handler of its own (its records reach the hub's) and writes no
+    # access log (its lines carry query strings); hub/access.py writes the hub's
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", log_config=None, access_log=False))
     with suppress(KeyboardInterrupt):
         server.run(sockets=[sock])
     if not server.started:
@@ -160,6 +191,7 @@ def demo(
 
     data_dir = data_dir.resolve()
     os.environ["HUB_DEMO_DIR"] = str(data_dir)
+    os.environ.setdefault("HUB_LOG_FORMAT", "text")  # a person reads the demo's terminal
     os.environ.setdefault("HUB_DATABASE_URL", f"sqlite+aiosqlite:///{data_dir / 'hub.db'}")
     settings = settings_with(schema_dir=DEMO_SCHEMA, policies_dir=DEMO_POLICIES, host=host, port=port)
     sock = listen(settings.host, settings.port, "demo")

@@ -88,7 +88,10 @@ def serve(settings: Settings, workers: int, sock: socket.socket) -> None:
     # the workers are spawned: they read the settings from the environment, as given here
     os.environ["HUB_SCHEMA_DIR"] = str(settings.schema_dir.resolve())
     os.environ["HUB_POLICIES_DIR"] = str(settings.policies_dir.resolve())
-    config = uvicorn.Config("hub.cli.workers:app", factory=True, workers=workers, log_level="warning")
+    config = uvicorn.Config(
+        "hub.cli.workers:app", factory=True, workers=workers, log_level="warning", log_config=None,
+        access_log=False,
+    )  # fmt: skip
     Multiprocess(config, sockets=[sock]).run()
 
 
@@ -101,5 +104,5 @@ def app() -> ASGIApp:
 
     gc.disable()
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     return create_app(settings, started=collect_from_now_on)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from hub import access
+from hub.access import Access
 from hub.audit.ledger import Ledger
 from hub.audit.log import Entry, query_hash
 from hub.errors import AuditUnavailable, AuditWriteFailed, HubError
@@ -52,6 +54,9 @@ async def answer(
         hub.disclosure_key,
     )
     ran = await service.run(ctx, query, variables, name)
+    seen = access.current()
+    if seen is not None:
+        _noted(seen, who, request_id, ran.operation, ledger, ran.answer)
     if ledger.over_quota is not None:  # refused whole: nothing of it leaves
         return ledger.over_quota
     if ledger.limited:
@@ -77,6 +82,21 @@ def outcome(ledger: Ledger, result: dict[str, Any]) -> str:
     if ledger.limited:
         return "limited"
     return "partial" if result.get("errors") else "ok"
+
+
+def _noted(
+    seen: Access, who: Caller, request_id: str, operation: str | None, ledger: Ledger, result: dict[str, Any]
+) -> None:
+    """What the access record says of the request: the first error's code when nothing
+    ran (the document did not parse or validate, the variables did not coerce), else its
+    `outcome`. A route that runs several (an open-data page) keeps its first request id."""
+    seen.subject = who.subject
+    seen.request_id = seen.request_id or request_id
+    if operation is not None:
+        seen.operation = operation
+    errors: list[dict[str, Any]] = result.get("errors") or []
+    ran = not errors or "data" in result
+    seen.outcome = outcome(ledger, result) if ran else errors[0]["extensions"]["code"]
 
 
 def audit_entry(

@@ -23,6 +23,7 @@ Every route but /healthz, /readyz, /metrics and /static/* is rate limited first
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -33,6 +34,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hub import access
+from hub.access import Access
 from hub.catalog import Catalog
 from hub.errors import (
     AuditUnavailable,
@@ -68,6 +71,7 @@ from hub.sources import Sources
 from hub.store.clients import Caller, authenticate
 
 log = logging.getLogger("hub.app")
+TRACING = "OTEL_EXPORTER_OTLP_ENDPOINT"  # set: every request traced (hub/http/tracing.py)
 keep_values_out()
 
 
@@ -103,6 +107,9 @@ async def serve_graphql(request: Request, service: GraphQLService, public: bool)
             request, hub.settings.max_body_bytes, hub.settings.max_tokens
         )
         who = Caller(PUBLIC, None) if public else await caller(hub, request)
+        seen = access.current()
+        if seen is not None:
+            seen.request_id, seen.subject = request_id, who.subject
         purpose = read_purpose(request)
     except HubError as e:
         return error_response(e, request_id, media_type)
@@ -174,9 +181,12 @@ def route_label(path: str, exact: frozenset[str]) -> str:
 
 
 class RequestMetrics:
-    """Counts and times every HTTP request by route and status (pure ASGI, no buffering)."""
+    """Counts and times every HTTP request by route and status, and writes its access
+    record (hub/access.py), which it makes current for the layers below and keeps in the
+    scope as `hub.access` for those above (pure ASGI, no buffering)."""
 
     ROUTES = frozenset({"/graphql", "/public/graphql", "/healthz", "/readyz", "/metrics"})
+    GRAPHQL = frozenset({"/graphql", "/public/graphql"})  # their operation is the request's
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -186,6 +196,8 @@ class RequestMetrics:
             await self.app(scope, receive, send)
             return
         route = route_label(scope["path"], self.ROUTES)
+        seen = scope["hub.access"] = Access(route, None if route in self.GRAPHQL else route)
+        noted = access.CURRENT.set(seen)
         status = 500
         started = time.perf_counter()
 
@@ -198,11 +210,16 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, send_status)
         finally:
+            access.CURRENT.reset(noted)
+            took = time.perf_counter() - started
+            seen.outcome = access.settled(seen, status)
             hub: Hub | None = getattr(scope["app"].state, "hub", None)
             if hub is not None:
                 m = hub.metrics
                 m.child(m.requests, route, str(status)).inc()
-                m.child(m.request_seconds, route).observe(time.perf_counter() - started)
+                m.child(m.request_seconds, route).observe(took)
+            if access.enabled():
+                access.write(seen, scope["method"], status, took)
 
 
 class FrontDoor:
@@ -281,4 +298,9 @@ def create_app(
     )
     if hub is not None:
         app.state.hub = hub
-    return RequestMetrics(RateLimit(FrontDoor(app), app))
+    served = RequestMetrics(RateLimit(FrontDoor(app), app))
+    if not os.environ.get(TRACING):
+        return served
+    from hub.http.tracing import traced  # only now: no OpenTelemetry loaded for who does not trace
+
+    return traced(served, app.routes)

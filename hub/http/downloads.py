@@ -34,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from adapters.base import And, Cmp, Filter, Op, Order, PageQuery, Row
+from hub import access
 from hub.catalog import Dataset
 from hub.errors import BadUserInput, HubError, NotFound
 from hub.filter_size import FilterBudget
@@ -52,6 +53,9 @@ Pages = AsyncIterator[list[Row]]
 
 async def download(request: Request) -> Response:
     hub: Hub = request.app.state.hub
+    seen = access.current()
+    if seen is not None:
+        seen.subject = PUBLIC
     try:
         ds, fmt = _dataset(hub, request.path_params["opd"], request.path_params["file"])
         fields = _public_fields(hub, ds)
@@ -60,6 +64,7 @@ async def download(request: Request) -> Response:
         pages = _rows(hub, ds, fields, where)
         first = await anext(pages)  # a source that is down answers before any row is sent
     except HubError as e:
+        access.failed(e.code)
         body = {"errors": [{"message": e.message, "extensions": {"code": e.code}}]}
         return JSONResponse(body, status_code=STATUS.get(e.code, e.status if e.status != 200 else 400))
     filename = f"{ds.opd}-{ds.name}.{fmt}"
@@ -197,9 +202,11 @@ async def _guarded(pages: Pages, ds: Dataset) -> AsyncIterator[list[Row] | HubEr
         async for page in pages:
             yield page
     except HubError as e:
+        access.failed(e.code)
         yield e
     except Exception:
         log.exception("download of %s failed", ds.qualified)
+        access.failed("INTERNAL")
         yield HubError("the download failed; the hub's log has the details")
 
 

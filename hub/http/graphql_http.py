@@ -28,6 +28,7 @@ from graphql import GraphQLSyntaxError, OperationType, get_operation_ast, parse
 from starlette.requests import Request
 from starlette.responses import Response
 
+from hub import access
 from hub.errors import (
     BadUserInput,
     BodyTooLarge,
@@ -120,6 +121,7 @@ def json_response(
 
 
 def error_response(error: HubError, request_id: str, media_type: str = JSON) -> Response:
+    access.failed(error.code, request_id)
     ext = {**error.extensions, "code": error.code, "requestId": request_id}
     response = json_response(
         {"errors": [{"message": error.message, "extensions": ext}]}, error.status, request_id, media_type

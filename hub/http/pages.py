@@ -26,6 +26,7 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from hub import access
 from hub.errors import HubError
 from hub.http.answer import answer, recorded
 from hub.http.caching import cached
@@ -228,6 +229,7 @@ def _page(request: Request, template: str, **context: Any) -> Response:
 
 
 def _failed(request: Request, failure: PageFailed) -> Response:
+    access.failed(failure.code)
     body = _ENV.get_template("error.html").render(
         request_path=request.url.path, status=failure.status, message=failure.message, code=failure.code,
         portal=request.app.state.hub.settings.portal_title,

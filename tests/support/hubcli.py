@@ -124,7 +124,7 @@ def _answering(process: subprocess.Popen[bytes], log: Path) -> str | None:
     """The base URL the process printed, once it answers /healthz there."""
     printed = log.read_text()
     assert process.poll() is None, printed
-    started = re.search(r"^OPD Hub on (http://\S+:\d+)/graphql", printed, re.MULTILINE)
+    started = re.search(r"OPD Hub on (http://[^\s\"]+:\d+)/graphql", printed)  # a log line, or JSON's message
     return started[1] if started and _answers(f"{started[1]}/healthz") else None
 
 
