@@ -132,16 +132,25 @@ def create_key(env: dict[str, str]) -> str:
     return done.stdout.strip()
 
 
-def start_hub(kids: Children, tmp: Path) -> Server:
+def start_hub(
+    kids: Children,
+    tmp: Path,
+    name: str = "hub",
+    env: dict[str, str] | None = None,
+    serve: tuple[str, ...] = (),
+) -> Server:
+    """`hub serve SERVE…` as `name`, its files in the new directory `tmp`; `env` overrides
+    the benchmark's settings (a PostgreSQL store, say)."""
+    tmp.mkdir(exist_ok=True)
     schema, policies = write_hub_config(tmp)
-    env = hub_env(tmp)
+    env = hub_env(tmp) | (env or {})
     key = create_key(env)
-    port, log = free_port(), tmp / "hub.log"
+    port, log = free_port(), tmp / f"{name}.log"
     argv = [hub_command(), "serve", "--schema", str(schema), "--policies", str(policies), "--port", str(port)]
-    proc = kids.start("hub", argv, env=env, log=log)
+    proc = kids.start(name, [*argv, *serve], env=env, log=log)
     base = f"http://127.0.0.1:{port}"
-    wait_healthy("hub", proc, f"{base}/healthz", 60, log)
-    return Server("hub", proc.pid, f"{base}/graphql", {"authorization": f"Bearer {key}"}, f"{base}/metrics")
+    wait_healthy(name, proc, f"{base}/healthz", 60, log)
+    return Server(name, proc.pid, f"{base}/graphql", {"authorization": f"Bearer {key}"}, f"{base}/metrics")
 
 
 def source_calls(hub: Server) -> dict[str, float]:
