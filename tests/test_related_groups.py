@@ -126,6 +126,23 @@ async def test_groups_by_a_related_field_equal_a_left_join(
             assert f"penduduk.{f}" in grouped or g["group"]["penduduk"][f] is None
 
 
+async def test_minima_and_maxima_of_text_group_by_a_related_field_too(
+    served: Regency, oracle: sqlite3.Connection
+) -> None:
+    """A text field has a minimum and a maximum but no sum: the source is asked for
+    neither sum (PostgreSQL has no sum of text and refused the whole statement)."""
+    query = """{ dinsos { penerimaBansosAggregate(groupByRelated: {penduduk: [statusHidup]}) {
+        group { penduduk { statusHidup } } count min { program } max { program } } } }"""
+    body = await ask(served.hub, "user:tester", query)
+    got = answered(body, [], ["statusHidup"])
+    rows = oracle.execute(
+        "SELECT p.is_alive, count(*), min(b.program), max(b.program) "
+        "FROM penerima_bansos b LEFT JOIN penduduk p ON p.nik = b.nik GROUP BY p.is_alive"
+    )
+    want = {(None if alive is None else bool(alive),): (n, low, high) for alive, n, low, high in rows}
+    assert {k: (g["count"], g["min"]["program"], g["max"]["program"]) for k, g in got.items()} == want
+
+
 def test_the_cases_split_groups_the_own_fields_alone_do_not(oracle: sqlite3.Connection) -> None:
     """Each case splits groups further than its own fields do; without a relationship
     filter, a group holds the recipients Dukcapil does not know (null resident values)."""

@@ -55,7 +55,9 @@ async def _related_groups(
         )
     width, fields = plan.width, dict.fromkeys(f for _, f in plan.measures)
     kinds: tuple[Measure, ...] = ("sum", "min", "max")
-    folded = tuple((m, f) for f in fields for m in kinds)
+    # a sum only where a sum or an average is asked (a text field has a minimum, no sum)
+    summed = {f for m, f in plan.measures if m in ("sum", "avg")}
+    folded = tuple((m, f) for f in fields for m in kinds if m != "sum" or f in summed)
     key = CellKey(prefix(secret, plan.dataset), t.dataset.key) if rule == "cell_key" else None
     rows = await grouped(sources, keys, plan, folded, key)
     counts = [int(r[width]) for r in rows]
