@@ -177,6 +177,12 @@ class QueryRejected(SourceError):
     take). The hub's error, not the source's: it does not count against the source."""
 
 
+class ValueRejected(QueryRejected):
+    """The source refused a value the request carried, not the statement the hub built: a
+    character or a number it cannot hold (PostgreSQL's text has no NUL character; an
+    integer past 64 bits). The caller's input, answered as BAD_USER_INPUT."""
+
+
 class Adapter(ABC):
     """One source. Create with `(name, config, bindings)`; see `adapters.create`."""
 

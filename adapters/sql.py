@@ -23,11 +23,12 @@ from adapters.base import (
     QueryRejected,
     Row,
     SourceError,
+    ValueRejected,
 )
 from adapters.cellkey import LISTING_DIALECTS, ListedKeys, cell_key_column, listed_cell_key, register
 from adapters.pg_pool import IDLE_TIMEOUT
 from adapters.sql_cancel import Stopper
-from adapters.sql_pg import Binds, Build, PgRunner, pg_rejected, statement_for_log
+from adapters.sql_pg import Binds, Build, PgRunner, pg_rejected, pg_value_refused, statement_for_log
 from adapters.sql_table import Table, filter_shape, filter_values
 
 _MEASURES: dict[str, Any] = {"sum": sa.func.sum, "avg": sa.func.avg, "min": sa.func.min, "max": sa.func.max}
@@ -55,6 +56,21 @@ _SQLITE_MISSING = ("no such table", "no such column")
 # MariaDB/MySQL error numbers about the statement: parse errors, too many placeholders,
 # a statement too deep or too large, values out of range or of the wrong kind.
 _MARIADB_REJECTS = frozenset({1064, 1149, 1153, 1264, 1292, 1366, 1390, 1436, 1690})
+
+
+# MariaDB/MySQL error numbers about a value: out of range, incorrect, a string it cannot hold.
+_MARIADB_VALUES = frozenset({1264, 1292, 1366})
+
+
+def _value_refused(e: BaseException) -> bool:
+    """Did the database refuse a value the statement carried (the caller's input)?"""
+    if not isinstance(e, DBAPIError) or e.connection_invalidated or e.orig is None:
+        return False
+    sqlstate = getattr(e.orig, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        return pg_value_refused(sqlstate)
+    number = e.orig.args[0] if e.orig.args else None
+    return isinstance(number, int) and number in _MARIADB_VALUES
 
 
 def _rejected(e: BaseException) -> bool:
@@ -116,10 +132,10 @@ class SqlAdapter(Adapter):
                 result = await conn.execute(stmt)
                 return result.all()  # type: ignore[return-value]  # Rows index like tuples; no copy
         except (SQLAlchemyError, OSError) as e:
-            error = QueryRejected if _rejected(e) else SourceError
+            error = ValueRejected if _value_refused(e) else QueryRejected if _rejected(e) else SourceError
             raise error(f"{self.name}: {_reason(e)}") from e
         except OverflowError as e:  # sqlite3 binding an integer beyond 64 bits
-            raise QueryRejected(f"{self.name}: a value too large for the source's integers") from e
+            raise ValueRejected(f"{self.name}: a value too large for the source's integers") from e
 
     async def _run(self, key: Hashable, build: Build, values: Callable[[], list[Any]]) -> list[Row]:
         """`build`'s statement; `values` lists what it binds, in order, without building it."""

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 
-from adapters.base import QueryRejected, Row, SourceError
+from adapters.base import QueryRejected, Row, SourceError, ValueRejected
 from adapters.pg_pool import IDLE_TIMEOUT, Pool
 
 PREFIX = "_v"  # the names of value parameters: _v0, _v1, … in the order they were bound
@@ -163,10 +163,11 @@ class PgRunner:
             asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError,
             orjson.JSONEncodeError,  # a list that JSON cannot carry (a lone surrogate, a huge int)
         ) as e:  # fmt: skip
-            refused = isinstance(e, asyncpg.DataError | orjson.JSONEncodeError)  # values it cannot send
+            value = isinstance(e, asyncpg.DataError | orjson.JSONEncodeError)  # values it cannot send
+            refused = value
             if isinstance(e, asyncpg.PostgresError):
-                refused = pg_rejected(e.sqlstate)
-            error = QueryRejected if refused else SourceError
+                value, refused = pg_value_refused(e.sqlstate), pg_rejected(e.sqlstate)
+            error = ValueRejected if value else QueryRejected if refused else SourceError
             raise error(f"{self.name}: {reason(e, compiled.sql)}") from e
 
     async def close(self) -> None:
@@ -185,6 +186,12 @@ class PgRunner:
 # that is missing is the source's trouble: it no longer fits the catalog.
 _PG_REJECTS = ("22", "42", "54", "0A")
 _PG_MISSING = frozenset({"42P01", "42703", "42501", "3F000"})
+
+
+def pg_value_refused(sqlstate: str | None) -> bool:
+    """Did PostgreSQL refuse a value the statement carried (class 22, data exceptions: a
+    NUL character, a number out of range)?"""
+    return sqlstate is not None and sqlstate.startswith("22")
 
 
 def pg_rejected(sqlstate: str | None) -> bool:

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 import adapters
-from adapters.base import Adapter, Binding, QueryRejected, SourceError
+from adapters.base import Adapter, Binding, QueryRejected, SourceError, ValueRejected
 from adapters.memory import RowBudgetExceeded
 from hub.access import source_called
 from hub.breaker import Breaker
 from hub.catalog import Catalog, CatalogError, Dataset, Problem
-from hub.errors import Internal, QueryTooComplex, SourceTimeout, SourceUnavailable
+from hub.errors import BadUserInput, Internal, QueryTooComplex, SourceTimeout, SourceUnavailable
 from hub.metrics import Metrics
 
 log = logging.getLogger("hub.sources")
@@ -115,6 +115,14 @@ class Sources:
             raise QueryTooComplex(
                 f"answering needs more rows than source {source.id} may hand over; narrow the filter",
                 source=source.id,
+            ) from None
+        except ValueRejected:
+            settled = True
+            source.breaker.success()  # the source answered; the caller's value cannot be held there
+            self._count(source, "rejected")
+            raise BadUserInput(
+                f"source {source.id} cannot take a value of this request (a character or a number "
+                "it cannot hold, such as the NUL character)"
             ) from None
         except QueryRejected as e:
             settled = True

@@ -1,6 +1,7 @@
 """Only a source's own trouble counts against it: a caller's question can be refused,
 but it never reaches a source in a form the source must reject, and a statement a
-source does reject is the hub's error (INTERNAL), which leaves the breaker closed.
+source does reject is the hub's error (INTERNAL), or the caller's when the source refused
+a value it carried (BAD_USER_INPUT); either leaves the breaker closed.
 
 Each test repeats its request more times than the breaker's threshold (5), then
 checks that every breaker is closed and /readyz still says ok."""
@@ -187,6 +188,25 @@ async def test_an_integer_beyond_64_bits_is_refused_as_the_hubs_error_or_matches
     else:
         with pytest.raises(QueryRejected):
             await adapter.fetch(query)
+
+
+async def test_a_value_the_source_cannot_hold_is_bad_user_input_and_the_breaker_stays_closed(
+    regency: Regency,
+) -> None:
+    """PostgreSQL's text cannot hold the NUL character, so it refuses a statement that
+    carries one (found by the soak's fuzzer): the caller's input, BAD_USER_INPUT, not the
+    hub's INTERNAL. SQLite and MariaDB hold it, and find nobody."""
+    query = "query($n: String) { dukcapil { penduduk(where: {nama: {eq: $n}}) { nodes { nik } } } }"
+    for name in ("Siti\u0000Aminah", "\u0000"):
+        for _ in range(TIMES):
+            body = await regency.gql(query, {"n": name.encode().decode("unicode_escape")})
+            if regency.kind == "postgresql":
+                assert codes(body) == ["BAD_USER_INPUT"], body
+                assert body["data"]["dukcapil"]["penduduk"] is None
+            else:
+                assert "errors" not in body and body["data"]["dukcapil"]["penduduk"]["nodes"] == [], body
+    breakers_closed(regency)
+    await ready(regency)
 
 
 async def test_like_comparisons_are_counted_over_the_whole_request(regency: Regency) -> None:
