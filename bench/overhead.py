@@ -53,7 +53,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from children import Children, tail, terminate_as_exit, wait_healthy
 from read_bench import OK_PREFIX, load_average, machine, measure
-from servers import BENCH, DATABASE, SERVER, Server
+from servers import BENCH, DATABASE, SERVER, Server, fresh_database
 from synthetic import ensure_loaded, kecamatan_in
 from workloads import read_workload
 
@@ -115,14 +115,7 @@ def store_database(name: str) -> str:
 
 async def fresh_store(name: str) -> str:
     """An empty PostgreSQL database for variant `name`'s store; its SQLAlchemy URL."""
-    database = store_database(name)
-    conn = await asyncpg.connect(f"{SERVER}/postgres")
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{database}"')
-    finally:
-        await conn.close()
-    return f"{SERVER.replace('postgresql://', 'postgresql+asyncpg://')}/{database}"
+    return await fresh_database(store_database(name))
 
 
 def launch(

@@ -17,6 +17,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import asyncpg
 import httpx
 from children import Children, free_port, wait_healthy
 
@@ -93,6 +94,18 @@ class Server:
 
 
 # --- the hub -----------------------------------------------------------------------
+
+
+async def fresh_database(database: str) -> str:
+    """An empty PostgreSQL database `database` (dropped first if there): a hub store's
+    SQLAlchemy URL."""
+    conn = await asyncpg.connect(f"{SERVER}/postgres")
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{database}"')
+    finally:
+        await conn.close()
+    return f"{SERVER.replace('postgresql://', 'postgresql+asyncpg://')}/{database}"
 
 
 def hub_env(tmp: Path) -> dict[str, str]:

@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from children import Children, cpu_seconds, tail, terminate_as_exit
 from overhead import check, check_load_options
 from read_bench import OK_PREFIX, load_average, load_data, machine
-from servers import BENCH, DATABASE, SERVER, Server, hub_command, start_hub
+from servers import BENCH, DATABASE, SERVER, Server, fresh_database, hub_command, start_hub
 from synthetic import kecamatan_in
 from workloads import read_workload
 
@@ -89,20 +89,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # --- the servers -------------------------------------------------------------------
 
 
-async def fresh_store(name: str) -> str:
-    """An empty PostgreSQL database for `name`'s store; its SQLAlchemy URL."""
-    database = f"hub_workers_{name}"
-    conn = await asyncpg.connect(f"{SERVER}/postgres")
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{database}"')
-    finally:
-        await conn.close()
-    return f"{SERVER.replace('postgresql://', 'postgresql+asyncpg://')}/{database}"
-
-
 def start(kids: Children, tmp: Path, name: str) -> Target:
-    env = {"HUB_DATABASE_URL": asyncio.run(fresh_store(name)), **SHARED}
+    env = {"HUB_DATABASE_URL": asyncio.run(fresh_database(f"hub_workers_{name}")), **SHARED}
     server = start_hub(kids, tmp / name, name, env, TARGETS[name])
     return Target(server, tmp / name, env)
 
