@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 
 from hub import errors
+from tests.support.answers import strings_in
 
 NIK = re.compile(r"(?<!\d)\d{16}(?!\d)")
 SHORTEST_SECRET = 8  # shorter strings ("Meral", "L") are not distinctive enough to look for
@@ -149,24 +150,19 @@ class Rules:
                 self.problems_found.append(f"{where}: INTERNAL, asked {asked[:500]}")
         if body is None and seen.status:
             self.problems_found.append(f"{where}: HTTP {seen.status} without a JSON body: {text[:200]}")
-        leaked = {v for v in self.leaked(seen.subject, text) if v not in asked}  # not its own words
+        leaked = {v for v in self.leaked(seen.subject, body, text) if v not in asked}  # not its own words
         leaked.discard(seen.request_id or "")  # a request id of 16 digits looks like a NIK
         if leaked:  # synthetic values: shown, so that the answer can be found again
             shown = ", ".join(sorted(leaked)[:3])
             self.problems_found.append(f"{where}: {len(leaked)} values {seen.subject} may not read: {shown}")
 
-    def leaked(self, subject: str, text: str) -> set[str]:
+    def leaked(self, subject: str, body: Any, text: str) -> set[str]:
+        """Hidden strings among the answer's JSON values, and NIKs anywhere in its text."""
         secrets = self.secrets.get(subject, frozenset())
-        found = {s for s in strings_in(text) if s in secrets}
+        found = {s for s in strings_in(body) if s in secrets}
         if self.hidden_niks.get(subject):
             found |= set(NIK.findall(text))
         return found
-
-
-def strings_in(text: str) -> Iterable[str]:
-    """Every JSON string in `text` (keys too: harmless, they are names)."""
-    for s in re.findall(r'"((?:[^"\\]|\\.)*)"', text):
-        yield json.loads(f'"{s}"') if "\\" in s else s
 
 
 def codes_of(body: Any) -> tuple[str, ...]:
