@@ -107,8 +107,6 @@ def listen(host: str, port: int, command: str, kind: type[socket.socket] = socke
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = kind(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if kind is not socket.socket:  # workers listen on sockets of their own, on this port
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError as e:

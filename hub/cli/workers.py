@@ -67,6 +67,10 @@ class PortShare(socket.socket):
     One shared socket let whichever worker woke first accept every waiting connection: 16
     keep-alive clients connecting at once all landed on one worker, the other idle."""
 
+    def __init__(self, family: int, kind: int) -> None:
+        super().__init__(family, kind)
+        self.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # before it is bound
+
     def __reduce_ex__(self, protocol: SupportsIndex) -> tuple[Any, ...]:
         return own_listener, (self.family, self.getsockname())
 
