@@ -25,6 +25,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.hubcli import stop
 from tests.support.proxy import closed_port
 
 CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "haproxy.cfg"
@@ -94,12 +95,7 @@ def running_haproxy(log: Path, *, hub_a: str, hub_b: str, **variables: str) -> I
             time.sleep(0.05)
         yield proxy
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def _answers(url: str) -> bool:
