@@ -19,6 +19,7 @@ hops of SQLAlchemy's async layer stay off the request path.
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 
+from adapters.admission import Doorkeeper
 from adapters.base import QueryRejected, Row, SourceError, ValueRejected
 from adapters.pg_pool import IDLE_TIMEOUT, Pool
 
@@ -35,6 +37,7 @@ PREFIX = "_v"  # the names of value parameters: _v0, _v1, … in the order they 
 # Lists of these column types bind as one JSON text (module docstring); their values
 # come as str and int, which JSON carries exactly and PostgreSQL casts back.
 LISTED_AS_JSON = (sa.String, sa.Integer)
+COMPILED_KEPT = 2_000  # compiled shapes kept per source, each asked for at least twice
 
 
 class Binds:
@@ -115,7 +118,8 @@ class PgRunner:
         self.pool_size = pool_size
         self.idle_timeout = idle_timeout
         self._pool: Pool | None = None
-        self._compiled: dict[Hashable, Compiled] = {}
+        self._compiled: OrderedDict[Hashable, Compiled] = OrderedDict()  # the oldest goes first
+        self._seen = Doorkeeper()  # shapes asked for before: only they are kept
         self.listeners: list[Callable[[str], None]] = []  # told each statement's text (tests count them)
 
     def compile(self, key: Hashable, build: Build, values: Sequence[Any]) -> Compiled:
@@ -136,8 +140,10 @@ class PgRunner:
                 params.append((-1, compiled.binds[name].value))
         as_json = tuple(n for n, (i, _) in enumerate(params) if i in binds.as_json)
         found = Compiled(compiled.string, tuple(params), as_json)
-        if len(self._compiled) < 10_000:  # shapes are few; a flood of odd ones is not kept
+        if self._seen.again(key):  # shapes are few; a flood of odd ones is not kept
             self._compiled[key] = found
+            if len(self._compiled) > COMPILED_KEPT:
+                self._compiled.popitem(last=False)
         return found
 
     def pool(self) -> Pool:

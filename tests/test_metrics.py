@@ -72,3 +72,29 @@ async def test_source_calls_are_counted_and_timed_per_source(sqlite_regency: Reg
         == 4
     )
     assert _metric(after, "hub_source_breaker_open", timed) == 0
+
+
+async def test_document_caches_report_what_they_hold(sqlite_regency: Regency) -> None:
+    """Each schema's parsed-document caches show their entries and query text. A document
+    is kept from its second request (adapters/admission.py) and counted once however often
+    it comes; one asked only once is not kept; a document the public schema parsed counts
+    there."""
+    client = sqlite_regency.client
+    labels = 'cache="documents",schema="{}"'
+    before = (await client.get("/metrics")).text
+    queries = [f"{{ me {{ id }} a{n}: me {{ id }} }}" for n in range(3)]
+    for query in queries * 3 + ["{ me { id } once: me { id } }"]:
+        assert (await client.post("/graphql", json={"query": query})).status_code == 200
+    public = "{ __typename cached: __typename }"  # asked by no other test: not kept yet
+    for _ in range(2):
+        assert (await client.post("/public/graphql", json={"query": public})).status_code == 200
+    after = (await client.get("/metrics")).text
+
+    def grew(name: str, schema: str) -> float:
+        return _metric(after, name, labels.format(schema)) - _metric(before, name, labels.format(schema))
+
+    assert grew("hub_document_cache_entries", "main") == 3
+    assert grew("hub_document_cache_chars", "main") == sum(map(len, queries))
+    assert grew("hub_document_cache_entries", "public") == 1
+    assert grew("hub_document_cache_chars", "public") == len(public)
+    assert grew("hub_document_cache_evictions_total", "main") == 0

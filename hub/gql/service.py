@@ -22,6 +22,7 @@ from graphql import (
 from graphql.validation.validate import ValidationAbortedError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.admission import Doorkeeper
 from hub.audit.ledger import Ledger
 from hub.cursor import Cursors
 from hub.errors import HubError, Internal
@@ -73,6 +74,7 @@ class _Lru(OrderedDict[str, Any]):
         self.size = size
         self.chars = chars
         self.held = 0
+        self.evicted = 0  # entries dropped to stay within the bounds: > 0 once the cache is full
 
     def put(self, key: str, value: Any) -> None:
         if len(key) > self.chars:
@@ -85,6 +87,7 @@ class _Lru(OrderedDict[str, Any]):
         while len(self) > self.size or self.held > self.chars:
             old, _ = self.popitem(last=False)
             self.held -= len(old)
+            self.evicted += 1
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,12 @@ class GraphQLService:
         self.limits = Limits(settings.max_depth, settings.max_aliases, settings.max_fields)
         self._documents = _Lru(1000, DOCUMENT_CACHE_CHARS)  # query text -> DocumentNode or list of errors
         self._layouts = _Lru(1000, DOCUMENT_CACHE_CHARS)  # (operation, query) -> fast_path.Layout or False
+        self._seen = Doorkeeper()  # query texts asked before: only they are kept
         self.fast = True  # off: every document through graphql-core's executor (tests compare)
+
+    def caches(self) -> dict[str, _Lru]:
+        """The bounded caches by name, for /metrics."""
+        return {"documents": self._documents, "layouts": self._layouts}
 
     def document(self, query: str) -> DocumentNode | list[GraphQLError]:
         cached = self._documents.get(query)
@@ -120,7 +128,8 @@ class GraphQLService:
             if "tokens" in e.message and "more than" in e.message:
                 e.extensions = TOO_COMPLEX
             result = [e]
-        self._documents.put(query, result)
+        if self._seen.again(query):  # kept from its second request: see adapters/admission.py
+            self._documents.put(query, result)
         return result
 
     async def run(
@@ -159,7 +168,8 @@ class GraphQLService:
         found = self._layouts.get(key)
         if found is None:
             found = fast_path.layout(self.schema.schema, document, operation_name) or False
-            self._layouts.put(key, found)
+            if query in self._documents:  # asked before, as the document cache decided
+                self._layouts.put(key, found)
         return found if isinstance(found, fast_path.Layout) else None
 
 

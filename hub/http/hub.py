@@ -74,6 +74,7 @@ class Hub:
             audience = public_audience(self.catalog, self.policy)
             schema = build_schema(self.catalog, self.settings.default_first, audience)
             self._public = (version, GraphQLService(schema, self.settings))
+            self.metrics.document_caches.services["public"] = self._public[1]
         return self._public[1]
 
     @classmethod
@@ -102,6 +103,7 @@ class Hub:
             Cursors(settings.cursor_secret), policy, store, metrics, AuditLog(store, audit_sink), audit_key,
             disclosure_key,
         )  # fmt: skip
+        metrics.document_caches.services["main"] = hub.graphql
         hub.public_graphql()  # built now, so the first anonymous caller does not wait for it
         return hub
 
