@@ -13,8 +13,10 @@ The load (bench/soak_load.py) goes through HAProxy only.
 
 Phases, in shares of the run (10 minutes by default):
 
-    warm-up        20%  the load and the fuzzer (below): every kind of request, so that
-                        the hubs' bounded caches (parsed documents, statements) fill;
+    warm-up        20%  each hub process asked directly for the largest answers a caller
+                        may ask for (`largest`), then the load and the fuzzer (below):
+                        every kind of request, so that what a process keeps (its caches,
+                        and what CPython keeps after a request's peak) is reached;
                         memory is measured from its end
     steady         10%
     source-killed  10%  Dinsos's source endpoint killed (SIGKILL), restarted 40% in
@@ -31,9 +33,10 @@ Checks, printed with the figures per phase (p50, p99, throughput, statuses, code
 3. every answer that released non-public data has its audit record (request ids), every
    record is such an answer, a fuzz request, or one of the requests whose answer never
    reached its client (their number bounds the rest); `hub audit verify` passes;
-4. each hub process's RSS at the end within 10% of its RSS after warm-up (the process
-   started again during the run: from the end of the fuzz phase, its first meeting with
-   generated queries).
+4. each hub process's RSS at the end within 10% of its RSS after warm-up, or from when
+   its document caches are full (`/metrics`) if that is later (the process started again
+   during the run: asked for the largest answers at once, judged from the end of the
+   fuzz phase, its first meeting with generated queries).
 Exits 1 when a check fails.
 """
 
@@ -45,6 +48,7 @@ import datetime as dt
 import json
 import os
 import random
+import re
 import shlex
 import shutil
 import subprocess
@@ -53,6 +57,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +83,9 @@ from servers import (
 )
 from soak_load import TEMPLATES, Data, Reply, Rules, Seen, codes_of, headers_for, reply, send, weighted
 from synthetic import kecamatan_in, people_in
+
+from hub.gql.service import DOCUMENT_CACHE_CHARS
+from hub.settings import Settings
 
 STORE = "hub_soak"
 REDIS = "redis://127.0.0.1:6379/13"  # a database of the soak's own, emptied at the start
@@ -109,6 +117,7 @@ PHASES = (  # name, share of the run
 STORE_DOWN_SECONDS = 5.0
 SLOW_MS = 300
 RSS_TOLERANCE = 0.10
+CACHE_METRIC = re.compile(r"^hub_document_cache_(chars|evictions_total)\{([^}]*)\} (\S+)$", re.M)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -312,7 +321,8 @@ class Run:
     phase: str = PHASES[0][0]
     store_down: bool = False  # the store's endpoint is down, or was in the last seconds
     seen: list[Seen] = field(default_factory=list)
-    rss: dict[int, list[tuple[float, int]]] = field(default_factory=dict)  # pid -> (soak time, bytes)
+    # hub pid -> (soak time, RSS in bytes, its document caches)
+    rss: dict[int, list[tuple[float, int, Fill]]] = field(default_factory=dict)
     events: list[str] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -353,12 +363,53 @@ def rss_of(pid: int) -> int | None:
 
 
 async def sample_memory(run: Run) -> None:
-    while not run.stop.is_set():
-        for _, proc in run.rig.hubs.values():
-            rss = rss_of(proc.pid)
-            if rss is not None:
-                run.rss.setdefault(proc.pid, []).append((run.now(), rss))
-        await asyncio.sleep(2.0)
+    """Every 2 s, each hub process's RSS and how full its document caches are (its own
+    /metrics, not through the load balancer); an event when a process's caches are full."""
+    full: set[int] = set()
+    async with httpx.AsyncClient(timeout=5) as http:
+        while not run.stop.is_set():
+            for name, (port, proc) in list(run.rig.hubs.items()):
+                rss = rss_of(proc.pid)
+                fill = await cache_fill(http, port)
+                if rss is None or fill is None:
+                    continue
+                run.rss.setdefault(proc.pid, []).append((run.now(), rss, fill))
+                if fill.full and proc.pid not in full:
+                    full.add(proc.pid)
+                    run.event(f"hub {name} (pid {proc.pid}): document caches full ({fill})")
+            await asyncio.sleep(2.0)
+
+
+@dataclass(frozen=True)
+class Fill:
+    """A hub process's parsed-document caches (both schemas, documents and layouts)."""
+
+    held: float  # their query text, as a share of what they may hold
+    evicting: int  # how many of them have dropped an entry to stay within their bounds
+    caches: int
+
+    @property
+    def full(self) -> bool:
+        return self.caches > 0 and self.evicting == self.caches
+
+    def __str__(self) -> str:
+        return f"{self.held:.0%} of their text bound, {self.evicting} of {self.caches} evicting"
+
+
+async def cache_fill(http: httpx.AsyncClient, port: int) -> Fill | None:
+    try:
+        text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+    except httpx.HTTPError:
+        return None  # killed, or not yet listening: no sample
+    found: dict[str, dict[str, float]] = {"chars": {}, "evictions_total": {}}
+    for name, labels, value in CACHE_METRIC.findall(text):
+        found[name][labels] = float(value)
+    held, evicted = found["chars"], found["evictions_total"]
+    return Fill(
+        sum(held.values()) / (DOCUMENT_CACHE_CHARS * max(1, len(held))),
+        sum(1 for v in evicted.values() if v > 0),
+        len(held),
+    )
 
 
 async def conduct(run: Run, total: float) -> None:
@@ -399,7 +450,10 @@ async def conduct(run: Run, total: float) -> None:
             run.event(f"hub b (pid {proc.pid}) killed")
             await asyncio.to_thread(rig.start_hub, "b", port, run.now())
             run.event(f"hub b started again (pid {rig.hubs['b'][1].pid})")
-        elif name in ("warm-up", "fuzz"):  # warm-up too: every kind of request before memory counts
+            await asyncio.to_thread(largest, run, ["b"])  # its warm-up begins
+        if name == "warm-up":
+            await asyncio.to_thread(largest, run, sorted(rig.hubs))
+        if name in ("warm-up", "fuzz"):  # warm-up too: every kind of request before memory counts
             await asyncio.to_thread(fuzz, run, ends, 0 if name == "fuzz" else 1_000_000)
         await asyncio.sleep(max(0.0, ends - run.now()))
     run.stop.set()
@@ -414,6 +468,60 @@ async def soak(run: Run, data: Data, args: argparse.Namespace) -> None:
     finally:
         run.stop.set()
         await asyncio.gather(*tasks, memory)
+
+
+# --- the largest answers -------------------------------------------------------------------
+
+# What one Dinsos request may ask for at most: `max_fields` selections (aliases of a page
+# of `max_first` rows, every field), its own recipients with each one's resident joined in
+# from Dukcapil, and Dukcapil's residents alone.
+PENDUDUK_FIELDS = "nik nama jenisKelamin tanggalLahir kecamatan kelurahan alamat pekerjaan statusHidup"
+PENERIMA_FIELDS = f"id nik program nominal tahun status penduduk {{ {PENDUDUK_FIELDS} }}"
+
+
+def largest_queries() -> list[tuple[str, tuple[str, str]]]:
+    """(query, the root its data comes under) for each of the two largest reads."""
+    limits = Settings.model_fields
+    fields, first = limits["max_fields"].default, limits["max_first"].default
+    out = []
+    for opd, dataset, selection in (
+        ("dukcapil", "penduduk", PENDUDUK_FIELDS),
+        ("dinsos", "penerima", PENERIMA_FIELDS),
+    ):
+        per_alias = 2 + len(selection.replace("{", " ").replace("}", " ").split())  # page, nodes, fields
+        pages = " ".join(
+            f"p{n}: {dataset}(first: {first}) {{ nodes {{ {selection} }} }}"
+            for n in range((fields - 1) // per_alias)
+        )
+        out.append((f"{{ {opd} {{ {pages} }} }}", (opd, "p0")))
+    return out
+
+
+def largest(run: Run, names: Iterable[str]) -> None:
+    """Each hub process named, directly, the largest answers a caller may ask for (once
+    each): the memory CPython keeps after a request's peak (the arenas its objects were
+    spread over) is reached in its warm-up, not first in a later phase by a large
+    generated query (without these, RSS rose ~15% in the fuzz phase and stayed)."""
+    key = run.rig.keys["opd:dinsos"]
+    with httpx.Client(timeout=300) as http:
+        for name in names:
+            port, _ = run.rig.hubs[name]
+            for query, root in largest_queries():
+                asked = json.dumps({"query": query})
+                t0 = time.monotonic()
+                url = f"http://127.0.0.1:{port}/graphql"
+                try:
+                    got = reply(t0, http.post(url, content=asked.encode(), headers=headers_for(key)))
+                except httpx.HTTPError as e:
+                    got = reply(t0, None, e)
+                data = (got.body or {}).get("data") or {}
+                released = got.status == 200 and (data.get(root[0]) or {}).get(root[1]) is not None
+                seen = Seen(
+                    t0 - run.started, run.phase, f"largest {root[0]}", "opd:dinsos", got.status, got.seconds,
+                    got.request_id, codes_of(got.body), released, broken=got.broken,
+                )  # fmt: skip
+                run.record(seen, got, asked)
+                run.event(f"hub {name}: largest {root[0]} read, {len(got.text):,} bytes, status {got.status}")
 
 
 # --- fuzzing under load ---------------------------------------------------------------------
@@ -531,7 +639,7 @@ def memory_table(run: Run, total: float) -> str:
     for pid, samples in run.rss.items():
         cells = []
         for _, end in ends:
-            before = [rss for t, rss in samples if t <= end]
+            before = [rss for t, rss, _ in samples if t <= end]
             alive_then = before and samples[-1][0] >= end - 5
             cells.append(f"{before[-1] / 2**20:>11.0f}" if alive_then else f"{'-':>11}")
         rows.append(f"  {pid:>7} " + " ".join(cells))
@@ -549,23 +657,28 @@ def errors_logged(rig: Rig) -> list[str]:
 
 
 def check_memory(run: Run, total: float) -> Check:
-    """Each hub process's RSS at its last sample against its first after warm-up (the
-    process started during the run: after the fuzz phase, its own warm-up)."""
+    """Each hub process's RSS at its last sample against its first after warm-up: after
+    the warm-up phase (the process started during the run: after the fuzz phase, its own
+    warm-up) and once its document caches are full, if they ever are. Growth before that
+    is the caches filling to their bounds (hub/gql/service.py), not a leak."""
     warm = total * PHASES[0][1]
     fuzzed = total * sum(share for _, share in PHASES[: [n for n, _ in PHASES].index("fuzz") + 1])
     lines, held = [], True
     for pid, samples in run.rss.items():
         since = fuzzed if run.rig.started.get(pid, 0.0) > 0 else warm
-        after = [rss for t, rss in samples if t >= since]
+        filled = next((t for t, _, fill in samples if fill.full), None)
+        since = max(since, filled) if filled is not None else since
+        after = [(rss, fill) for t, rss, fill in samples if t >= since]
         if len(after) < 10:
             lived = samples[-1][0] - samples[0][0]
             lines.append(f"pid {pid}: not judged (lived {lived:.0f} s, gone before {since:.0f} s)")
             continue
-        growth = after[-1] / after[0] - 1
+        growth = after[-1][0] / after[0][0] - 1
         ok = abs(growth) <= RSS_TOLERANCE
         held &= ok
-        mib = f"{after[0] / 2**20:.0f} -> {after[-1] / 2**20:.0f} MiB"
-        lines.append(f"pid {pid}: {mib} ({growth:+.1%}) from {since:.0f} s")
+        mib = f"{after[0][0] / 2**20:.0f} -> {after[-1][0] / 2**20:.0f} MiB"
+        caches = "caches full" if filled is not None else f"caches never full: {after[0][1]} at first"
+        lines.append(f"pid {pid}: {mib} ({growth:+.1%}) from {since:.0f} s, {caches}")
     return Check(
         f"RSS of each hub process flat within {RSS_TOLERANCE:.0%} after warm-up", held, "; ".join(lines)
     )
