@@ -193,11 +193,14 @@ async def test_transparency_lists_own_accesses_and_accesses_to_an_opds_data(
             await store_db.drop()
 
 
-async def test_a_refused_or_mistaken_transparency_field_leaves_the_rest_of_the_answer(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_a_refused_or_mistaken_transparency_field_leaves_the_rest_of_the_answer(
+    tmp_path: Path, kind: str
+) -> None:
     people, recipients = make_rows(20)
+    store_url, store_db = await store_for(kind, tmp_path)
     databases = await load_regency(tmp_path, people, recipients)
     write_policies(tmp_path / "policies")
-    store_url = f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
     both = "{ me { id } places: dinsos { penerimaBansos(first: 2) { nodes { program } } } %s }"
     try:
         async with in_process_hub(tmp_path, store_url, ("user:tester", "opd:dinsos")) as (_hub, c):
@@ -222,6 +225,13 @@ async def test_a_refused_or_mistaken_transparency_field_leaves_the_rest_of_the_a
                     'accessesToMyData(until: "9999-12-31T23:59:59-14:00") { nodes { seq } }',
                     "BAD_USER_INPUT",
                 ),
+                # a NUL, which a PostgreSQL store refuses (found by the soak's fuzzer)
+                (
+                    c["opd:dinsos"],
+                    'accessesToMyData(dataset: "dinsos\\u0000") { nodes { seq } }',
+                    "BAD_USER_INPUT",
+                ),
+                (c["user:tester"], 'myAccesses(dataset: "\\u0000") { nodes { seq } }', "BAD_USER_INPUT"),
             ):
                 r = await gql(client, both % field)
                 assert r.status_code == 200, r.text
@@ -235,6 +245,8 @@ async def test_a_refused_or_mistaken_transparency_field_leaves_the_rest_of_the_a
     finally:
         for db in databases:
             await db.drop()
+        if store_db is not None:
+            await store_db.drop()
 
 
 async def test_verify_detects_an_access_removed_from_the_transparency_index(tmp_path: Path) -> None:

@@ -86,6 +86,10 @@ async def _page(info: GraphQLResolveInfo[Any], args: dict[str, Any], mine: bool)
     first = args.get("first", 50)
     if first is None or not 0 <= first <= MAX_PAGE:
         raise BadUserInput(f"`first` must be between 0 and {MAX_PAGE}")
+    dataset = args.get("dataset")
+    if dataset is not None and (len(dataset) > 200 or any(ord(c) < 32 for c in dataset)):
+        # a NUL made the PostgreSQL store refuse the statement: INTERNAL (found by the soak)
+        raise BadUserInput("`dataset` must be a dataset's name, `opd.dataset`")
     log = AuditRecord.__table__
     stmt = sa.select(log)
     only_opd = None
@@ -96,13 +100,11 @@ async def _page(info: GraphQLResolveInfo[Any], args: dict[str, Any], mine: bool)
             raise Forbidden("only an OPD's own systems may list accesses to its data")
         only_opd = ctx.subject.removeprefix("opd:")
         touched = sa.select(AuditAccess.seq).where(AuditAccess.opd == only_opd)
-        if args.get("dataset"):
-            touched = touched.where(AuditAccess.dataset == args["dataset"])
+        if dataset:
+            touched = touched.where(AuditAccess.dataset == dataset)
         stmt = stmt.where(log.c.seq.in_(touched))
-    if mine and args.get("dataset"):
-        stmt = stmt.where(
-            log.c.seq.in_(sa.select(AuditAccess.seq).where(AuditAccess.dataset == args["dataset"]))
-        )
+    if mine and dataset:
+        stmt = stmt.where(log.c.seq.in_(sa.select(AuditAccess.seq).where(AuditAccess.dataset == dataset)))
     if args.get("since") is not None:
         stmt = stmt.where(log.c.at >= _utc(args["since"], "since"))
     if args.get("until") is not None:
