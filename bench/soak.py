@@ -711,7 +711,7 @@ def phase_table(run: Run, total: float) -> str:
     for name, share in PHASES:
         seen = [s for s in run.seen if s.phase == name]
         seconds = [s.seconds * 1000 for s in seen]
-        statuses = Counter(f"{s.status}" if s.status else f"0 ({s.broken})" for s in seen)
+        statuses = Counter(f"{s.status}" if s.status else f"0 ({s.broken.split(':')[0]})" for s in seen)
         codes = Counter(c for s in seen for c in s.codes)
         status_text = " ".join(f"{k}:{v}" for k, v in sorted(statuses.items()))
         code_text = " ".join(f"{k}:{v}" for k, v in sorted(codes.items())) or "none"
@@ -768,9 +768,14 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("\ninterrupted; child processes stopped", file=sys.stderr)
             return 130
+    broken = [f"{s.at:7.1f} s  {s.phase:<13} {s.template}: {s.broken}" for s in run.seen if s.broken]
     print(f"\n{head}\nload at end: {load_average()}\n\nphases:\n{phase_table(run, total)}")
     print(f"\nRSS of each hub process at the end of each phase, MiB:\n{memory_table(run, total)}")
-    print(f"\nthe hubs' log records at ERROR: {len(logged)}" + "".join(f"\n  {line}" for line in logged[:5]))
+    print(f"\nanswers that never arrived: {len(broken)}" + "".join(f"\n  {line}" for line in broken[:10]))
+    internal = [line for line in logged if "internal error" in line]  # with their stack, first
+    shown = (internal + [line for line in logged if line not in internal])[:5]
+    print(f"\nthe hubs' log records at ERROR: {len(logged)}, {len(internal)} of internal errors")
+    print("".join(f"  {line}\n" for line in shown), end="")
     print("\nchecks:")
     for c in found:
         print(f"  [{'held' if c.held else 'FAILED'}] {c.name}: {c.detail}")

@@ -147,7 +147,7 @@ class Rules:
             if code not in CODES:
                 self.problems_found.append(f"{where}: undocumented error code {code}")
             if code == "INTERNAL":  # documented, and always the hub's own fault
-                self.problems_found.append(f"{where}: INTERNAL, asked {asked[:500]}")
+                self.problems_found.append(f"{where}: INTERNAL, asked {asked[:8000]}")
         if body is None and seen.status:
             self.problems_found.append(f"{where}: HTTP {seen.status} without a JSON body: {text[:200]}")
         leaked = {v for v in self.leaked(seen.subject, body, text) if v not in asked}  # not its own words
@@ -197,7 +197,7 @@ class Reply:
 def reply(t0: float, r: httpx.Response | None, error: Exception | None = None) -> Reply:
     seconds = time.monotonic() - t0
     if r is None:
-        return Reply(0, "", None, None, seconds, type(error).__name__)
+        return Reply(0, "", None, None, seconds, f"{type(error).__name__}: {error}"[:200])
     try:
         body = json.loads(r.text) if r.text else None
     except json.JSONDecodeError:
