@@ -109,6 +109,14 @@ class Settings(BaseSettings):
     log_level: str = Field(
         "INFO", description="Python logging level; above INFO (WARNING) switches the access records off."
     )
+    drain_seconds: float = Field(
+        0,
+        ge=0,
+        le=600,
+        description="On SIGTERM, seconds /readyz answers 503 while every request is still served, "
+        "before the graceful shutdown: time for a load balancer's health check to take the process "
+        "out (deploy/ sets 5). 0: shut down at once.",
+    )
     log_format: Literal["json", "text"] = Field(
         "json",
         description="json: every log record one JSON object per line (access records included); "

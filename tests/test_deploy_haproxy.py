@@ -3,9 +3,10 @@
 finds the file valid, without a warning.
 
 Both instances serve, and a cursor one issued is followed on the other; a killed instance
-costs no client an error (a refused connection is retried on the other), is taken out by
-its health check and back in when it returns on its port; the audit chain holds exactly
-one record per answer, so no request was sent twice. While a source every instance shares
+costs no later client an error (a refused connection is retried on the other), is taken
+out by its health check and back in when it returns on its port; the audit chain holds
+exactly one record per answer, so no request was sent twice. An instance stopped with
+SIGTERM under load drains first and costs no client an answer. While a source every instance shares
 is down, no instance is ready (/readyz 503) and the proxy sends requests to the live ones,
 which answer the other source's data and the open pages. The proxy's flood guard counts
 per client address, and so do the hub's budgets behind it: the hub reads the address the
@@ -145,6 +146,61 @@ async def test_both_instances_serve_share_cursors_outlive_a_kill_and_keep_one_au
     verified = await run_hub("audit", "verify", cwd=d.tmp, env=d.env)
     assert verified.code == 0, verified.stdout + verified.stderr
     assert f"{audited} records" in verified.stdout + verified.stderr, verified.stdout + verified.stderr
+
+
+async def test_an_instance_stopped_with_sigterm_under_load_costs_no_client_an_answer(
+    deployment: Deployment,
+) -> None:
+    """SIGTERM (systemd's stop, a rolling restart) while eight keep-alive clients read
+    through the proxy: the instance drains (HUB_DRAIN_SECONDS, as deploy/hub.env.example
+    sets it: /readyz 503 until the proxy has taken it out), finishes what it holds and
+    exits; every request is answered 200, by it or by the other, and the audit chain has
+    one record per answer. Without the drain, about one stop in six lost a request sent on
+    a keep-alive connection the instance was closing."""
+    d = deployment
+    with ExitStack() as stack:
+        a = stack.enter_context(d.instance(closed_port(), "a", HUB_DRAIN_SECONDS="5"))
+        b = stack.enter_context(d.instance(closed_port(), "b"))
+        log = d.tmp / "haproxy.log"  # the flood guard off: eight clients from one address
+        proxy = stack.enter_context(running_haproxy(log, hub_a=a.base, hub_b=b.base, LB_RATE="1000000"))
+        await proxy.wait_for(READY)
+        statuses: list[int | str] = []
+        stop = asyncio.Event()
+
+        async def client() -> None:
+            async with httpx.AsyncClient(headers={"authorization": f"Bearer {d.key}"}, timeout=30) as c:
+                while not stop.is_set():
+                    try:
+                        r = await c.post(proxy.base + "/graphql", json={"query": PAGE})
+                        statuses.append(r.status_code if "errors" not in r.json() else r.text)
+                    except httpx.HTTPError as e:
+                        statuses.append(f"{type(e).__name__}: {e}")
+
+        clients = [asyncio.create_task(client()) for _ in range(8)]
+        deadline = time.monotonic() + 30
+        while await answered(a) < 20:  # a serves its share of the load
+            assert time.monotonic() < deadline, proxy.printed()
+            await asyncio.sleep(0.05)
+        a.process.send_signal(signal.SIGTERM)
+        exited = await asyncio.to_thread(a.process.wait, 30)
+        await proxy.wait_for({("hub_ready", "a"): "DOWN"})
+        after = len(statuses)
+        deadline = time.monotonic() + 30
+        while len(statuses) < after + 50:  # and b carries on alone
+            assert time.monotonic() < deadline, proxy.printed()
+            await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.gather(*clients)
+        # uvicorn raises the signal again once it has shut down: exit status 0 or -SIGTERM
+        assert exited in (0, -signal.SIGTERM), a.printed()
+        failed = [s for s in statuses if s != 200]
+        assert not failed, (
+            f"{len(failed)} of {len(statuses)} requests failed: {failed[:5]}\n{proxy.printed()}"
+        )
+
+    verified = await run_hub("audit", "verify", cwd=d.tmp, env=d.env)
+    assert verified.code == 0, verified.stdout + verified.stderr
+    assert f"{len(statuses)} records" in verified.stdout + verified.stderr, verified.stdout + verified.stderr
 
 
 async def test_while_a_shared_source_is_down_the_live_instances_answer_what_they_can(

@@ -173,3 +173,59 @@ async def test_sigterm_lets_requests_in_flight_finish_and_be_audited(tmp_path: P
             assert not alive(workers)
         verified = await run_hub("audit", "verify", cwd=tmp_path, env=env)
         assert verified.code == 0 and "4 records" in verified.stdout + verified.stderr, verified.stdout
+
+
+QUICK = "query { dukcapil { penduduk(first: 3) { nodes { nik } } } }"
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+async def test_with_a_drain_sigterm_first_takes_the_hub_out_of_readiness_then_stops(
+    tmp_path: Path, workers: str
+) -> None:
+    """HUB_DRAIN_SECONDS=3: after SIGTERM /readyz answers 503 `draining` while queries
+    are still answered (and audited); the hub exits once the 3 s have passed."""
+    async with slow_regency(tmp_path, PEOPLE, RECIPIENTS, 0, SHARED) as (env, key):
+        args = (*serve_args(tmp_path)[:-4], "--workers", workers, "--port", "0")
+        log = tmp_path / "serve.log"
+        with running_hub(*args, cwd=tmp_path, env=env | {"HUB_DRAIN_SECONDS": "3"}, log=log) as hub:
+            if workers == "2":
+                await wait_for_workers(hub, 2)
+            async with httpx.AsyncClient(headers={"authorization": f"Bearer {key}"}, timeout=30) as c:
+                assert (await c.get(hub.base + "/readyz")).status_code == 200
+                hub.process.send_signal(signal.SIGTERM)
+                signalled = time.monotonic()
+                ready = await c.get(hub.base + "/readyz")
+                while ready.status_code == 200:  # the signal reaches the workers through the parent
+                    assert time.monotonic() - signalled < 2, hub.printed()
+                    ready = await c.get(hub.base + "/readyz")
+                assert (ready.status_code, ready.json()) == (503, {"status": "draining"})
+                answered = 0
+                while time.monotonic() - signalled < 1.5:  # new connections too, all drain long
+                    async with httpx.AsyncClient(headers={"authorization": f"Bearer {key}"}) as fresh:
+                        r = await fresh.post(hub.base + "/graphql", json={"query": QUICK})
+                    assert (
+                        r.status_code == 200 and len(r.json()["data"]["dukcapil"]["penduduk"]["nodes"]) == 3
+                    )
+                    answered += 1
+            assert hub.process.poll() is None, hub.printed()
+            hub.process.wait(30)
+            assert time.monotonic() - signalled >= 3, hub.printed()
+        verified = await run_hub("audit", "verify", cwd=tmp_path, env=env)
+        assert verified.code == 0, verified.stdout + verified.stderr
+        assert f"{answered} records" in verified.stdout + verified.stderr, verified.stdout + verified.stderr
+
+
+async def test_a_second_sigterm_ends_the_drain_at_once(tmp_path: Path) -> None:
+    async with slow_regency(tmp_path, PEOPLE, RECIPIENTS, 0, SHARED) as (env, _key):
+        args = (*serve_args(tmp_path)[:-4], "--port", "0")
+        log = tmp_path / "serve.log"
+        with running_hub(*args, cwd=tmp_path, env=env | {"HUB_DRAIN_SECONDS": "120"}, log=log) as hub:
+            hub.process.send_signal(signal.SIGTERM)
+            async with httpx.AsyncClient() as c:
+                deadline = time.monotonic() + 10
+                while (await c.get(hub.base + "/readyz")).status_code == 200:
+                    assert time.monotonic() < deadline, hub.printed()
+            hub.process.send_signal(signal.SIGTERM)
+            again = time.monotonic()
+            hub.process.wait(30)
+            assert time.monotonic() - again < 10, hub.printed()

@@ -4,7 +4,8 @@ POST /graphql         GraphQL over HTTP, with an API key (hub/http/graphql_http.
                       GraphiQL to a browser)
 POST /public/graphql  the same without a key, for what `public` may see
 GET  /healthz         the process answers (200 even while a source is down)
-GET  /readyz          every source answers (503 naming those that do not)
+GET  /readyz          every source answers (503 naming those that do not; 503 draining
+                      after SIGTERM with HUB_DRAIN_SECONDS, hub/http/drain.py)
 GET  /public/datasets/<opd>/<dataset>.csv|.ndjson|.json  what the public may read, streamed
                       (hub/http/downloads.py)
 GET  /, /public/, /public/<opd>/<dataset>[/agregat]  the open-data pages: the catalog, a
@@ -50,6 +51,7 @@ from hub.http.answer import answer, recorded
 from hub.http.ckan import action as ckan_action
 from hub.http.dcat import catalog_jsonld, catalog_negotiated, catalog_turtle
 from hub.http.downloads import download
+from hub.http.drain import drain_on_sigterm
 from hub.http.graphql_http import (
     JSON,
     answer_status,
@@ -155,6 +157,8 @@ async def healthz(_request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
+    if request.app.state.draining:  # SIGTERM came (hub/http/drain.py): out of the balancer
+        return json_response({"status": "draining"}, 503)
     hub: Hub = request.app.state.hub
     sources = await hub.sources.health()
     ready = all(s["state"] == "ok" for s in sources.values())
@@ -264,6 +268,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.hub = hub or await Hub.start(settings, *(loaded or (None, None, None)))
+        drain_on_sigterm(app.state, settings.drain_seconds)
         if started is not None:
             started()
         try:
@@ -296,6 +301,7 @@ def create_app(
         ],
         lifespan=lifespan,
     )
+    app.state.draining = False
     if hub is not None:
         app.state.hub = hub
     served = RequestMetrics(RateLimit(FrontDoor(app), app))
