@@ -5,6 +5,7 @@ before they do or print anything."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,6 +92,24 @@ async def test_serve_on_a_busy_port_stops_before_it_starts(tmp_path: Path, busy_
     assert f"port {busy_port} on 127.0.0.1 is in use" in ran.stderr, ran.stderr
     assert "--port or HUB_PORT" in ran.stderr and "Errno" not in ran.stderr
     assert not (tmp_path / "var").exists()  # no store made either
+
+
+@pytest.mark.parametrize("log_format", ["json", "text"])
+async def test_serve_says_why_it_stopped_in_its_log_format(
+    tmp_path: Path, busy_port: int, log_format: str
+) -> None:
+    """A log pipeline reading JSON lines gets a start-up failure as one ERROR record; a
+    terminal (`text`) gets the sentence itself."""
+    env = hub_env(HUB_LOG_FORMAT=log_format)
+    ran = await run_hub("serve", "--port", str(busy_port), *CATALOG, cwd=tmp_path, env=env, timeout=30)
+    assert ran.code == 1, ran
+    said = f"port {busy_port} on 127.0.0.1 is in use"
+    if log_format == "text":
+        assert ran.stderr.startswith(said), ran.stderr
+        return
+    records = [json.loads(line) for line in ran.stderr.splitlines()]
+    assert [(r["level"], r["logger"]) for r in records] == [("ERROR", "hub.serve")], ran.stderr
+    assert records[0]["message"].startswith(said) and "--port or HUB_PORT" in records[0]["message"]
 
 
 def test_serve_without_an_audit_key_warns_and_says_it_creates_a_store(tmp_path: Path) -> None:

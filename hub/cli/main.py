@@ -13,7 +13,8 @@ import os
 import shlex
 import socket
 import sys
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Annotated
 
@@ -106,18 +107,19 @@ def serve(
     """Serve the catalog's GraphQL API."""
     with collector_paused():
         settings = settings_with(schema_dir=schema, policies_dir=policies, host=host, port=port)
-        refused = workers_problems(settings, workers)
-        for problem in refused:
-            err.print(f"[red]--workers {workers}[/]: {problem}", highlight=False)
-        if refused:
-            raise typer.Exit(2)
         configure_logging(settings.log_level, settings.log_format)
-        _check_tracing()
-        for warning in workers_warnings(settings, workers):
-            _tell(settings, f"[yellow]--workers {workers}[/]: {warning}", logging.WARNING)
-        sock = listen(settings.host, settings.port, "serve", PortShare if workers > 1 else socket.socket)
-        catalog, sources = open_catalog(settings)
-        policy = check_policy(settings, catalog)
+        with _start_up_logged(settings):
+            refused = workers_problems(settings, workers)
+            for problem in refused:
+                err.print(f"[red]--workers {workers}[/]: {problem}", highlight=False)
+            if refused:
+                raise typer.Exit(2)
+            _check_tracing()
+            for warning in workers_warnings(settings, workers):
+                _tell(settings, f"[yellow]--workers {workers}[/]: {warning}", logging.WARNING)
+            sock = listen(settings.host, settings.port, "serve", PortShare if workers > 1 else socket.socket)
+            catalog, sources = open_catalog(settings)
+            policy = check_policy(settings, catalog)
         store = sqlite_file(settings.database_url)
         if store is not None and not store.exists():
             _tell(settings, new_store_note(store), logging.WARNING)
@@ -127,6 +129,28 @@ def serve(
             serve_workers(settings, workers, sock)
             return
         _run(settings, catalog, policy, sources, sock)
+
+
+@contextmanager
+def _start_up_logged(settings: Settings) -> Iterator[None]:
+    """With HUB_LOG_FORMAT=json, what start-up would print for a person (a refusal, a busy
+    port, the catalog's or the policy's problems) becomes one log record, ERROR when
+    `hub serve` stops on it: a log pipeline reading JSON lines gets why."""
+    if settings.log_format == "text":
+        yield
+        return
+    level = logging.WARNING
+    try:
+        with err.capture() as printed:
+            try:
+                yield
+            except typer.Exit:
+                level = logging.ERROR
+                raise
+    finally:
+        text = Text.from_ansi(printed.get()).plain.strip()
+        if text:
+            announce(text, level)
 
 
 def _check_tracing() -> None:
