@@ -81,7 +81,7 @@ from servers import (
     fresh_database,
     hub_command,
 )
-from soak_load import TEMPLATES, Data, Reply, Rules, Seen, codes_of, headers_for, reply, send, weighted
+from soak_load import TEMPLATES, Data, Reply, Rules, Seen, codes_of, post, send, weighted
 from synthetic import kecamatan_in, people_in
 
 from hub.gql.service import DOCUMENT_CACHE_CHARS
@@ -508,12 +508,7 @@ def largest(run: Run, names: Iterable[str]) -> None:
             port, _ = run.rig.hubs[name]
             for query, root in largest_queries():
                 asked = json.dumps({"query": query})
-                t0 = time.monotonic()
-                url = f"http://127.0.0.1:{port}/graphql"
-                try:
-                    got = reply(t0, http.post(url, content=asked.encode(), headers=headers_for(key)))
-                except httpx.HTTPError as e:
-                    got = reply(t0, None, e)
+                t0, got = post(http, f"http://127.0.0.1:{port}/graphql", asked, key)
                 data = (got.body or {}).get("data") or {}
                 released = got.status == 200 and (data.get(root[0]) or {}).get(root[1]) is not None
                 seen = Seen(
@@ -567,11 +562,7 @@ def fuzz_batch(
         if run.now() >= until:
             return
         asked = json.dumps({"query": query})
-        t0 = time.monotonic()
-        try:
-            got = reply(t0, http.post(path, content=asked.encode(), headers=headers_for(key)))
-        except httpx.HTTPError as e:
-            got = reply(t0, None, e)
+        t0, got = post(http, path, asked, key)
         seen = Seen(t0 - run.started, run.phase, "fuzz", subject, got.status, got.seconds, got.request_id,
                     codes_of(got.body), False, fuzz=True, broken=got.broken)  # fmt: skip
         run.record(seen, got, asked)
@@ -772,9 +763,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{head}\nload at end: {load_average()}\n\nphases:\n{phase_table(run, total)}")
     print(f"\nRSS of each hub process at the end of each phase, MiB:\n{memory_table(run, total)}")
     print(f"\nanswers that never arrived: {len(broken)}" + "".join(f"\n  {line}" for line in broken[:10]))
-    internal = [line for line in logged if "internal error" in line]  # with their stack, first
-    shown = (internal + [line for line in logged if line not in internal])[:5]
-    print(f"\nthe hubs' log records at ERROR: {len(logged)}, {len(internal)} of internal errors")
+    internal = sum("internal error" in line for line in logged)
+    shown = sorted(logged, key=lambda line: "internal error" not in line)[:5]  # with their stack, first
+    print(f"\nthe hubs' log records at ERROR: {len(logged)}, {internal} of internal errors")
     print("".join(f"  {line}\n" for line in shown), end="")
     print("\nchecks:")
     for c in found:

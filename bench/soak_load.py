@@ -205,6 +205,15 @@ def reply(t0: float, r: httpx.Response | None, error: Exception | None = None) -
     return Reply(r.status_code, r.text, r.headers.get("x-request-id"), body, seconds)
 
 
+def post(http: httpx.Client, url: str, asked: str, key: str | None) -> tuple[float, Reply]:
+    """Send `asked` (a JSON body) as `key`'s caller: when it left, and its reply."""
+    t0 = time.monotonic()
+    try:
+        return t0, reply(t0, http.post(url, content=asked.encode(), headers=headers_for(key)))
+    except httpx.HTTPError as e:
+        return t0, reply(t0, None, e)
+
+
 def headers_for(key: str | None) -> dict[str, str]:
     headers = {"content-type": "application/json"}
     if key:
