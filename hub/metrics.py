@@ -10,16 +10,25 @@ hub_source_breaker_open{source}            1 while the source's circuit breaker 
 hub_document_cache_entries{schema,cache}   parsed documents (and their fast-path layouts)
 hub_document_cache_chars{schema,cache}     kept, and the query text they hold, per schema
 hub_document_cache_evictions_total{...}    (main, public); evictions > 0: the cache is full
+
+Under `hub serve --workers N` every worker writes its values to files in one directory
+(prometheus_client's multiprocess mode, `PROMETHEUS_MULTIPROC_DIR`, set by the parent),
+and whichever worker answers `/metrics` reports them all: counts and latencies summed
+over the workers, a worker that died included; cache sizes summed over the living ones;
+a breaker open in any living worker is 1.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import os
+from collections.abc import Callable, Mapping
+from contextlib import suppress
+from pathlib import Path
 from typing import Any, Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -55,12 +64,23 @@ class Metrics:
             registry=r,
         )
         self.breaker_open = Gauge(
-            "hub_source_breaker_open", "1 while a source's breaker is open", ["source"], registry=r
+            "hub_source_breaker_open", "1 while a source's breaker is open", ["source"], registry=r,
+            multiprocess_mode="livemax",
+        )  # fmt: skip
+        cached = ["schema", "cache"]
+        self.cache_entries = Gauge(
+            "hub_document_cache_entries", "Parsed documents kept", cached, registry=r,
+            multiprocess_mode="livesum",  # summed over the living workers
+        )  # fmt: skip
+        self.cache_chars = Gauge(
+            "hub_document_cache_chars", "Query text of kept documents", cached, registry=r,
+            multiprocess_mode="livesum",
+        )  # fmt: skip
+        self.cache_evictions = Counter(
+            "hub_document_cache_evictions", "Documents dropped to stay within the bounds", cached, registry=r
         )
-
-        self.document_caches = DocumentCaches()
-        r.register(self.document_caches)
-
+        self.shared = shared_directory()
+        self._watched: dict[str, list[BoundedCache]] = {}
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
 
     def child(self, metric: Any, *labels: str) -> Any:
@@ -72,41 +92,75 @@ class Metrics:
             found = self._children[key] = metric.labels(*labels)
         return found
 
+    def watch(self, schema: str, caches: Mapping[str, BoundedCache]) -> None:
+        """Report a GraphQL service's bounded caches (`GraphQLService.caches()`) as
+        `schema`'s from now on: each change sets the sizes and counts the evictions. A
+        service replaced (the public schema, rebuilt when the policy changes) is no longer
+        reported; its successor's sizes are."""
+        for old in self._watched.get(schema, []):
+            old.report = _ignore
+        self._watched[schema] = list(caches.values())
+        for name, cache in caches.items():
+            cache.report = self._reporter(cache, schema, name)
+            cache.report(0)
+
+    def _reporter(self, cache: BoundedCache, *labels: str) -> Callable[[int], None]:
+        entries, chars = self.child(self.cache_entries, *labels), self.child(self.cache_chars, *labels)
+        evictions = self.child(self.cache_evictions, *labels)
+
+        def report(dropped: int) -> None:
+            entries.set(len(cache))
+            chars.set(cache.held)
+            evictions.inc(dropped)
+
+        return report
+
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        if self.shared is None:
+            return generate_latest(self.registry)
+        forget_the_dead(self.shared)
+        every_worker = CollectorRegistry()
+        MultiProcessCollector(every_worker, self.shared)  # type: ignore[no-untyped-call]
+        return generate_latest(every_worker)
 
 
 class BoundedCache(Protocol):
     held: int  # characters of query text
-    evicted: int
+    report: Callable[[int], None]  # called with the entries just dropped, after each change
 
     def __len__(self) -> int: ...
 
 
-class Cached(Protocol):
-    def caches(self) -> Mapping[str, BoundedCache]: ...
+def _ignore(dropped: int) -> None:
+    pass
 
 
-class DocumentCaches:
-    """Reads the GraphQL services' caches when scraped. A service replaced (the public
-    schema, rebuilt when the policy changes) starts its counts again."""
+def shared_directory() -> str | None:
+    """The workers' directory when this process counts in multiprocess mode (decided by
+    prometheus_client when it was imported); None when it counts in memory."""
+    if getattr(values.ValueClass, "_multiprocess", False):
+        return os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    return None
 
-    def __init__(self) -> None:
-        self.services: dict[str, Cached] = {}  # schema name -> its service
 
-    def collect(self) -> Iterator[Metric]:
-        labels = ["schema", "cache"]
-        entries = GaugeMetricFamily("hub_document_cache_entries", "Parsed documents kept", labels=labels)
-        chars = GaugeMetricFamily("hub_document_cache_chars", "Query text of kept documents", labels=labels)
-        evictions = CounterMetricFamily(
-            "hub_document_cache_evictions", "Documents dropped to stay within the bounds", labels=labels
-        )
-        for schema, service in self.services.items():
-            for cache, kept in service.caches().items():
-                entries.add_metric([schema, cache], len(kept))
-                chars.add_metric([schema, cache], kept.held)
-                evictions.add_metric([schema, cache], kept.evicted)
-        yield from (entries, chars, evictions)
+def forget_the_dead(directory: str) -> None:
+    """Drop the live gauges (breakers, cache sizes) of workers no longer running, so that a
+    replaced worker's last sizes are not added to its successor's. Their counts stay."""
+    for file in Path(directory).glob("gauge_live*_*.db"):
+        pid = int(file.stem.rsplit("_", 1)[1])
+        if not _running(pid):
+            with suppress(FileNotFoundError):  # another worker forgot it first
+                mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # another user's process
+    return True
 
 
 __all__ = ["CONTENT_TYPE", "Metrics"]

@@ -12,12 +12,15 @@ import json
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 
 import httpx
 import pytest
 import pytest_asyncio
+from prometheus_client.metrics_core import Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.databases import ScratchDatabase
 from tests.support.hubcli import Running, hub_env, run_hub, running_hub
@@ -229,3 +232,69 @@ async def test_a_second_sigterm_ends_the_drain_at_once(tmp_path: Path) -> None:
             again = time.monotonic()
             hub.process.wait(30)
             assert time.monotonic() - again < 10, hub.printed()
+
+
+async def test_metrics_from_whichever_worker_answers_count_every_worker(tmp_path: Path) -> None:
+    """Each worker counts into files in one directory and whichever answers `/metrics`
+    reports them all (hub/metrics.py); before, each scrape showed the answering worker's
+    counts alone. A killed worker's counts stay in the sums; its cache sizes leave them."""
+    async with slow_regency(tmp_path, PEOPLE, RECIPIENTS, 0, SHARED) as (env, key):
+        tmpdir = tmp_path / "tmp"  # where `hub serve` makes its directory of counts
+        tmpdir.mkdir()
+        log = tmp_path / "serve.log"
+        with running_hub(
+            *serve_args(tmp_path), cwd=tmp_path, env=env | {"TMPDIR": str(tmpdir)}, log=log
+        ) as hub:
+            workers = await wait_for_workers(hub, 2)
+            (counts,) = tmpdir.glob("opd-hub-metrics-*")
+            asked = 40
+            for _ in range(asked):  # each on a new connection: the kernel deals them to both workers
+                async with httpx.AsyncClient(headers={"authorization": f"Bearer {key}"}) as c:
+                    r = await c.post(hub.base + "/graphql", json={"query": QUICK})
+                assert r.status_code == 200 and "errors" not in r.json(), r.text
+            own = {pid: _own_counts(counts, pid) for pid in workers}
+            answered = {pid: own[pid].get(("hub_requests_total", "/graphql"), 0) for pid in workers}
+            assert sum(answered.values()) == asked and all(answered.values()), answered
+            for _ in range(8):  # each scrape on a new connection too: any worker answers
+                scraped = await _scrape(hub)
+                assert scraped[("hub_requests_total", "/graphql")] == asked
+                assert scraped[("hub_request_seconds_count", "/graphql")] == asked
+                kept = sum(own[pid][("hub_document_cache_entries", "main")] for pid in workers)
+                assert scraped[("hub_document_cache_entries", "main")] == kept >= 1
+
+            victim = next(pid for pid in workers if own[pid][("hub_document_cache_entries", "main")])
+            os.kill(victim, signal.SIGKILL)
+            now = await wait_for_workers(hub, 2, without=victim)
+            scraped = await _scrape(hub)
+            assert scraped[("hub_requests_total", "/graphql")] == asked  # the victim's counts stay
+            living = sum(
+                _own_counts(counts, pid).get(("hub_document_cache_entries", "main"), 0) for pid in now
+            )
+            assert scraped[("hub_document_cache_entries", "main")] == living < kept  # its sizes went
+
+
+async def _scrape(hub: Running) -> dict[tuple[str, str], float]:
+    async with httpx.AsyncClient() as c:
+        r = await c.get(hub.base + "/metrics")
+    assert r.status_code == 200, r.text
+    return _samples(text_string_to_metric_families(r.text))
+
+
+def _own_counts(counts: Path, pid: int) -> dict[tuple[str, str], float]:
+    """What worker `pid` alone has counted, read from its own files."""
+    files = [str(f) for f in counts.glob(f"*_{pid}.db")]
+    return _samples(MultiProcessCollector.merge(files))
+
+
+def _samples(families: Iterable[Metric]) -> dict[tuple[str, str], float]:
+    """Every sample labelled by route (HTTP requests) or by schema (the main schema's
+    document cache), by its name and that label."""
+    found: dict[tuple[str, str], float] = {}
+    for family in families:
+        for s in family.samples:
+            label = s.labels.get("route") or (
+                s.labels.get("schema") if s.labels.get("cache") == "documents" else None
+            )
+            if label is not None and s.labels.get("status", "200") == "200":
+                found[(s.name, label)] = found.get((s.name, label), 0) + s.value
+    return found

@@ -13,6 +13,7 @@ one is refused unless everything they must agree on lives outside them:
     HUB_DISCLOSURE_KEY   the same noise for the same cells, whichever worker answers
 
 Without `HUB_REDIS_URL` each worker counts rate limits on its own (a warning says so).
+`/metrics`, from whichever worker answers, reports every worker's counts (hub/metrics.py).
 
 Example:
     $ HUB_DATABASE_URL=postgresql+asyncpg://… HUB_CURSOR_SECRET=… HUB_AUDIT_KEY=… \\
@@ -24,6 +25,7 @@ from __future__ import annotations
 import gc
 import os
 import socket
+import tempfile
 from typing import Any, SupportsIndex
 
 from sqlalchemy.engine import make_url
@@ -96,7 +98,11 @@ def serve(settings: Settings, workers: int, sock: socket.socket) -> None:
         "hub.cli.workers:app", factory=True, workers=workers, log_level="warning", log_config=None,
         access_log=False,
     )  # fmt: skip
-    Multiprocess(config, sockets=[sock]).run()
+    # every worker counts into files here, and /metrics reports them all (hub/metrics.py);
+    # a fresh directory each time, as files left from an earlier run would be added in
+    with tempfile.TemporaryDirectory(prefix="opd-hub-metrics-") as counts:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = counts
+        Multiprocess(config, sockets=[sock]).run()
 
 
 def app() -> ASGIApp:

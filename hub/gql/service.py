@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from inspect import isawaitable
 from typing import Any
@@ -75,6 +76,7 @@ class _Lru(OrderedDict[str, Any]):
         self.chars = chars
         self.held = 0
         self.evicted = 0  # entries dropped to stay within the bounds: > 0 once the cache is full
+        self.report: Callable[[int], None] = _unwatched  # told of each change (hub/metrics.py)
 
     def put(self, key: str, value: Any) -> None:
         if len(key) > self.chars:
@@ -84,10 +86,17 @@ class _Lru(OrderedDict[str, Any]):
         self[key] = value
         self.move_to_end(key)
         self.held += len(key)
+        dropped = 0
         while len(self) > self.size or self.held > self.chars:
             old, _ = self.popitem(last=False)
             self.held -= len(old)
-            self.evicted += 1
+            dropped += 1
+        self.evicted += dropped
+        self.report(dropped)
+
+
+def _unwatched(dropped: int) -> None:
+    pass
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,7 @@ class Hub:
             audience = public_audience(self.catalog, self.policy)
             schema = build_schema(self.catalog, self.settings.default_first, audience)
             self._public = (version, GraphQLService(schema, self.settings))
-            self.metrics.document_caches.services["public"] = self._public[1]
+            self.metrics.watch("public", self._public[1].caches())
         return self._public[1]
 
     @classmethod
@@ -103,7 +103,7 @@ class Hub:
             Cursors(settings.cursor_secret), policy, store, metrics, AuditLog(store, audit_sink), audit_key,
             disclosure_key,
         )  # fmt: skip
-        metrics.document_caches.services["main"] = hub.graphql
+        metrics.watch("main", hub.graphql.caches())
         hub.public_graphql()  # built now, so the first anonymous caller does not wait for it
         return hub
 
