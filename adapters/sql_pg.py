@@ -118,13 +118,14 @@ class PgRunner:
         self.pool_size = pool_size
         self.idle_timeout = idle_timeout
         self._pool: Pool | None = None
-        self._compiled: OrderedDict[Hashable, Compiled] = OrderedDict()  # the oldest goes first
+        self._compiled: OrderedDict[Hashable, Compiled] = OrderedDict()  # least recently used first
         self._seen = Doorkeeper()  # shapes asked for before: only they are kept
         self.listeners: list[Callable[[str], None]] = []  # told each statement's text (tests count them)
 
     def compile(self, key: Hashable, build: Build, values: Sequence[Any]) -> Compiled:
         found = self._compiled.get(key)
         if found is not None:
+            self._compiled.move_to_end(key)
             return found
         binds = Binds(arrays=True)
         compiled = build(binds).compile(dialect=self.dialect)

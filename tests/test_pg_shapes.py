@@ -1,5 +1,5 @@
 """A PostgreSQL source keeps a statement shape's compiled text from its second call, and
-at most `COMPILED_KEPT` of them, the oldest going first (adapters/sql_pg.py): a flood of
+at most `COMPILED_KEPT` of them, the least recently used going first (adapters/sql_pg.py): a flood of
 odd shapes, each asked for once, neither fills the process nor pushes out the shapes
 real clients ask for."""
 
@@ -35,13 +35,15 @@ def test_a_shape_is_kept_from_its_second_call() -> None:
     assert pg.compile("nik", by("nik"), ["x"]) is second
 
 
-def test_the_oldest_kept_shapes_go_first(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_least_recently_used_shapes_go_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A shape in use stays however many newer ones come after it: before, the oldest
+    added went first, and a hot shape was compiled again after COMPILED_KEPT newer ones."""
     monkeypatch.setattr(sql_pg, "COMPILED_KEPT", 2)
     pg = runner()
     kept = {}
-    for key in ("a", "b", "c"):
+    for key in ("a", "b", "c", "d"):
         for _ in range(2):
             kept[key] = pg.compile(key, by("nik"), ["x"])
-    assert pg.compile("c", by("nik"), ["x"]) is kept["c"]
-    assert pg.compile("b", by("nik"), ["x"]) is kept["b"]
-    assert pg.compile("a", by("nik"), ["x"]) is not kept["a"]  # the oldest, gone for the third
+        assert pg.compile("a", by("nik"), ["x"]) is kept["a"]  # in use: still kept
+    assert pg.compile("d", by("nik"), ["x"]) is kept["d"]
+    assert pg.compile("c", by("nik"), ["x"]) is not kept["c"]  # the least recently used, gone
