@@ -165,6 +165,9 @@ class AggregateQuery:
     # for a source that perturbs by its own rules (a remote hub; `computes_cell_keys`
     # False): each row ends with whether that source perturbed it
     published: bool = False
+    # at most this many rows, the first groups in order (a remote hub answers all its
+    # groups: the caller counts them); None: every group
+    limit: int | None = None
 
 
 class SourceError(Exception):

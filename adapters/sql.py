@@ -229,13 +229,18 @@ class SqlAdapter(Adapter):
             grouped = stmt.group_by(*groups).subquery("groups")
             keys = list(grouped.c)[: len(groups)]
             order = [x for c in keys for x in (sa.case((c.is_(None), 1), else_=0).asc(), c.asc())]
-            return sa.select(*grouped.c).order_by(*order)
+            ordered = sa.select(*grouped.c).order_by(*order)
+            return ordered if query.limit is None else ordered.limit(bind(query.limit, sa.Integer()))
+
+        def values() -> list[Any]:
+            out = filter_values(query.where, list(prefix))
+            return out if query.limit is None or not query.group_by else [*out, query.limit]
 
         shape = filter_shape(query.where)
-        keyed = query.cell_key is not None
-        key = ("aggregate", query.dataset, query.group_by, query.measures, shape, keyed, listed)
+        keyed, limited = query.cell_key is not None, query.limit is not None
+        key = ("aggregate", query.dataset, query.group_by, query.measures, shape, keyed, listed, limited)
         prefix = [query.cell_key.prefix] if query.cell_key is not None and not listed else []
-        rows = await self._run(key, build, lambda: filter_values(query.where, list(prefix)))
+        rows = await self._run(key, build, values)
         if not keyed or listed:
             return rows
         # a Decimal from PostgreSQL and MariaDB; NULL for no rows (a filter matching nothing)

@@ -134,12 +134,12 @@ async def run_match(sources: Calls, plan: MatchPlan) -> list[dict[str, Any]]:
 
 async def run_aggregate(
     sources: Calls, plan: AggregatePlan, measures: tuple[tuple[Measure, str], ...] | None = None,
-    cell_key: CellKey | None = None, published: bool = False,
+    cell_key: CellKey | None = None, published: bool = False, limit: int | None = None,
 ) -> list[Row]:  # fmt: skip
     """Rows of (*group values, count, *measures): the plan's, or `measures`; with
     `cell_key`, each row ends with its group's cell key; `published`: as the source
-    perturbed them (AggregateQuery.published)."""
+    perturbed them (AggregateQuery.published); `limit`: at most that many groups."""
     measures = plan.measures if measures is None else measures
-    query = AggregateQuery(plan.dataset, plan.group_by, plan.where, measures, cell_key, published)
+    query = AggregateQuery(plan.dataset, plan.group_by, plan.where, measures, cell_key, published, limit)
     source = sources.of_dataset[plan.dataset]
     return await sources.call(source, lambda a: a.aggregate(query))

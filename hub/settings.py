@@ -28,6 +28,11 @@ class Settings(BaseSettings):
         ge=1,
         description="Rows a download asks its source for at a time (at most the source's max_rows).",
     )
+    max_groups: int = Field(
+        10_000,
+        ge=1,
+        description="Most groups one request's aggregates may answer together (QUERY_TOO_COMPLEX past it).",
+    )
     max_depth: int = Field(15, ge=2, description="Deepest field nesting a query may have.")
     max_aliases: int = Field(100, ge=1, description="Most aliased fields in one query.")
     max_fields: int = Field(

@@ -16,6 +16,7 @@ import json
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -321,18 +322,29 @@ def error_of(body: dict[str, Any], opd: str, field: str) -> dict[str, Any]:
 # ----- 1. the hub's answers equal the oracle's on every layout -----
 
 
+@asynccontextmanager
+async def on_layout(
+    layout: str, tmp_path_factory: pytest.TempPathFactory, **settings: Any
+) -> AsyncIterator[Regency]:
+    """The rows on `layout` (one of LAYOUTS), and a hub over them with `settings`
+    (user:tester may do anything)."""
+    residents, recipients = LAYOUTS[layout]
+    tmp = tmp_path_factory.mktemp(layout.replace("+", "-"))
+    databases = await load_regency(tmp, PEOPLE, RECIPIENTS, kind=residents, recipients_kind=recipients)
+    hub, client = await start_hub(tmp, **settings)
+    regency = Regency(layout, hub, client, PEOPLE, RECIPIENTS, databases)
+    try:
+        yield regency
+    finally:
+        await regency.close()
+
+
 @pytest_asyncio.fixture(scope="module", params=list(LAYOUTS))
 async def served(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Regency]:
-    """The rows on one layout of LAYOUTS, and a hub over them (user:tester may do anything)."""
-    residents, recipients = LAYOUTS[request.param]
-    tmp = tmp_path_factory.mktemp(request.param.replace("+", "-"))
-    databases = await load_regency(tmp, PEOPLE, RECIPIENTS, kind=residents, recipients_kind=recipients)
-    hub, client = await start_hub(tmp)
-    regency = Regency(request.param, hub, client, PEOPLE, RECIPIENTS, databases)
-    yield regency
-    await regency.close()
+    async with on_layout(request.param, tmp_path_factory) as regency:
+        yield regency
 
 
 @pytest.mark.parametrize(("dataset", "where", "condition"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])

@@ -75,7 +75,8 @@ def _dataset_fields(t: DatasetTypes, resolvers: Resolvers, default_first: int) -
                 ),
             },
             resolve=resolvers.aggregate(t),
-            description=f"Counts and measures of {ds.qualified}. {disclosure_text(ds)}",
+            description=f"Counts and measures of {ds.qualified} (a request's aggregates answer at most "
+            f"HUB_MAX_GROUPS groups together). {disclosure_text(ds)}",
         )
     return out
 

@@ -41,7 +41,7 @@ from hub.gql.aggregate import Rule, aggregate_plan, write_groups
 from hub.gql.answer import shape_connection
 from hub.gql.dataset_types import DatasetTypes
 from hub.gql.executor import Precompleted, SubError
-from hub.gql.groups import fetch_groups
+from hub.gql.groups import GroupBudget, fetch_groups
 from hub.gql.guesses import filter_guesses, limit_error, match_guesses, related_guesses, spend
 from hub.gql.match import match_plan, write_matches
 from hub.gql.selection import Selected, collect
@@ -115,6 +115,8 @@ class Context(Protocol):
     def limits(self) -> MatchLimits: ...
     @property
     def disclosure_key(self) -> str: ...
+    @property
+    def groups(self) -> GroupBudget: ...
 
 
 async def read(
@@ -331,7 +333,7 @@ async def aggregate(
     where, verified = await resolved(ctx, types, plan.dataset, plan.where, checked)  # budget (relationships)
     plan = replace(plan, where=where)
     counts, rows, rule = await fetch_groups(
-        ctx.sources, ctx.disclosure_key, t, plan, rule, keys(types)
+        ctx.sources, ctx.disclosure_key, t, plan, rule, keys(types), ctx.groups
     )  # fetch
     note_aggregate(ctx, t, used, counts, rule, verified)  # note
     return Precompleted(write_groups(t, plan, sel, rows, rule, q, types))  # write

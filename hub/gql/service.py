@@ -30,6 +30,7 @@ from hub.errors import HubError, Internal
 from hub.filter_size import FilterBudget
 from hub.gql import fast_path
 from hub.gql.executor import HubExecutor
+from hub.gql.groups import GroupBudget
 from hub.gql.limits import TOO_COMPLEX, Limits
 from hub.gql.pipeline import MatchLimits
 from hub.gql.schema import HubSchema
@@ -58,6 +59,7 @@ class RequestContext:
     quotas: QuotaBook
     limits: MatchLimits
     disclosure_key: str
+    groups: GroupBudget
 
 
 # Query text the caches may hold, counted in characters. A parsed document (or the errors

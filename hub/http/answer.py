@@ -19,6 +19,7 @@ from hub.audit.ledger import Ledger
 from hub.audit.log import Entry, query_hash
 from hub.errors import AuditUnavailable, AuditWriteFailed, HubError
 from hub.filter_size import FilterBudget
+from hub.gql.groups import GroupBudget
 from hub.gql.pipeline import MatchLimits
 from hub.gql.service import GraphQLService, RequestContext
 from hub.http.hub import Hub
@@ -52,6 +53,7 @@ async def answer(
             hub.settings.match_quota if who.match_quota is None else who.match_quota,
         ),
         hub.disclosure_key,
+        GroupBudget(hub.settings.max_groups),
     )
     ran = await service.run(ctx, query, variables, name)
     seen = access.current()
