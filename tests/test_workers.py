@@ -271,6 +271,7 @@ async def test_metrics_from_whichever_worker_answers_count_every_worker(tmp_path
                 _own_counts(counts, pid).get(("hub_document_cache_entries", "main"), 0) for pid in now
             )
             assert scraped[("hub_document_cache_entries", "main")] == living < kept  # its sizes went
+        assert hub.process.returncode is not None and not counts.exists()  # removed when the hub stops
 
 
 async def _scrape(hub: Running) -> dict[tuple[str, str], float]:
