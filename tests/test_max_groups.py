@@ -18,6 +18,8 @@ import pytest_asyncio
 
 from adapters.base import AggregateQuery
 from hub.audit.log import records
+from hub.errors import QueryTooComplex
+from hub.gql.groups import GroupBudget
 from tests.support.regency import Regency
 from tests.test_relationship_filters import LAYOUTS, PEOPLE, RECIPIENTS, ask, error_of, on_layout
 
@@ -94,3 +96,15 @@ async def test_a_source_answers_at_most_the_groups_asked_for(limited: Regency, l
     for _ in range(2):  # the second time from the compiled statement a source keeps
         first = await source.adapter.aggregate(AggregateQuery("dukcapil.penduduk", ("nik",), limit=limit))
         assert first == every[:limit]
+
+
+def test_a_spent_budget_asks_a_source_for_one_group_never_for_none_or_a_negative_count() -> None:
+    """Aggregates that ran side by side can spend past the limit together; a later one
+    asks for one group (SQLite reads LIMIT -1 as no limit at all, PostgreSQL refuses it)."""
+    budget = GroupBudget(5)
+    assert budget.asked() == 6
+    budget.spend(5, "a")
+    assert budget.asked() == 1
+    with pytest.raises(QueryTooComplex):
+        budget.spend(9, "b")
+    assert budget.left == -9 and budget.asked() == 1

@@ -34,6 +34,12 @@ class GroupBudget:
         self.limit = limit
         self.left = limit
 
+    def asked(self) -> int:
+        """Groups to ask a source for: one more than are left, so that a grouping past
+        them shows; 1 once they are spent (aggregates of one request run side by side,
+        so they can spend past the limit together before one is refused)."""
+        return max(self.left, 0) + 1
+
     def spend(self, groups: int, dataset: str) -> None:
         """QUERY_TOO_COMPLEX once the request's aggregates pass the limit together."""
         self.left -= groups
@@ -53,7 +59,7 @@ async def fetch_groups(
     they were published by: exact, suppressed later in `write_groups`, perturbed here
     from the cell keys the source computes (`secret`: the disclosure key), or as
     another hub perturbed them. Their number is spent from `budget`."""
-    counts, rows, rule = await _fetched(sources, secret, t, plan, rule, keys, budget.left + 1)
+    counts, rows, rule = await _fetched(sources, secret, t, plan, rule, keys, budget.asked())
     budget.spend(len(counts), plan.dataset)
     return counts, rows, rule
 
