@@ -206,9 +206,15 @@ class Adapter(ABC):
 
     @abstractmethod
     async def lookup(
-        self, dataset: str, field: str, values: Sequence[Any], fields: tuple[str, ...]
+        self,
+        dataset: str,
+        field: str,
+        values: Sequence[Any],
+        fields: tuple[str, ...],
+        limit: int | None = None,
     ) -> list[Row]:
-        """All rows whose `field` is one of `values`, in key order, values in `fields` order."""
+        """All rows whose `field` is one of `values`, in key order, values in `fields` order;
+        with `limit`, at most that many (a caller that must not hold more asks for one more)."""
 
     @abstractmethod
     async def aggregate(self, query: AggregateQuery) -> list[Row]:

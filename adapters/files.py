@@ -355,10 +355,15 @@ class FileAdapter(Adapter):
             return await sql.count(dataset, where)
 
     async def lookup(
-        self, dataset: str, field: str, values: Sequence[Any], fields: tuple[str, ...]
+        self,
+        dataset: str,
+        field: str,
+        values: Sequence[Any],
+        fields: tuple[str, ...],
+        limit: int | None = None,
     ) -> list[Row]:
         async with self._use() as sql:
-            return await sql.lookup(dataset, field, values, fields)
+            return await sql.lookup(dataset, field, values, fields, limit)
 
     async def aggregate(self, query: AggregateQuery) -> list[Row]:
         async with self._use() as sql:

@@ -230,8 +230,14 @@ class GraphQLAdapter(Adapter):
         return int(conn["totalCount"])
 
     async def lookup(
-        self, dataset: str, field: str, values: Sequence[Any], fields: tuple[str, ...]
+        self,
+        dataset: str,
+        field: str,
+        values: Sequence[Any],
+        fields: tuple[str, ...],
+        limit: int | None = None,
     ) -> list[Row]:
+        """With `limit`, the remote is asked for no more pages once that many are found."""
         out: list[Row] = []
         rem = self.remotes[dataset]
         for start in range(0, len(values), REMOTE_PAGE):
@@ -240,7 +246,9 @@ class GraphQLAdapter(Adapter):
                 dataset, fields, Cmp(field, "in", chunk), (Order(rem.key),), None, 10 * REMOTE_PAGE
             )
             out += await self.fetch(page)
-        return out
+            if limit is not None and len(out) >= limit:
+                break
+        return out[:limit]
 
     async def aggregate(self, query: AggregateQuery) -> list[Row]:
         if query.cell_key is not None:  # the remote hub perturbs (or not) by its own rules

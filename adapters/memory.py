@@ -187,9 +187,14 @@ class MemoryAdapter(Adapter):
         return count(self.rows[dataset], where)
 
     async def lookup(
-        self, dataset: str, field: str, values: Sequence[Any], fields: tuple[str, ...]
+        self,
+        dataset: str,
+        field: str,
+        values: Sequence[Any],
+        fields: tuple[str, ...],
+        limit: int | None = None,
     ) -> list[Row]:
-        return lookup(self.rows[dataset], self.bindings[dataset].key, field, values, fields)
+        return lookup(self.rows[dataset], self.bindings[dataset].key, field, values, fields)[:limit]
 
     async def aggregate(self, query: AggregateQuery) -> list[Row]:
         return aggregate(self.rows[query.dataset], query)
@@ -266,13 +271,18 @@ class RecordsAdapter(Adapter):
         return count(await self._rows(dataset, where), where)
 
     async def lookup(
-        self, dataset: str, field: str, values: Sequence[Any], fields: tuple[str, ...]
+        self,
+        dataset: str,
+        field: str,
+        values: Sequence[Any],
+        fields: tuple[str, ...],
+        limit: int | None = None,
     ) -> list[Row]:
         if len(values) == 1:
             rows = await self._rows(dataset, Cmp(field, "eq", values[0]))
         else:
             rows = await self._rows(dataset, None)
-        return lookup(rows, self.bindings[dataset].key, field, values, fields)
+        return lookup(rows, self.bindings[dataset].key, field, values, fields)[:limit]
 
     async def aggregate(self, query: AggregateQuery) -> list[Row]:
         return aggregate(await self._rows(query.dataset, query.where), query)

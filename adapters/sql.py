@@ -179,7 +179,12 @@ class SqlAdapter(Adapter):
         return int(rows[0][0])
 
     async def lookup(
-        self, dataset: str, field: str, values: Sequence[Any], fields: tuple[str, ...]
+        self,
+        dataset: str,
+        field: str,
+        values: Sequence[Any],
+        fields: tuple[str, ...],
+        limit: int | None = None,
     ) -> list[Row]:
         if not values:
             return []
@@ -187,10 +192,11 @@ class SqlAdapter(Adapter):
 
         def build(bind: Binds) -> sa.Select[Any]:
             stmt = sa.select(*(t.col[f] for f in fields)).where(bind.one_of(t.col[field], values))
-            return stmt.order_by(t.col[t.key])
+            stmt = stmt.order_by(t.col[t.key])
+            return stmt if limit is None else stmt.limit(bind(limit, sa.Integer()))
 
-        key = ("lookup", dataset, field, fields)
-        return await self._run(key, build, lambda: [list(values)])
+        key = ("lookup", dataset, field, fields, limit is not None)
+        return await self._run(key, build, lambda: [list(values)] if limit is None else [list(values), limit])
 
     def joins(self, dataset: str, target: str) -> bool:
         return dataset in self.tables and target in self.tables

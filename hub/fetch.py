@@ -1,6 +1,8 @@
 """Runs plans on the adapters: one page query, one count when asked, and one batched
 lookup per relationship per level (never one per row). Relationships of the same
-level run concurrently; each call is bounded by its source's timeout.
+level run concurrently; each call is bounded by its source's timeout. A to-many
+relationship brings a page at most its target source's `max_rows` rows (QUERY_TOO_COMPLEX
+beyond; the source is asked for one more): a page of 1,000 rows may relate to far more.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.base import Adapter, AggregateQuery, CellKey, Measure, PageQuery, Row
+from hub.errors import QueryTooComplex
 from hub.normalize import normalizer
 from hub.plan import AggregatePlan, MatchPlan, NodePlan, ReadPlan, RelPlan
 from hub.sources import Calls
@@ -71,7 +74,14 @@ async def _resolve(sources: Calls, node: NodePlan, rel: RelPlan, rows: list[Row]
         fields = rel.node.fields
         extra = rel.target_field not in fields
         wanted = (*fields, rel.target_field) if extra else fields
-        found = await lookup(sources, rel.target, rel.target_field, keys, wanted)
+        most = sources.of_dataset[rel.target].max_rows if rel.many else None
+        found = await lookup(sources, rel.target, rel.target_field, keys, wanted, most)
+        if most is not None and len(found) > most:
+            raise QueryTooComplex(
+                f"the {rel.target} rows related to this page through {rel.name} number more than that "
+                f"source's max_rows ({most:,}): ask for fewer rows (first) or narrow the filter",
+                limit="max_rows",
+            )
         at = wanted.index(rel.target_field)
         group_keys = [r[at] for r in found]
         if extra:
@@ -90,21 +100,28 @@ async def _resolve(sources: Calls, node: NodePlan, rel: RelPlan, rows: list[Row]
 
 
 async def lookup(
-    sources: Calls, dataset: str, field: str, keys: list[Any], wanted: tuple[str, ...]
+    sources: Calls,
+    dataset: str,
+    field: str,
+    keys: list[Any],
+    wanted: tuple[str, ...],
+    most: int | None = None,
 ) -> list[Row]:
     """`Adapter.lookup` in batches of LOOKUP_BATCH keys: a nested level can hold many
     more keys than one statement may bind (SQLite takes 32,766). Rows of one key are
-    always in one batch, in key order."""
+    always in one batch, in key order. With `most`, no more than `most` + 1 rows are
+    asked for: more than `most` says there are too many."""
     source = sources.of_dataset[dataset]
+    found: list[Row] = []
 
     def ask(batch: list[Any]) -> Callable[[Adapter], Awaitable[list[Row]]]:
-        return lambda a: a.lookup(dataset, field, batch, wanted)
+        limit = None if most is None else most + 1 - len(found)
+        return lambda a: a.lookup(dataset, field, batch, wanted, limit)
 
-    if len(keys) <= LOOKUP_BATCH:
-        return await sources.call(source, ask(keys))
-    found: list[Row] = []
     for i in range(0, len(keys), LOOKUP_BATCH):
         found += await sources.call(source, ask(keys[i : i + LOOKUP_BATCH]))
+        if most is not None and len(found) > most:
+            break
     return found
 
 

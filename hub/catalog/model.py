@@ -85,7 +85,10 @@ class SourceSpec(_Frozen):
     breaker_failures: int = Field(5, ge=1, description="consecutive failures that open the circuit breaker")
     breaker_reset: float = Field(10.0, gt=0, description="seconds the breaker stays open before a probe")
     max_rows: int = Field(
-        50_000, ge=1, description="rows the hub may fetch to answer what the source cannot do itself"
+        50_000,
+        ge=1,
+        description="rows the hub may fetch to answer what the source cannot do itself, and rows a "
+        "to-many relationship to its datasets may bring one page",
     )
 
 
