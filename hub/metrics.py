@@ -98,7 +98,7 @@ class Metrics:
         service replaced (the public schema, rebuilt when the policy changes) is no longer
         reported; its successor's sizes are."""
         for old in self._watched.get(schema, []):
-            old.report = _ignore
+            old.unwatch()
         self._watched[schema] = list(caches.values())
         for name, cache in caches.items():
             cache.report = self._reporter(cache, schema, name)
@@ -128,11 +128,9 @@ class BoundedCache(Protocol):
     held: int  # characters of query text
     report: Callable[[int], None]  # called with the entries just dropped, after each change
 
+    def unwatch(self) -> None: ...  # report nothing from now on
+
     def __len__(self) -> int: ...
-
-
-def _ignore(dropped: int) -> None:
-    pass
 
 
 def shared_directory() -> str | None:

@@ -96,6 +96,9 @@ class _Lru(OrderedDict[str, Any]):
         self.evicted += dropped
         self.report(dropped)
 
+    def unwatch(self) -> None:
+        self.report = _unwatched
+
 
 def _unwatched(dropped: int) -> None:
     pass
