@@ -78,6 +78,17 @@ async def test_the_aggregates_of_one_request_share_the_limit(limited: Regency) -
     assert "errors" not in body, body  # 40 and 20: the limit exactly
 
 
+async def test_a_refused_aggregate_leaves_the_budget_to_the_others(limited: Regency) -> None:
+    """Past the limit alone, `a` is refused whichever finishes first; `b` is answered,
+    with its 10 groups or with none."""
+    for b, groups in ((NIKS[:10], NIKS[:10]), (["0000000000000000"], [])):
+        body = await ask(limited.hub, "user:tester", TWO, {"a": NIKS[: LIMIT + 1], "b": b})
+        (error,) = body["errors"]
+        _too_many(error)
+        assert error["path"][-1] == "a" and body["data"]["dukcapil"]["a"] is None
+        assert [g["group"]["nik"] for g in body["data"]["dukcapil"]["b"]] == groups
+
+
 async def test_a_grouping_by_related_fields_is_held_to_the_limit(limited: Regency) -> None:
     ids = [r["id"] for r in RECIPIENTS]
     body = await ask(limited.hub, "user:tester", RELATED, {"ids": ids[:LIMIT]})
@@ -98,13 +109,20 @@ async def test_a_source_answers_at_most_the_groups_asked_for(limited: Regency, l
         assert first == every[:limit]
 
 
-def test_a_spent_budget_asks_a_source_for_one_group_never_for_none_or_a_negative_count() -> None:
-    """Aggregates that ran side by side can spend past the limit together; a later one
-    asks for one group (SQLite reads LIMIT -1 as no limit at all, PostgreSQL refuses it)."""
+def test_a_refused_aggregate_spends_nothing_and_a_spent_budget_asks_for_one_group() -> None:
+    """The budget counts the groups a request answers: a refused aggregate spends none, so
+    a later one that fits is answered and an aggregate of no groups is never refused. A
+    spent budget asks a source for one group, never none or a negative count (SQLite
+    reads LIMIT -1 as no limit at all, PostgreSQL refuses it)."""
     budget = GroupBudget(5)
     assert budget.asked() == 6
-    budget.spend(5, "a")
-    assert budget.asked() == 1
+    budget.spend(3, "a")
     with pytest.raises(QueryTooComplex):
-        budget.spend(9, "b")
-    assert budget.left == -9 and budget.asked() == 1
+        budget.spend(3, "b")
+    assert budget.left == 2 and budget.asked() == 3
+    budget.spend(2, "c")
+    assert budget.left == 0 and budget.asked() == 1
+    with pytest.raises(QueryTooComplex):
+        budget.spend(1, "d")
+    budget.spend(0, "e")
+    assert budget.left == 0 and budget.asked() == 1

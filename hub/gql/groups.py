@@ -6,8 +6,8 @@ A request's aggregates answer at most `HUB_MAX_GROUPS` groups together (`GroupBu
 an aggregate is a table, not an extract (pages and downloads are), and its answer is held
 whole in memory. Grouped by a field of distinct values, one aggregate of 100,000 residents
 answered 19 MB and took a hub 77 MiB past its peak. A source is asked for one group more
-than the budget has left, so that a grouping past it costs the budget and one row, not
-the whole table.
+than the budget has left, so that a grouping past it is refused having fetched one row
+more than the budget, not the whole table.
 """
 
 from __future__ import annotations
@@ -36,19 +36,22 @@ class GroupBudget:
 
     def asked(self) -> int:
         """Groups to ask a source for: one more than are left, so that a grouping past
-        them shows; 1 once they are spent (aggregates of one request run side by side,
-        so they can spend past the limit together before one is refused)."""
-        return max(self.left, 0) + 1
+        them shows (1 once they are spent: a LIMIT of 0 would hide one)."""
+        return self.left + 1
 
     def spend(self, groups: int, dataset: str) -> None:
-        """QUERY_TOO_COMPLEX once the request's aggregates pass the limit together."""
-        self.left -= groups
-        if self.left < 0:
+        """Count an aggregate's groups as answered, or QUERY_TOO_COMPLEX when they are more
+        than are left. A refused aggregate answers nothing and spends nothing, so that the
+        budget counts what the request answers: an aggregate of no groups is never
+        refused. Aggregates of one request run side by side; each asks for what was left
+        when it started, and they are counted in the order they finish."""
+        if groups > self.left:
             raise QueryTooComplex(
                 f"the aggregate of {dataset} has more groups than the request may answer ({self.limit:,} "
                 "for all its aggregates together): group by fewer fields or narrow the filter; the limit is "
                 f"{self.limit} (HUB_MAX_GROUPS)", limit="HUB_MAX_GROUPS",
             )  # fmt: skip
+        self.left -= groups
 
 
 async def fetch_groups(
