@@ -91,7 +91,8 @@ def _noted(
 ) -> None:
     """What the access record says of the request: the first error's code when nothing
     ran (the document did not parse or validate, the variables did not coerce), else its
-    `outcome`. A route that runs several (an open-data page) keeps its first request id."""
+    `outcome`. Each route runs one request (an open-data page too), so the request id is
+    this one's unless a refusal set it first (`access.failed`)."""
     seen.subject = who.subject
     seen.request_id = seen.request_id or request_id
     if operation is not None:
