@@ -180,3 +180,30 @@ def test_without_the_setting_no_opentelemetry_is_loaded(tmp_path: Path) -> None:
         env={**env, "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9"},
     )  # fmt: skip
     assert "opentelemetry.instrumentation.asgi" in traced.stdout, traced.stderr  # the check can fail
+
+
+def test_a_span_leaves_with_the_kept_attributes_only() -> None:
+    """What an instrumentation might add (a URL, an exception's message, a link's
+    attributes) is dropped before export; names, counts and contexts stay."""
+    from opentelemetry.sdk.trace import Event, ReadableSpan
+    from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode
+
+    from hub.http.tracing import scrubbed
+
+    context = SpanContext(trace_id=1, span_id=2, is_remote=False)
+    linked = SpanContext(trace_id=3, span_id=4, is_remote=True)
+    span = ReadableSpan(
+        name="POST /graphql", context=context, kind=SpanKind.SERVER,
+        attributes={"http.route": "/graphql", "http.url": "/graphql?nik=3201010101010001", "hub.outcome": "ok"},
+        events=[Event("exception", {"exception.type": "ValueError", "exception.message": "3201010101010001"})],
+        links=[Link(linked, {"peer.nik": "3201010101010001"})],
+        status=Status(StatusCode.ERROR, "no row for 3201010101010001"), start_time=1, end_time=2,
+    )  # fmt: skip
+    out = scrubbed(span)
+    assert dict(out.attributes or {}) == {"http.route": "/graphql", "hub.outcome": "ok"}
+    assert [dict(e.attributes or {}) for e in out.events] == [{"exception.type": "ValueError"}]
+    assert [(link.context, dict(link.attributes or {})) for link in out.links] == [(linked, {})]
+    assert out.status.status_code is StatusCode.ERROR and out.status.description is None
+    kept = (out.name, out.context, out.kind, out.start_time, out.end_time)
+    assert kept == ("POST /graphql", context, SpanKind.SERVER, 1, 2)
+    assert "3201010101010001" not in repr((out.attributes, [e.attributes for e in out.events], out.links))

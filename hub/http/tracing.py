@@ -12,8 +12,9 @@ route. Each request is one server span, named by method and route template (`POS
 
 A span never carries a value: before export, every attribute not in `KEPT` is dropped
 (the URL, its path and query string, client addresses, any header an `OTEL_*` setting
-captures), so is an error's description and every event attribute but the exception's
-type. Example, the span of a confidential read as the collector gets it:
+captures), so is an error's description, every event attribute but the exception's
+type and every link's attributes. Example, the span of a confidential read as the
+collector gets it:
 
     name "POST /graphql", kind SERVER, attributes {http.method: POST, http.route: /graphql,
     http.status_code: 200, hub.request_id: 9f1c2ab4d3e07781, hub.subject: opd:dinsos,
@@ -36,7 +37,7 @@ from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-from opentelemetry.trace import Status
+from opentelemetry.trace import Link, Status
 from opentelemetry.util.http import get_excluded_urls
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -133,13 +134,16 @@ class Scrubbed(SpanExporter):
 
 
 def scrubbed(span: ReadableSpan) -> ReadableSpan:
+    """`span` with the attributes in `KEPT` and `hub.*` only, of its events the exception's
+    type only, and its links without attributes."""
     kept = {k: v for k, v in (span.attributes or {}).items() if k in KEPT or k.startswith(HUB)}
     events = [
         Event(e.name, {k: v for k, v in (e.attributes or {}).items() if k == "exception.type"}, e.timestamp)
         for e in span.events
     ]
     return ReadableSpan(
-        span.name, span.context, span.parent, span.resource, kept, events, span.links, span.kind,
+        name=span.name, context=span.context, parent=span.parent, resource=span.resource, attributes=kept,
+        events=events, links=[Link(link.context) for link in span.links], kind=span.kind,
         status=Status(span.status.status_code), start_time=span.start_time, end_time=span.end_time,
         instrumentation_scope=span.instrumentation_scope,
     )  # fmt: skip
