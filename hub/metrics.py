@@ -15,20 +15,20 @@ Under `hub serve --workers N` every worker writes its values to files in one dir
 (prometheus_client's multiprocess mode, `PROMETHEUS_MULTIPROC_DIR`, set by the parent),
 and whichever worker answers `/metrics` reports them all: counts and latencies summed
 over the workers, a worker that died included; cache sizes summed over the living ones;
-a breaker open in any living worker is 1.
+a breaker open in any living worker is 1. Dead workers' files are folded into one set at
+the scrape (hub/metrics_files.py).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from contextlib import suppress
-from pathlib import Path
 from typing import Any, Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
-from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+from hub.metrics_files import read_all
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -118,10 +118,7 @@ class Metrics:
     def render(self) -> bytes:
         if self.shared is None:
             return generate_latest(self.registry)
-        forget_the_dead(self.shared)
-        every_worker = CollectorRegistry()
-        MultiProcessCollector(every_worker, self.shared)  # type: ignore[no-untyped-call]
-        return generate_latest(every_worker)
+        return read_all(self.shared)
 
 
 class BoundedCache(Protocol):
@@ -139,26 +136,6 @@ def shared_directory() -> str | None:
     if getattr(values.ValueClass, "_multiprocess", False):
         return os.environ["PROMETHEUS_MULTIPROC_DIR"]
     return None
-
-
-def forget_the_dead(directory: str) -> None:
-    """Drop the live gauges (breakers, cache sizes) of workers no longer running, so that a
-    replaced worker's last sizes are not added to its successor's. Their counts stay."""
-    for file in Path(directory).glob("gauge_live*_*.db"):
-        pid = int(file.stem.rsplit("_", 1)[1])
-        if not _running(pid):
-            with suppress(FileNotFoundError):  # another worker forgot it first
-                mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # another user's process
-    return True
 
 
 __all__ = ["CONTENT_TYPE", "Metrics"]

@@ -267,6 +267,7 @@ async def test_metrics_from_whichever_worker_answers_count_every_worker(tmp_path
             now = await wait_for_workers(hub, 2, without=victim)
             scraped = await _scrape(hub)
             assert scraped[("hub_requests_total", "/graphql")] == asked  # the victim's counts stay
+            assert not list(counts.glob(f"*_{victim}.db"))  # folded into one set (hub/metrics_files.py)
             living = sum(
                 _own_counts(counts, pid).get(("hub_document_cache_entries", "main"), 0) for pid in now
             )

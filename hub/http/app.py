@@ -30,6 +30,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -148,8 +149,8 @@ async def public_endpoint(request: Request) -> Response:
 
 
 async def metrics_endpoint(request: Request) -> Response:
-    hub: Hub = request.app.state.hub
-    return Response(hub.metrics.render(), media_type=CONTENT_TYPE)
+    hub: Hub = request.app.state.hub  # in a thread: under workers, it may wait for a lock
+    return Response(await run_in_threadpool(hub.metrics.render), media_type=CONTENT_TYPE)
 
 
 async def healthz(_request: Request) -> Response:
