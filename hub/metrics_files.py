@@ -1,4 +1,5 @@
-"""The workers' directory of counts (`hub serve --workers N`, hub/metrics.py), read whole.
+"""The workers' directory of counts (`hub serve --workers N`, hub/metrics.py): made
+fresh for each run (`run_directory`), and read whole (`read_all`).
 
 Each worker process counts into files of its own, named by its pid (prometheus_client's
 multiprocess mode): `counter_<pid>.db`, `histogram_<pid>.db`, `gauge_live*_<pid>.db`.
@@ -31,6 +32,8 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,7 +42,23 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
+PREFIX = "opd-hub-metrics-"  # then the parent's pid: opd-hub-metrics-<pid>-<random>
 FOLDED = ("counter", "histogram")  # the kinds whose values are sums over every worker
+
+
+@contextmanager
+def run_directory() -> Iterator[str]:
+    """A fresh directory for one run of workers, under `TMPDIR` and named by this process's
+    pid, removed when the run ends. Files left from an earlier run would be added in, so
+    each run has its own; a run's parent killed outright (SIGKILL) leaves its directory
+    behind, and the next run removes every directory whose parent is no longer running."""
+    under = Path(tempfile.gettempdir())
+    for left in under.glob(f"{PREFIX}*-*"):
+        pid = left.name.removeprefix(PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(left, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix=f"{PREFIX}{os.getpid()}-") as directory:
+        yield directory
 
 
 def read_all(directory: str) -> bytes:
@@ -137,4 +156,4 @@ def _running(pid: int) -> bool:
     return True
 
 
-__all__ = ["read_all"]
+__all__ = ["read_all", "run_directory"]

@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
@@ -241,12 +242,15 @@ async def test_metrics_from_whichever_worker_answers_count_every_worker(tmp_path
     async with slow_regency(tmp_path, PEOPLE, RECIPIENTS, 0, SHARED) as (env, key):
         tmpdir = tmp_path / "tmp"  # where `hub serve` makes its directory of counts
         tmpdir.mkdir()
+        orphaned = _left_behind(tmpdir, _a_dead_pid())  # its parent was SIGKILLed: removed
+        running = _left_behind(tmpdir, os.getpid())  # another hub's, still running: kept
         log = tmp_path / "serve.log"
         with running_hub(
             *serve_args(tmp_path), cwd=tmp_path, env=env | {"TMPDIR": str(tmpdir)}, log=log
         ) as hub:
             workers = await wait_for_workers(hub, 2)
-            (counts,) = tmpdir.glob("opd-hub-metrics-*")
+            (counts,) = tmpdir.glob(f"opd-hub-metrics-{hub.process.pid}-*")
+            assert not orphaned.exists() and (running / "counter_1.db").exists()
             asked = 40
             for _ in range(asked):  # each on a new connection: the kernel deals them to both workers
                 async with httpx.AsyncClient(headers={"authorization": f"Bearer {key}"}) as c:
@@ -273,6 +277,20 @@ async def test_metrics_from_whichever_worker_answers_count_every_worker(tmp_path
             )
             assert scraped[("hub_document_cache_entries", "main")] == living < kept  # its sizes went
         assert hub.process.returncode is not None and not counts.exists()  # removed when the hub stops
+
+
+def _left_behind(tmpdir: Path, parent: int) -> Path:
+    """A directory of counts as a run of `parent`'s would have left it."""
+    left = tmpdir / f"opd-hub-metrics-{parent}-x1y2"
+    left.mkdir()
+    (left / "counter_1.db").write_bytes(b"")
+    return left
+
+
+def _a_dead_pid() -> int:
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    return ended.pid
 
 
 async def _scrape(hub: Running) -> dict[tuple[str, str], float]:

@@ -25,12 +25,12 @@ from __future__ import annotations
 import gc
 import os
 import socket
-import tempfile
 from typing import Any, SupportsIndex
 
 from sqlalchemy.engine import make_url
 from starlette.types import ASGIApp
 
+from hub.metrics_files import run_directory
 from hub.settings import Settings
 
 
@@ -98,9 +98,8 @@ def serve(settings: Settings, workers: int, sock: socket.socket) -> None:
         "hub.cli.workers:app", factory=True, workers=workers, log_level="warning", log_config=None,
         access_log=False,
     )  # fmt: skip
-    # every worker counts into files here, and /metrics reports them all (hub/metrics.py);
-    # a fresh directory each time, as files left from an earlier run would be added in
-    with tempfile.TemporaryDirectory(prefix="opd-hub-metrics-") as counts:
+    # every worker counts into files here, and /metrics reports them all (hub/metrics.py)
+    with run_directory() as counts:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = counts
         Multiprocess(config, sockets=[sock]).run()
 
