@@ -63,8 +63,9 @@ def run_directory() -> Iterator[str]:
 
 def read_all(directory: str) -> bytes:
     """Every worker's metrics in Prometheus's text format, the dead ones' counts included."""
-    with _locked(Path(directory)) as where:
-        forget_the_dead(where)
+    where = Path(directory)
+    with _locked(where):
+        _forget_the_dead(where)
         for kind in FOLDED:
             _finish(where, kind)
             _fold(where, kind)
@@ -73,17 +74,17 @@ def read_all(directory: str) -> bytes:
         return generate_latest(every_worker)
 
 
-def forget_the_dead(directory: Path) -> None:
+def _forget_the_dead(directory: Path) -> None:
     """Drop the live gauges (breakers, cache sizes) of workers no longer running."""
     for pid in _dead({_pid(file) for file in directory.glob("gauge_live*_*.db")}):
         mark_process_dead(pid, str(directory))  # type: ignore[no-untyped-call]
 
 
 @contextmanager
-def _locked(directory: Path) -> Iterator[Path]:
+def _locked(directory: Path) -> Iterator[None]:
     with open(directory / "fold.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or the process dies
-        yield directory
+        yield
 
 
 def _fold(directory: Path, kind: str) -> None:
@@ -97,8 +98,7 @@ def _fold(directory: Path, kind: str) -> None:
     for file in [folded, *dead] if folded.exists() else dead:
         for key, value in _values(file):
             sums[key] = sums.get(key, 0.0) + value
-    following = directory / f"{kind}_folded.next"
-    following.unlink(missing_ok=True)
+    following = directory / f"{kind}_folded.next"  # none left: `_finish` ran first
     _write(following, sums)
     _write_new(directory / f"{kind}.folding", json.dumps([f.name for f in dead]))
     os.replace(following, folded)
